@@ -1,0 +1,1 @@
+"""Dataset import, preprocessing, splitting and the demo generator."""

@@ -1,0 +1,154 @@
+"""A stored dataset loaded into flat numpy arrays, and its train/valid/test split.
+
+Layout: events of user u (1..U) are ``items[offsets[u]:offsets[u+1]]`` in
+chronological order; index 0 of every per-user or per-item list is padding.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class DatasetNotFound(KeyError):
+    pass
+
+
+@dataclass
+class LoadedDataset:
+    id: int
+    name: str
+    n_users: int
+    n_items: int
+    has_timestamps: bool
+    fingerprint: str
+    options: dict[str, Any]
+    offsets: np.ndarray          # (U+2,) int64
+    items: np.ndarray            # (E,) int64, 1..N
+    timestamps: np.ndarray       # (E,) float64 seconds; positions 0..len-1 when the data has no time
+    actions: np.ndarray          # (E,) int64 action ids, 0 = none
+    action_names: list[str] = field(default_factory=list)   # action id a -> action_names[a-1]
+    item_raw_ids: list[str] = field(default_factory=list)   # (N+1,)
+    item_titles: list[str] = field(default_factory=list)
+    item_texts: list[str] = field(default_factory=list)
+    item_categories: list[list[str]] = field(default_factory=list)
+    user_raw_ids: list[str] = field(default_factory=list)   # (U+1,)
+    user_attributes: list[dict[str, Any]] = field(default_factory=list)
+
+    def sequence(self, user: int) -> np.ndarray:
+        return self.items[self.offsets[user]:self.offsets[user + 1]]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(U+1,) events per user."""
+        return np.diff(self.offsets)[: self.n_users + 1]
+
+
+def load_dataset(ws, name: str) -> LoadedDataset:
+    """Read dataset ``name`` from an open workspace into numpy arrays."""
+    db = ws.db
+    rows = list(db.query("SELECT * FROM datasets WHERE name = ?", [name]))
+    if not rows:
+        known = ", ".join(r["name"] for r in db.query("SELECT name FROM datasets ORDER BY name")) or "none"
+        raise DatasetNotFound(f"no dataset named {name!r} in {ws.path} (datasets: {known})")
+    meta = rows[0]
+    did, n_users, n_items = meta["id"], meta["n_users"], meta["n_items"]
+    cur = db.execute("SELECT user, item, ts, action FROM interactions WHERE dataset_id = ? ORDER BY user, pos", [did])
+    users, items, ts, actions = [], [], [], []
+    for u, i, t, a in cur:
+        users.append(u)
+        items.append(i)
+        ts.append(t)
+        actions.append(a)
+    users_np = np.asarray(users, dtype=np.int64)
+    counts = np.bincount(users_np, minlength=n_users + 2)[: n_users + 2]
+    offsets = np.zeros(n_users + 2, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)[:-1]
+    offsets[-1] = len(users_np)
+    if meta["has_timestamps"]:
+        timestamps = np.asarray(ts, dtype=np.float64)
+    else:
+        timestamps = (np.arange(len(users_np)) - offsets[users_np]).astype(np.float64)
+    action_names = sorted({a for a in actions if a is not None})
+    action_index = {a: k + 1 for k, a in enumerate(action_names)}
+    actions_np = np.asarray([action_index.get(a, 0) for a in actions], dtype=np.int64)
+
+    item_raw, titles, texts, cats = [""] * (n_items + 1), [""] * (n_items + 1), [""] * (n_items + 1), \
+        [[] for _ in range(n_items + 1)]
+    for r in db.query("SELECT item, raw_id, title, text, categories FROM items WHERE dataset_id = ?", [did]):
+        k = r["item"]
+        item_raw[k], titles[k], texts[k] = r["raw_id"], r["title"] or "", r["text"] or ""
+        cats[k] = json.loads(r["categories"]) if r["categories"] else []
+    user_raw, attrs = [""] * (n_users + 1), [{} for _ in range(n_users + 1)]
+    for r in db.query("SELECT user, raw_id, attributes FROM users WHERE dataset_id = ?", [did]):
+        user_raw[r["user"]] = r["raw_id"]
+        attrs[r["user"]] = json.loads(r["attributes"]) if r["attributes"] else {}
+    return LoadedDataset(
+        id=did, name=name, n_users=n_users, n_items=n_items, has_timestamps=bool(meta["has_timestamps"]),
+        fingerprint=meta["fingerprint"], options=json.loads(meta["options"]), offsets=offsets,
+        items=np.asarray(items, dtype=np.int64), timestamps=timestamps, actions=actions_np,
+        action_names=action_names, item_raw_ids=item_raw, item_titles=titles, item_texts=texts,
+        item_categories=cats, user_raw_ids=user_raw, user_attributes=attrs)
+
+
+@dataclass
+class Split:
+    """Which events train, and which single events are validation / test targets.
+
+    Training events of user u are ``[offsets[u], train_end[u])``. An evaluation
+    case is (user, pos): the target is ``items[pos]`` and the history is every
+    event of that user before ``pos``.
+    """
+
+    kind: str
+    train_end: np.ndarray      # (U+1,) absolute offsets
+    valid_users: np.ndarray
+    valid_pos: np.ndarray
+    test_users: np.ndarray
+    test_pos: np.ndarray
+
+
+def leave_one_out(ds: LoadedDataset) -> Split:
+    """Last event = test, second last = validation, the rest trains (users with < 3 events: all train)."""
+    users = np.arange(1, ds.n_users + 1)
+    start, end = ds.offsets[1:ds.n_users + 1], ds.offsets[2:ds.n_users + 2]
+    length = end - start
+    ok = length >= 3
+    train_end = np.zeros(ds.n_users + 1, dtype=np.int64)
+    train_end[1:] = np.where(ok, end - 2, end)
+    return Split("loo", train_end, users[ok], end[ok] - 2, users[ok], end[ok] - 1)
+
+
+def temporal_split(ds: LoadedDataset, valid_frac: float = 0.1, test_frac: float = 0.1) -> Split:
+    """Global time split: events before the (1 - valid - test) time quantile train; each user's
+    first event in the validation window is a validation target, first in the test window a test target."""
+    if not ds.has_timestamps:
+        raise ValueError(f"dataset {ds.name!r} has no timestamps; a temporal split needs them (use loo)")
+    t_valid, t_test = np.quantile(ds.timestamps, [1 - valid_frac - test_frac, 1 - test_frac])
+    train_end = np.zeros(ds.n_users + 1, dtype=np.int64)
+    vu, vp, tu, tp = [], [], [], []
+    for u in range(1, ds.n_users + 1):
+        s, e = ds.offsets[u], ds.offsets[u + 1]
+        t = ds.timestamps[s:e]
+        n_train = int(np.searchsorted(t, t_valid, side="left"))
+        n_pre_test = int(np.searchsorted(t, t_test, side="left"))
+        train_end[u] = s + n_train
+        if n_train > 0 and n_train < n_pre_test:
+            vu.append(u)
+            vp.append(s + n_train)
+        if n_pre_test > 0 and n_pre_test < e - s:
+            tu.append(u)
+            tp.append(s + n_pre_test)
+    as_np = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return Split("temporal", train_end, as_np(vu), as_np(vp), as_np(tu), as_np(tp))
+
+
+def make_split(ds: LoadedDataset, kind: str = "loo", **kwargs) -> Split:
+    if kind == "loo":
+        return leave_one_out(ds)
+    if kind == "temporal":
+        return temporal_split(ds, **kwargs)
+    raise ValueError(f"unknown split {kind!r} (use 'loo' or 'temporal')")

@@ -1,0 +1,1 @@
+"""Background jobs: a queue in the workspace, runs in separate worker processes."""

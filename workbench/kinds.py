@@ -1,0 +1,183 @@
+"""Torch-free contracts shared by the core and every plugin.
+
+A plugin registers a :class:`PluginSpec`. Readers and evaluators are plain
+Python (numpy); views, fusions and heads are torch modules whose base classes
+live in :mod:`workbench.model.base` (imported only when a model is built).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+KINDS = ("view", "fusion", "head", "evaluator", "reader")
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """What a plugin registers for one thing it provides.
+
+    ``factory`` is a dotted path ``"package.module:Name"`` (imported lazily) or
+    the class itself. ``options`` is a dataclass whose fields declare the
+    plugin's settings (see :mod:`workbench.options`); ``None`` means no options.
+    """
+
+    name: str
+    kind: str
+    factory: str | Callable[..., Any]
+    options: type | None = None
+    description: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown plugin kind {self.kind!r}; expected one of {KINDS}")
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"bad plugin name {self.name!r}: letters, digits, '-' and '_' only")
+        if self.options is not None and not dataclasses.is_dataclass(self.options):
+            raise TypeError(f"{self.name}: options must be a dataclass, got {self.options!r}")
+
+    def load(self) -> Any:
+        """Import and return the implementation named by ``factory``."""
+        if not isinstance(self.factory, str):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        obj = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+# ---------------------------------------------------------------- readers
+class ReaderError(ValueError):
+    """Bad input in a dataset file. Always names the file, the line (1-based) and the field."""
+
+    def __init__(self, file: str | Path, line: int | None, field: str | None, message: str):
+        self.file, self.line, self.field, self.message = str(file), line, field, message
+        where = self.file
+        if line is not None:
+            where += f", line {line}"
+        if field:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class SourceFile:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass
+class RawDataset:
+    """What a reader returns: raw interactions and side information.
+
+    Interaction columns are parallel lists in file order. ``timestamps`` is
+    ``None`` when the format has no time (order only); then the file order within
+    a user is the chronological order. Ids are raw strings as they appear in the
+    files; the importer remaps them to contiguous integers (0 reserved for padding).
+    """
+
+    users: list[str]
+    items: list[str]
+    timestamps: list[float] | None = None
+    actions: list[str] | None = None
+    values: list[float] | None = None
+    item_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """raw item id -> {"title": str, "text": str, "categories": list[str], "extra": dict}"""
+    user_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """raw user id -> attribute dict (categorical or numeric values)"""
+    source_files: list[SourceFile] = field(default_factory=list)
+
+
+class DatasetReader:
+    """Base class of dataset readers.
+
+    ``detect(path)`` returns a confidence in [0, 1] that this reader understands
+    ``path`` (a file or a folder); ``read(path, options)`` parses it. Readers must
+    raise :class:`ReaderError` (never a bare exception) on malformed input.
+    """
+
+    name: str = ""
+
+    def __init__(self, options: Any = None):
+        self.options = options
+
+    def detect(self, path: Path) -> float:
+        raise NotImplementedError
+
+    def read(self, path: Path) -> RawDataset:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- evaluators
+@dataclass
+class Rankings:
+    """Full-ranking (or sampled) results for U evaluated users, numpy arrays.
+
+    - ``target_rank`` (U,) int: 0-based rank of the held-out item among the
+      candidates, ties counted pessimistically (every other candidate with a
+      score >= the target's is ranked ahead of it), excluded items not counted.
+    - ``topk`` (U, K_max) int: the recommended item ids in order (excluded items never appear).
+    - ``targets`` (U,) int: the held-out item ids.
+    - ``num_candidates`` (U,) int: how many items were ranked for each user.
+    - ``item_popularity`` (N+1,) float: training interaction counts per item id (index 0 is padding).
+    - ``history_length`` (U,) int: training history length of each user.
+    - ``sampled``: True when candidates were the target plus sampled negatives;
+      every metric from such rankings must be labelled as sampled.
+    """
+
+    target_rank: Any
+    topk: Any
+    targets: Any
+    num_candidates: Any
+    item_popularity: Any
+    history_length: Any
+    sampled: bool = False
+
+
+class Evaluator:
+    """Base class of evaluators: ``evaluate(rankings) -> {metric_name: value}``.
+
+    Metric names carry their cut-off (``"NDCG@10"``). Values are means over the
+    evaluated users unless the name says otherwise.
+    """
+
+    name: str = ""
+
+    def __init__(self, options: Any = None):
+        self.options = options
+
+    def evaluate(self, rankings: Rankings) -> dict[str, float]:
+        raise NotImplementedError
+
+
+def plugin_specs_by_kind(specs: Iterable[PluginSpec]) -> dict[str, dict[str, PluginSpec]]:
+    out: dict[str, dict[str, PluginSpec]] = {k: {} for k in KINDS}
+    for spec in specs:
+        out[spec.kind][spec.name] = spec
+    return out
+
+
+def specs_from_package(package: str, kind: str) -> list[PluginSpec]:
+    """Collect ``SPECS`` from every torch-free module of a built-in plugin package.
+
+    Convention for built-ins: ``name.py`` declares the options dataclass and a
+    ``SPECS`` list (no torch import); the torch implementation lives in
+    ``name_impl.py`` and is named by the spec's ``factory`` path, so it is only
+    imported when a model is built. Modules whose names end in ``_impl`` or start
+    with ``_`` are never imported here.
+    """
+    import pkgutil
+
+    pkg = importlib.import_module(package)
+    out: list[PluginSpec] = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.endswith("_impl") or info.name.startswith("_") or info.ispkg:
+            continue
+        module = importlib.import_module(f"{package}.{info.name}")
+        out.extend(s for s in getattr(module, "SPECS", []) if s.kind == kind)
+    return out

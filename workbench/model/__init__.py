@@ -1,0 +1,1 @@
+"""Model composition: views -> fusion -> head. Imports torch; load lazily."""

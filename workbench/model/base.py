@@ -1,0 +1,154 @@
+"""Contracts of the torch plugin kinds: views, fusions and heads.
+
+Shapes: B batch, L sequence length (left-padded, the latest event at L-1),
+d model width (``model.dim`` in the experiment, shared by all views), N number
+of items (ids 1..N, 0 is padding), V number of views.
+
+Every plugin class is constructed as ``cls(options, ctx, dim)`` where
+``options`` is its parsed options dataclass and ``ctx`` the :class:`DataContext`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class DataContext:
+    """What plugins may know about the training data (training split only: no leakage).
+
+    - ``num_items`` N, ``num_users`` U; item ids 1..N, user ids 1..U.
+    - ``max_len`` L used for batches.
+    - ``has_timestamps``: whether ``SeqBatch.timestamps`` are real times (else positions).
+    - ``item_titles`` / ``item_texts`` / ``item_categories``: lists of length N+1 (index 0 empty).
+    - ``user_attributes``: list of length U+1 of dicts (index 0 empty).
+    - ``actions``: action vocabulary; action id a (1-based) is ``actions[a-1]``.
+    - ``train_sequences``: list of length U+1, each the user's training item ids in order.
+    - ``item_popularity``: (N+1,) float tensor of training counts.
+    - ``workspace``: the open :class:`workbench.store.Workspace` (for caches), may be None.
+    """
+
+    num_items: int
+    num_users: int
+    max_len: int
+    has_timestamps: bool = False
+    item_titles: list[str] = field(default_factory=list)
+    item_texts: list[str] = field(default_factory=list)
+    item_categories: list[list[str]] = field(default_factory=list)
+    user_attributes: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    train_sequences: list[list[int]] = field(default_factory=list)
+    item_popularity: torch.Tensor | None = None
+    workspace: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SeqBatch:
+    """A batch of behaviour sequences, all tensors on the model's device.
+
+    - ``items`` (B, L) long: item ids, 0 = padding (left-padded).
+    - ``targets`` (B, L) long: the next item after each position, 0 = no target
+      (padding, or positions not trained/evaluated).
+    - ``users`` (B,) long.
+    - ``timestamps`` (B, L) float seconds, or positions when the data has no time; 0 at padding.
+    - ``target_timestamps`` (B, L) float: time of the event being predicted (request context).
+    - ``actions`` (B, L) long action ids (0 = padding/none) or None.
+    - ``target_actions`` (B, L) long or None: action of the next event.
+    """
+
+    items: torch.Tensor
+    targets: torch.Tensor
+    users: torch.Tensor
+    timestamps: torch.Tensor | None = None
+    target_timestamps: torch.Tensor | None = None
+    actions: torch.Tensor | None = None
+    target_actions: torch.Tensor | None = None
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, L) bool: True at real events."""
+        return self.items > 0
+
+    def to(self, device) -> "SeqBatch":
+        return SeqBatch(**{k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
+                           for k, v in self.__dict__.items()})
+
+
+@dataclass
+class ViewOutput:
+    """``states`` (B, L, d): causal (position t sees events <= t only).
+    ``aux_loss``: scalar tensor added to the training loss, or None."""
+
+    states: torch.Tensor
+    aux_loss: torch.Tensor | None = None
+
+
+class View(nn.Module):
+    """A view encoder. ``forward(batch) -> ViewOutput``.
+
+    ``item_representations()`` returns (N+1, d) item vectors this view offers
+    to the head (e.g. the ID embedding table, or projected text embeddings), or
+    None. When several views offer them, the model sums them.
+    """
+
+    def __init__(self, options: Any, ctx: DataContext, dim: int):
+        super().__init__()
+        self.options, self.ctx, self.dim = options, ctx, dim
+
+    def forward(self, batch: SeqBatch) -> ViewOutput:  # pragma: no cover - contract
+        raise NotImplementedError
+
+    def item_representations(self) -> torch.Tensor | None:
+        return None
+
+
+@dataclass
+class FusionOutput:
+    """``fused`` (B, L, d); ``weights`` (B, L, V) per-view contributions (rows sum to 1) or None."""
+
+    fused: torch.Tensor
+    weights: torch.Tensor | None = None
+
+
+class Fusion(nn.Module):
+    """Combines V view states. ``forward(states: list[(B, L, d)], batch) -> FusionOutput``."""
+
+    def __init__(self, options: Any, ctx: DataContext, dim: int, num_views: int):
+        super().__init__()
+        self.options, self.ctx, self.dim, self.num_views = options, ctx, dim, num_views
+
+    def forward(self, states: list[torch.Tensor], batch: SeqBatch) -> FusionOutput:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Head(nn.Module):
+    """Scores items and gives the loss.
+
+    - ``loss(fused (B, L, d), batch, item_emb (N+1, d) | None) -> scalar``: trains on
+      every position where ``batch.targets > 0``.
+    - ``score(user_states (B, d), item_emb, batch) -> (B, N+1)``: higher is better;
+      column 0 (padding) is ignored by the caller. ``batch`` holds the users'
+      histories (for heads that score from history, e.g. item-KNN).
+    - ``trainable``: False for heads that need no gradient training (baselines);
+      the trainer then skips the training epochs and only evaluates.
+    ``item_emb`` is what the views offered (tied embeddings) or None, in which
+    case the head uses its own table (untied).
+    """
+
+    def __init__(self, options: Any, ctx: DataContext, dim: int):
+        super().__init__()
+        self.options, self.ctx, self.dim = options, ctx, dim
+
+    def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError  # pragma: no cover
+
+    trainable: bool = True
+
+    def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None,
+              batch: SeqBatch) -> torch.Tensor:
+        raise NotImplementedError  # pragma: no cover

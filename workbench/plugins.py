@@ -1,0 +1,161 @@
+"""The plugin manager: built-ins and third-party plugins load through entry points.
+
+Every plugin is a module registered under the ``workbench`` entry-point group,
+the built-ins included (see pyproject.toml). A plugin that fails to import, or
+whose hook raises, is recorded in :func:`load_errors` and skipped; the rest of
+Workbench keeps working.
+
+``WORKBENCH_LOAD_PLUGINS`` narrows what loads: a comma-separated list of
+entry-point names (``readers,views``) or distribution names; an empty string
+loads none. Unset loads all.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+
+import pluggy
+
+from workbench import hookspecs
+from workbench.kinds import KINDS, PluginSpec
+
+GROUP = "workbench"
+ENV_LOAD = "WORKBENCH_LOAD_PLUGINS"
+BUILTIN_DISTRIBUTION = "seqrec-workbench"
+
+_HOOK_BY_KIND = {
+    "view": "register_views",
+    "fusion": "register_fusions",
+    "head": "register_heads",
+    "evaluator": "register_evaluators",
+    "reader": "register_readers",
+}
+
+
+@dataclass
+class LoadError:
+    plugin: str
+    package: str
+    error: str
+    traceback: str
+
+
+@dataclass
+class LoadedPlugin:
+    name: str
+    module: str
+    package: str
+    version: str
+    builtin: bool
+
+
+class Registry:
+    """All registered :class:`PluginSpec` objects, by kind and name, plus load errors."""
+
+    def __init__(self):
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: list[LoadedPlugin] = []
+        self.errors: list[LoadError] = []
+        self.specs: dict[str, dict[str, PluginSpec]] = {k: {} for k in KINDS}
+        self.owner: dict[tuple[str, str], str] = {}
+
+    # -------------------------------------------------------------- loading
+    def load_entry_points(self) -> None:
+        allowed = os.environ.get(ENV_LOAD)
+        allow = None if allowed is None else {a.strip() for a in allowed.split(",") if a.strip()}
+        for ep in sorted(md.entry_points(group=GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            version = ep.dist.version if ep.dist is not None else "?"
+            if allow is not None and ep.name not in allow and dist not in allow:
+                continue
+            try:
+                module = ep.load()
+            except Exception as e:  # a broken plugin must not break Workbench
+                self.errors.append(LoadError(ep.name, dist, f"{type(e).__name__}: {e}", traceback.format_exc()))
+                continue
+            self.register_module(module, ep.name, dist, version)
+
+    def register_module(self, module, name: str, package: str = "?", version: str = "?") -> None:
+        if self.pm.is_registered(module):
+            return
+        try:
+            self.pm.register(module, name=name)
+        except Exception as e:
+            self.errors.append(LoadError(name, package, f"{type(e).__name__}: {e}", traceback.format_exc()))
+            return
+        self.plugins.append(LoadedPlugin(name, module.__name__, package, version,
+                                         builtin=package == BUILTIN_DISTRIBUTION))
+        self._collect(name, module, package)
+
+    def _collect(self, name: str, module, package: str) -> None:
+        for kind, hook_name in _HOOK_BY_KIND.items():
+            impl = getattr(module, hook_name, None)
+            if impl is None:
+                continue
+            collected: list[PluginSpec] = []
+
+            def register(spec: PluginSpec, _kind=kind, _out=collected) -> None:
+                if not isinstance(spec, PluginSpec):
+                    raise TypeError(f"register() expects a PluginSpec, got {spec!r}")
+                if spec.kind != _kind:
+                    raise ValueError(f"{hook_name} registered a {spec.kind!r} ({spec.name})")
+                _out.append(spec)
+
+            try:
+                impl(register=register)
+            except Exception as e:
+                self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
+                                             traceback.format_exc()))
+                continue
+            for spec in collected:
+                if spec.name in self.specs[kind]:
+                    other = self.owner[(kind, spec.name)]
+                    self.errors.append(LoadError(name, package,
+                                                 f"{kind} {spec.name!r} already registered by {other}; skipped", ""))
+                    continue
+                self.specs[kind][spec.name] = spec
+                self.owner[(kind, spec.name)] = name
+
+    # -------------------------------------------------------------- queries
+    def get(self, kind: str, name: str) -> PluginSpec:
+        try:
+            return self.specs[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.specs.get(kind, {}))) or "none installed"
+            raise KeyError(f"no {kind} plugin named {name!r} (installed: {known})") from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.specs[kind])
+
+    def describe(self) -> list[dict]:
+        """One record per loaded plugin module: name, kinds, what it provides, package, version, builtin."""
+        out = []
+        for p in self.plugins:
+            provides = {k: sorted(n for (kk, n), owner in self.owner.items() if kk == k and owner == p.name)
+                        for k in KINDS}
+            provides = {k: v for k, v in provides.items() if v}
+            out.append({
+                "name": p.name, "module": p.module, "kinds": sorted(provides), "provides": provides,
+                "package": p.package, "version": p.version, "builtin": p.builtin,
+            })
+        return out
+
+
+_registry: Registry | None = None
+
+
+def get_registry(reload: bool = False) -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _registry
+    if _registry is None or reload:
+        reg = Registry()
+        reg.load_entry_points()
+        _registry = reg
+        for err in reg.errors:
+            print(f"workbench: plugin {err.plugin!r} ({err.package}) skipped: {err.error}", file=sys.stderr)
+    return _registry

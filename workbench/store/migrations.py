@@ -1,0 +1,153 @@
+"""Numbered schema migrations, each applied once inside a transaction.
+
+The schema changes only here. ``SCHEMA_VERSION`` is the number of migrations;
+a workspace recorded with a higher version than this build knows is refused.
+To change the schema, append a function to ``MIGRATIONS``; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlite_utils
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            format TEXT NOT NULL,
+            source_files TEXT NOT NULL,        -- JSON [{path, sha256, size}]
+            options TEXT NOT NULL,             -- JSON preprocessing + import options
+            n_users INTEGER NOT NULL,
+            n_items INTEGER NOT NULL,
+            n_interactions INTEGER NOT NULL,
+            has_timestamps INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,         -- hash of the processed interactions
+            created_at REAL NOT NULL
+        )""")
+    # Processed interactions: contiguous ids (1..n, 0 is padding), chronological
+    # position `pos` within the user (stable tie rule applied at import).
+    db.execute("""
+        CREATE TABLE interactions (
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            user INTEGER NOT NULL,
+            item INTEGER NOT NULL,
+            pos INTEGER NOT NULL,
+            ts REAL,
+            action TEXT,
+            value REAL
+        )""")
+    db.execute("CREATE INDEX idx_interactions_user ON interactions(dataset_id, user, pos)")
+    db.execute("""
+        CREATE TABLE items (
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            item INTEGER NOT NULL,
+            raw_id TEXT NOT NULL,
+            title TEXT,
+            text TEXT,
+            categories TEXT,                   -- JSON list
+            extra TEXT,                        -- JSON object
+            PRIMARY KEY (dataset_id, item)
+        )""")
+    db.execute("CREATE INDEX idx_items_raw ON items(dataset_id, raw_id)")
+    db.execute("""
+        CREATE TABLE users (
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+            user INTEGER NOT NULL,
+            raw_id TEXT NOT NULL,
+            attributes TEXT,                   -- JSON object
+            PRIMARY KEY (dataset_id, user)
+        )""")
+    db.execute("CREATE INDEX idx_users_raw ON users(dataset_id, raw_id)")
+    db.execute("""
+        CREATE TABLE experiments (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            config TEXT NOT NULL,              -- JSON (the parsed TOML)
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+            name TEXT,
+            dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+            status TEXT NOT NULL,              -- queued|running|completed|failed|cancelled
+            config TEXT NOT NULL,              -- JSON, fully resolved
+            device TEXT,
+            versions TEXT,                     -- JSON {package: version}
+            data_fingerprint TEXT,
+            seed INTEGER,
+            progress TEXT,                     -- JSON, latest progress snapshot
+            test_metrics TEXT,                 -- JSON
+            best_epoch INTEGER,
+            error TEXT,                        -- traceback of a failure
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        )""")
+    db.execute("CREATE INDEX idx_runs_status ON runs(status)")
+    db.execute("""
+        CREATE TABLE epoch_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            train_loss REAL,
+            metrics TEXT NOT NULL,             -- JSON validation metrics
+            wall_time REAL,                    -- seconds for the epoch
+            created_at REAL NOT NULL,
+            PRIMARY KEY (run_id, epoch)
+        )""")
+    db.execute("""
+        CREATE TABLE run_events (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            ts REAL NOT NULL,
+            level TEXT NOT NULL,               -- debug|info|warning|error
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            data TEXT                          -- JSON
+        )""")
+    db.execute("CREATE INDEX idx_run_events_run ON run_events(run_id, id)")
+    db.execute("""
+        CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            is_best INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX idx_checkpoints_run ON checkpoints(run_id)")
+
+
+MIGRATIONS = [m001_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    if "_workbench_migrations" not in db.table_names():
+        return 0
+    row = db.execute("SELECT MAX(version) FROM _workbench_migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; returns the names applied. Caller checks for newer schemas."""
+    db.execute("""CREATE TABLE IF NOT EXISTS _workbench_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)""")
+    applied = []
+    version = current_version(db)
+    for number, fn in enumerate(MIGRATIONS, start=1):
+        if number <= version:
+            continue
+        with db.conn:  # one transaction per migration
+            fn(db)
+            db.conn.execute("INSERT INTO _workbench_migrations VALUES (?, ?, ?)",
+                            (number, fn.__name__, time.time()))
+        applied.append(fn.__name__)
+    return applied
