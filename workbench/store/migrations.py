@@ -125,7 +125,29 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_checkpoints_run ON checkpoints(run_id)")
 
 
-MIGRATIONS = [m001_initial]
+def m002_jobs(db: sqlite_utils.Database) -> None:
+    """The background job queue: one row per execution attempt of a run."""
+    db.execute("""
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            status TEXT NOT NULL,              -- queued|running|completed|failed|cancelled
+            device TEXT NOT NULL,              -- as requested: auto|cpu|cuda|cuda:N|mps
+            resume INTEGER NOT NULL DEFAULT 0, -- 1: continue the run from its last checkpoint
+            pid INTEGER,                       -- worker process running it
+            host TEXT,                         -- host of that worker
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            heartbeat REAL,                    -- last sign of life from the worker
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            error TEXT
+        )""")
+    db.execute("CREATE INDEX idx_jobs_status ON jobs(status, device, id)")
+    db.execute("CREATE INDEX idx_jobs_run ON jobs(run_id)")
+
+
+MIGRATIONS = [m001_initial, m002_jobs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
