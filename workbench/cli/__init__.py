@@ -17,6 +17,7 @@ COMMANDS = {
     "workspace": "workbench.cli.workspace_cmd:workspace",
     "data": "workbench.cli.data_cmd:data",
     "demo": "workbench.cli.demo_cmd:demo",
+    "jobs": "workbench.cli.jobs_cmd:jobs",
 }
 
 

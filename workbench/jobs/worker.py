@@ -1,0 +1,142 @@
+"""The background worker: ``python -m workbench.jobs.worker --workspace PATH [--device DEV]``.
+
+Claims queued jobs of one device one at a time and executes each with the
+engine's ``execute_run`` in this process, while a heartbeat thread keeps the
+job's heartbeat fresh and relays cancellation requests. Exits when the queue
+for its device is empty (``--stay`` keeps polling). A crash inside a run is
+stored as the run's and job's traceback; a killed worker is detected by the
+next worker, ``workbench jobs ls`` or the TUI (see :func:`queue.reap_dead`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from workbench.jobs import queue
+
+
+class Heartbeat(threading.Thread):
+    """Beats every ``queue.HEARTBEAT_S`` on its own connection; ``stop_requested`` mirrors the cancel flag."""
+
+    def __init__(self, ws_path: Path, job_id: int):
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.ws_path = ws_path
+        self.job_id = job_id
+        self.stop_requested = False
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        from workbench.store import open_workspace
+
+        ws = open_workspace(self.ws_path)
+        try:
+            while not self._done.is_set():
+                try:
+                    self.stop_requested = queue.beat(ws, self.job_id) or self.stop_requested
+                except Exception as e:  # noqa: BLE001 - a locked DB for a moment must not kill the run
+                    print(f"workbench worker: heartbeat failed: {e}", file=sys.stderr)
+                self._done.wait(min(queue.HEARTBEAT_S, 1.0) if not self.stop_requested else queue.HEARTBEAT_S)
+        finally:
+            ws.close()
+
+    def close(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+
+def _final_status(result) -> str:
+    status = result.get("status") if isinstance(result, dict) else None
+    return status if status in queue.FINISHED else "completed"
+
+
+def execute_job(ws_path: Path, job: queue.Job) -> str:
+    """Run one claimed job to its end; returns the job's final status. Never raises for a failing run."""
+    from workbench.store import open_workspace
+
+    hb = Heartbeat(ws_path, job.id)
+    hb.start()
+    status, error = "failed", None
+    try:
+        from workbench.engine.runner import execute_run
+
+        result = execute_run(ws_path, job.run_id, should_stop=lambda: hb.stop_requested, resume=job.resume,
+                             **({"device": job.device} if _accepts_device(execute_run) else {}))
+        status = _final_status(result)
+        if status == "failed":
+            error = (result or {}).get("error")
+    except BaseException as e:  # noqa: BLE001 - store the traceback, keep the worker alive
+        status, error = "failed", traceback.format_exc()
+        _mark_run_failed(ws_path, job.run_id, error)
+        if isinstance(e, KeyboardInterrupt):
+            raise
+    finally:
+        hb.close()
+        ws = open_workspace(ws_path)
+        try:
+            queue.finish(ws, job.id, status, error)
+        finally:
+            ws.close()
+    return status
+
+
+def _accepts_device(fn) -> bool:
+    import inspect
+
+    try:
+        return "device" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:
+    """When the engine itself raised, make sure the run does not stay 'running'."""
+    from workbench.store import open_workspace
+
+    ws = open_workspace(ws_path)
+    try:
+        with ws.db.conn:
+            ws.db.conn.execute("UPDATE runs SET status = 'failed', error = COALESCE(error, ?), finished_at = ? "
+                               "WHERE id = ? AND status IN ('queued', 'running')", (error, time.time(), run_id))
+    finally:
+        ws.close()
+
+
+def work(ws_path: Path, device: str, *, stay: bool = False, poll_s: float = 1.0) -> int:
+    """Process the device's queue; returns how many jobs ran."""
+    from workbench.store import open_workspace
+
+    ran = 0
+    while True:
+        ws = open_workspace(ws_path)
+        try:
+            job = queue.claim_next(ws, device)
+        finally:
+            ws.close()
+        if job is None:
+            if not stay:
+                return ran
+            time.sleep(poll_s)
+            continue
+        status = execute_job(ws_path, job)
+        print(f"workbench worker {os.getpid()}: job {job.id} (run {job.run_id}) {status}", file=sys.stderr, flush=True)
+        ran += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbench.jobs.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", required=True, help="workspace file")
+    parser.add_argument("--device", default="auto", help="device whose queue this worker serves")
+    parser.add_argument("--stay", action="store_true", help="keep polling for new jobs instead of exiting")
+    args = parser.parse_args(argv)
+    work(Path(args.workspace).resolve(), args.device, stay=args.stay)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
