@@ -1,0 +1,78 @@
+"""Multi-scale temporal view on real ml-100k slices: shapes, causality, time features, training."""
+
+import torch
+
+from mv_data import build, causality_check, make_batch, ml100k_slice
+
+
+def _setup(**values):
+    torch.manual_seed(0)
+    ctx, seqs, times, _ = ml100k_slice(n_users=40, max_len=30)
+    view = build("views.temporal", "temporal", ctx, dim=16, values=values)
+    batch = make_batch(ctx, seqs, times, list(range(1, 17)))
+    return ctx, view, batch
+
+
+def test_shapes_and_padding_are_zero():
+    ctx, view, batch = _setup()
+    view.eval()
+    out = view(batch)
+    assert out.states.shape == (16, 30, 16)
+    assert out.aux_loss is None
+    assert torch.isfinite(out.states).all()
+    assert (out.states[~batch.mask] == 0).all()
+    w = view.last_scale_weights
+    assert w.shape == (16, 30, 3)
+    assert torch.allclose(w.sum(-1), torch.ones(16, 30), atol=1e-5)
+
+
+def test_state_at_t_ignores_later_events():
+    _, view, batch = _setup()
+    for t in (0, 7, 15, 28):
+        assert causality_check(view, batch, t) < 1e-5, t
+
+
+def test_time_features_react_to_timestamps():
+    """Real timestamps matter: shifting the time of day of the history changes the states."""
+    _, view, batch = _setup()
+    view.eval()
+    with torch.no_grad():
+        a = view(batch).states
+        shifted = batch.to("cpu")
+        shifted.timestamps = torch.where(batch.mask, batch.timestamps + 5 * 3600.0, batch.timestamps)
+        b = view(shifted).states
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_works_without_timestamps_as_positions():
+    ctx, seqs, times, _ = ml100k_slice(n_users=20, max_len=20)
+    ctx.has_timestamps = False
+    positions = [[float(k) for k in range(len(s))] for s in seqs]
+    view = build("views.temporal", "temporal", ctx, dim=8, values={"windows": [2, 0]})
+    batch = make_batch(ctx, seqs, positions, list(range(1, 9)))
+    assert view(batch).states.shape == (8, 20, 8)
+    assert causality_check(view, batch, 10) < 1e-5
+
+
+def test_change_rate_counts_category_switches():
+    """Two items with disjoint genres alternating -> category change rate 1; repeated -> 0."""
+    ctx, view, batch = _setup(change_window=4)
+    cats = view.categories
+    a = next(i for i in range(1, ctx.num_items + 1) if cats[i].sum() > 0)
+    b = next(i for i in range(1, ctx.num_items + 1) if cats[i].sum() > 0 and (cats[i] * cats[a]).sum() == 0)
+    items = torch.tensor([[0, 0, a, b, a, b, a, b], [0, 0, a, a, a, a, a, a]])
+    mask = items > 0
+    rates = view.change_rates(items, view.item_emb(items), mask)
+    assert torch.allclose(rates[0, 3:, 0], torch.ones(5))
+    assert torch.allclose(rates[1, 3:, 0], torch.zeros(5))
+    assert torch.allclose(rates[1, 3:, 1], torch.zeros(5), atol=1e-5)   # same item: no drift
+
+
+def test_bad_windows_option_is_a_config_error():
+    import pytest
+
+    from workbench.options import ConfigError, parse_options
+    from workbench_plugins.views.temporal import TemporalOptions
+
+    with pytest.raises(ConfigError, match="windows"):
+        parse_options(TemporalOptions, {"windows": [3, -1]}, "views.temporal")
