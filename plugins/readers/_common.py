@@ -1,0 +1,150 @@
+"""Helpers shared by the built-in readers: hashing source files, decoding text, parsing fields.
+
+Everything raises :class:`workbench.kinds.ReaderError` naming the file, the 1-based
+line and the field, so a user can find the bad row.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+from typing import Iterator
+
+from workbench.kinds import ReaderError, SourceFile
+
+
+def source_file(path: Path) -> SourceFile:
+    """(path, sha256, size) of one input file, recorded with the dataset."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return SourceFile(path=str(Path(path).resolve()), sha256=h.hexdigest(), size=Path(path).stat().st_size)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, transparently gunzipped for ``.gz`` files."""
+    try:
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ReaderError(path, None, None, "file not found") from None
+    except (OSError, EOFError) as e:
+        raise ReaderError(path, None, None, f"cannot read: {e}") from None
+
+
+def decode(data: bytes, path: Path, encodings: tuple[str, ...] = ("utf-8",)) -> str:
+    """Decode with the first encoding that works; on failure name the line of the first bad byte."""
+    last: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            text = data.decode(enc)
+            return text[1:] if text.startswith("\ufeff") else text
+        except UnicodeDecodeError as e:
+            last = e
+    assert last is not None
+    line = data.count(b"\n", 0, last.start) + 1
+    raise ReaderError(path, line, None,
+                      f"unknown text encoding (tried {', '.join(encodings)}): byte 0x{data[last.start]:02x} "
+                      f"at offset {last.start} is not valid")
+
+
+def read_text(path: Path, encodings: tuple[str, ...] = ("utf-8",)) -> str:
+    return decode(read_bytes(path), path, encodings)
+
+
+def lines(text: str) -> list[str]:
+    """Lines without their endings (LF or CRLF); a trailing newline adds no empty line."""
+    out = text.split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    if text.find("\r") != -1:
+        out = [s[:-1] if s.endswith("\r") else s for s in out]
+    return out
+
+
+def split_rows(rows: list[str], sep: str, path: Path, fields: tuple[str, ...], first_line: int = 1,
+               min_fields: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, fields) for each non-blank row; a wrong field count is a ReaderError."""
+    need = len(fields) if min_fields is None else min_fields
+    for k, row in enumerate(rows):
+        if not row.strip():
+            continue
+        parts = row.split(sep)
+        if len(parts) < need or (min_fields is None and len(parts) != len(fields)):
+            raise ReaderError(path, first_line + k, None,
+                              f"expected {len(fields)} fields ({', '.join(fields)}) separated by {sep!r}, "
+                              f"got {len(parts)}")
+        yield first_line + k, parts
+
+
+def as_float(value: str, path: Path, line: int, field: str) -> float:
+    try:
+        out = float(value)
+    except ValueError:
+        raise ReaderError(path, line, field, f"expected a number, got {value!r}") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise ReaderError(path, line, field, f"expected a finite number, got {value!r}")
+    return out
+
+
+def as_id(value: str, path: Path, line: int, field: str, numeric: bool = False) -> str:
+    """A raw id: stripped, non-empty; with ``numeric`` it must be a non-negative integer."""
+    v = value.strip()
+    if not v:
+        raise ReaderError(path, line, field, "empty id")
+    if numeric and not v.isdigit():
+        raise ReaderError(path, line, field, f"expected a non-negative integer id, got {value!r}")
+    return v
+
+
+def check_numeric_ids(values: list[str], path: Path, field: str, first_line: int = 1) -> None:
+    """Fast check that every id is a non-negative integer; names the first bad line."""
+    for k, v in enumerate(values):
+        if not v.isdigit():
+            raise ReaderError(path, first_line + k, field, f"expected a non-negative integer id, got {v!r}")
+
+
+def check_floats(values: list[str], path: Path, field: str, line_numbers: list[int] | None = None) -> list[float]:
+    """Convert to floats, naming the first line that is not a number."""
+    try:
+        out = [float(v) for v in values]
+    except ValueError:
+        for k, v in enumerate(values):
+            as_float(v, path, line_numbers[k] if line_numbers else k + 1, field)
+        raise
+    for k, x in enumerate(out):
+        if x != x or x in (float("inf"), float("-inf")):
+            raise ReaderError(path, line_numbers[k] if line_numbers else k + 1, field,
+                              f"expected a finite number, got {values[k]!r}")
+    return out
+
+
+def sniff(path: Path, size: int = 4096) -> str:
+    """The first ``size`` bytes as text (errors replaced), for ``detect``."""
+    try:
+        if str(path).endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                data = f.read(size)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(size)
+    except (OSError, EOFError):
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def item_text(title: str = "", categories: list[str] | None = None, tags: list[str] | None = None,
+              extra: str = "") -> str:
+    """The best text for a text encoder: ``title. Genres: a, b. Tags: x, y.``"""
+    parts = [title.strip()] if title and title.strip() else []
+    if categories:
+        parts.append("Genres: " + ", ".join(categories))
+    if tags:
+        parts.append("Tags: " + ", ".join(tags))
+    if extra:
+        parts.append(extra)
+    return ". ".join(parts)
