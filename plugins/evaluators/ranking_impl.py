@@ -1,0 +1,46 @@
+"""Rank-based accuracy metrics from :class:`workbench.kinds.Rankings` (numpy).
+
+With one held-out item per user and its 0-based rank r (pessimistic ties):
+
+- ``HR@K`` = ``Recall@K`` = mean of [r < K]
+- ``NDCG@K`` = mean of [r < K] / log2(r + 2)   (the ideal DCG is 1)
+- ``MRR@K`` = mean of [r < K] / (r + 1)
+- ``Precision@K`` = HR@K / K
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.kinds import Evaluator, Rankings
+from workbench_plugins.evaluators._common import metric_name
+from workbench_plugins.evaluators.ranking import RankingOptions
+
+
+class RankingEvaluator(Evaluator):
+    name = "ranking"
+
+    def __init__(self, options: RankingOptions | None = None):
+        super().__init__(options or RankingOptions())
+
+    @property
+    def max_k(self) -> int:
+        return 0  # needs only the target rank, not the top-K lists
+
+    def evaluate(self, rankings: Rankings) -> dict[str, float]:
+        rank = np.asarray(rankings.target_rank, dtype=np.int64)
+        if rank.size == 0:
+            return {}
+        out: dict[str, float] = {}
+        for k in self.options.ks:
+            hit = rank < k
+            values = {
+                "HR": hit.mean(),
+                "Recall": hit.mean(),
+                "NDCG": np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean(),
+                "MRR": np.where(hit, 1.0 / (rank + 1.0), 0.0).mean(),
+                "Precision": hit.mean() / k,
+            }
+            for m in self.options.metrics:
+                out[metric_name(m, k, rankings.sampled)] = float(values[m])
+        return out
