@@ -141,3 +141,29 @@ def causality_check(view, batch, t: int) -> float:
             changed.actions[:, t + 1:] = 1
         b = view(changed).states
     return (a[:, : t + 1] - b[:, : t + 1]).abs().max().item()
+
+
+def fused_losses(views, fusion, head, batch, steps: int = 8, lr: float = 0.01, seed: int = 0):
+    """Train views -> fusion -> head on one real batch for ``steps`` Adam steps, composed as the
+    contract says (item tables offered by views are summed); returns the loss of every step."""
+    import torch
+
+    torch.manual_seed(seed)
+    modules = torch.nn.ModuleList([*views, fusion, head])
+    opt = torch.optim.Adam(modules.parameters(), lr=lr)
+    modules.train()
+    losses = []
+    for _ in range(steps):
+        outs = [v(batch) for v in views]
+        fused = fusion([o.states for o in outs], batch).fused
+        reps = [r for r in (v.item_representations() for v in views) if r is not None]
+        item_emb = sum(reps) if reps else None
+        loss = head.loss(fused, batch, item_emb)
+        for o in outs:
+            if o.aux_loss is not None:
+                loss = loss + o.aux_loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

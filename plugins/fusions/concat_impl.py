@@ -1,0 +1,27 @@
+"""Concatenation + projection fusion: ``fused = W [s_1; ...; s_V] + b`` (options in :mod:`.concat`)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from workbench.model.base import Fusion, FusionOutput
+
+
+class ConcatFusion(Fusion):
+    def __init__(self, options, ctx, dim: int, num_views: int):
+        super().__init__(options, ctx, dim, num_views)
+        # one d x d block per view == one Linear over the concatenation, but the blocks give weights
+        self.blocks = nn.ModuleList(nn.Linear(dim, dim, bias=False) for _ in range(num_views))
+        self.bias = nn.Parameter(torch.zeros(dim))
+        self.dropout = nn.Dropout(options.dropout)
+
+    def forward(self, states, batch) -> FusionOutput:
+        """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = share of ||W_k s_k||."""
+        parts = torch.stack([blk(s) for blk, s in zip(self.blocks, states)], dim=2)   # (B, L, V, d)
+        fused = parts.sum(2) + self.bias
+        norms = parts.detach().norm(dim=-1)                                          # (B, L, V)
+        total = norms.sum(-1, keepdim=True)
+        weights = torch.where(total > 0, norms / total.clamp(min=1e-12),
+                              torch.full_like(norms, 1.0 / self.num_views))
+        return FusionOutput(self.dropout(fused), weights)
