@@ -147,7 +147,20 @@ def m002_jobs(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_jobs_run ON jobs(run_id)")
 
 
-MIGRATIONS = [m001_initial, m002_jobs]
+def m003_text_embeddings(db: sqlite_utils.Database) -> None:
+    """Cache of sentence embeddings of item texts: a re-run never re-encodes a text."""
+    db.execute("""
+        CREATE TABLE text_embeddings (
+            model TEXT NOT NULL,               -- model key: name or path + fingerprint of its files
+            text_hash TEXT NOT NULL,           -- sha256 of the UTF-8 text
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,              -- float32 little-endian, dim values
+            created_at REAL NOT NULL,
+            PRIMARY KEY (model, text_hash)
+        )""")
+
+
+MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
