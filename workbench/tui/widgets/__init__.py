@@ -1,1 +1,1 @@
-"""Reusable widgets."""
+"""Reusable widgets: navigation bar, option forms, curves, confirmation dialog."""

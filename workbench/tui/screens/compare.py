@@ -1,0 +1,130 @@
+"""Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label
+
+from workbench.tui import export, queries
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.curves import CurvePlot
+
+FIXED = ["id", "name", "status", "dataset"]
+
+
+class CompareScreen(WorkbenchScreen):
+    MODE = "compare"
+    BINDINGS = [
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("o", "export('csv')", "CSV"),
+        Binding("k", "export('md')", "Markdown"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Compare runs: click a column header (or s) to sort, space marks runs to overlay",
+                        classes="hint")
+            yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Export CSV (o)", id="csv")
+                yield Button("Export Markdown (k)", id="md")
+                yield Label("", id="compare-message")
+            yield CurvePlot("marked runs", id="overlay")
+
+    def on_mount(self) -> None:
+        self.sort_key = "id"
+        self.descending = True
+        self.marked: set[int] = set()
+        self.rows: list[dict] = []
+
+    def reload(self) -> None:
+        self.rows = queries.compare_rows(self.ws)
+        self.marked &= {r["id"] for r in self.rows}
+        self._fill()
+
+    @property
+    def metric_columns(self) -> list[str]:
+        return export._columns(self.rows)
+
+    def _fill(self) -> None:
+        table = self.query_one("#compare-table", DataTable)
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        cols = FIXED + self.metric_columns
+        for c in cols:
+            arrow = (" v" if self.descending else " ^") if c == self.sort_key else ""
+            table.add_column(c + arrow, key=c)
+        for r in export.sort_rows(self.rows, self.sort_key, self.descending):
+            mark = "* " if r["id"] in self.marked else ""
+            table.add_row(mark + str(r["id"]), r["name"][:20], r["status"], r["dataset"],
+                          *[export._cell(r["metrics"].get(m)) for m in self.metric_columns], key=str(r["id"]))
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        self._draw_overlay()
+
+    def _draw_overlay(self) -> None:
+        metric = self.sort_key if self.sort_key not in FIXED else None
+        series = {}
+        for run_id in sorted(self.marked):
+            ems = queries.epoch_metrics(self.ws, run_id)
+            names = queries.metric_names(ems)
+            name = metric.removeprefix("val:") if metric and metric.removeprefix("val:") in names else \
+                (names[0] if names else None)
+            if name is None:
+                continue
+            pts = [(e["epoch"], e["metrics"][name]) for e in ems if name in e["metrics"]]
+            series[f"run {run_id} {name}"] = ([x for x, _ in pts], [y for _, y in pts])
+        self.query_one("#overlay", CurvePlot).set_series(series, title="validation curves of marked runs")
+
+    def sort_by(self, key: str) -> None:
+        if key == self.sort_key:
+            self.descending = not self.descending
+        else:
+            self.sort_key, self.descending = key, key not in ("name", "status", "dataset")
+        self._fill()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def action_next_sort(self) -> None:
+        cols = FIXED + self.metric_columns
+        nxt = cols[(cols.index(self.sort_key) + 1) % len(cols)] if self.sort_key in cols else cols[0]
+        self.sort_key, self.descending = nxt, nxt not in ("name", "status", "dataset")
+        self._fill()
+
+    def action_toggle_mark(self) -> None:
+        table = self.query_one("#compare-table", DataTable)
+        if not self.rows:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        run_id = int(key)
+        self.marked ^= {run_id}
+        self._fill()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_export(event.button.id)
+
+    def action_export(self, fmt: str) -> None:
+        from workbench.tui.widgets.ask import Ask
+
+        suffix = "csv" if fmt == "csv" else "md"
+        default = str(Path.cwd() / f"{self.app.ws_path.stem}-runs.{suffix}")
+
+        def write(path: str | None) -> None:
+            if not path:
+                return
+            rows = export.sort_rows(self.rows, self.sort_key, self.descending)
+            text = export.to_csv(rows) if fmt == "csv" else export.to_markdown(rows)
+            try:
+                Path(path).expanduser().write_text(text)
+            except OSError as e:
+                self.query_one("#compare-message", Label).update(f"[red]cannot write {path}: {e}[/red]")
+                return
+            self.query_one("#compare-message", Label).update(f"wrote {len(rows)} runs to {path}")
+
+        self.app.push_screen(Ask(f"Export {len(self.rows)} runs as {suffix.upper()} to:", default), write)

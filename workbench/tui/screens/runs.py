@@ -1,0 +1,255 @@
+"""Runs and the live run monitor: progress with ETA, loss and metric curves, epochs, log tail, cancel/resume.
+
+The screen polls the workspace twice a second with cheap queries; training
+happens in a separate worker process, so nothing here blocks on it, and a
+reopened app re-attaches to whatever is running.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, Log, ProgressBar, TabbedContent, TabPane
+
+from workbench.tui import queries
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.curves import CurvePlot
+
+POLL_S = 0.5
+REAP_EVERY_S = 5.0
+
+
+def _progress_fraction(run: dict) -> tuple[float, str]:
+    """(fraction 0..1, label) from the run's progress snapshot and status."""
+    if run["status"] == "completed":
+        return 1.0, "done"
+    p = run.get("progress") or {}
+    epochs = p.get("epochs") or ((run.get("config") or {}).get("trainer") or {}).get("epochs")
+    epoch, step, steps = p.get("epoch"), p.get("step"), p.get("steps")
+    if not epoch or not epochs:
+        return 0.0, run["status"]
+    frac_epoch = (step / steps) if step is not None and steps else 0.0
+    frac = min(1.0, ((epoch - 1) + frac_epoch) / epochs)
+    label = f"epoch {epoch}/{epochs}"
+    if step is not None and steps:
+        label += f" step {step}/{steps}"
+    return frac, label
+
+
+class RunsScreen(WorkbenchScreen):
+    MODE = "runs"
+    BINDINGS = [
+        Binding("x", "cancel_run", "Cancel run"),
+        Binding("u", "resume_run", "Resume"),
+        Binding("m", "next_metric", "Metric"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="runs-body"):
+            with Vertical(id="runs-left"):
+                yield Label("Runs", classes="title")
+                yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="monitor"):
+                yield Label("no run selected: launch one from Experiment (e)", id="run-title")
+                yield Label("", id="run-info", classes="hint")
+                with Horizontal(id="run-progress-row"):
+                    yield ProgressBar(total=1.0, show_eta=False, show_percentage=True, id="run-progress")
+                    yield Label("", id="run-eta")
+                with Horizontal(classes="buttons"):
+                    yield Button("Cancel (x)", id="cancel", variant="error")
+                    yield Button("Resume (u)", id="resume", variant="primary")
+                    yield Button("Metric (m)", id="metric")
+                with TabbedContent(id="run-tabs"):
+                    with TabPane("Curves", id="tab-curves"):
+                        with Horizontal():
+                            yield CurvePlot("train loss", id="loss-plot")
+                            yield CurvePlot("validation", id="metric-plot")
+                    with TabPane("Epochs", id="tab-epochs"):
+                        yield DataTable(id="epochs-table", zebra_stripes=True)
+                    with TabPane("Log", id="tab-log"):
+                        yield Log(id="run-log", max_lines=2000)
+                yield Label("", id="run-message", classes="hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.add_columns("id", "name", "status", "progress")
+        self._run_sig = None
+        self._epochs_seen = -1
+        self._log_after = 0
+        self._metric_index = 0
+        self._last_reap = 0.0
+        self.set_interval(POLL_S, self.poll)
+
+    # ------------------------------------------------------------ data
+    def reload(self) -> None:
+        self._run_sig = None
+        self._epochs_seen = -1
+        self._log_after = 0
+        self.query_one("#run-log", Log).clear()
+        if self.app.selected_run is None:
+            runs = queries.list_runs(self.ws)
+            if runs:
+                self.app.selected_run = runs[0]["id"]
+        self.poll()
+
+    def select_run(self, run_id: int) -> None:
+        if run_id != self.app.selected_run:
+            self.app.selected_run = run_id
+            self.reload()
+
+    def poll(self) -> None:
+        now = time.time()
+        if now - self._last_reap > REAP_EVERY_S:
+            from workbench.jobs.queue import reap_dead
+
+            self._last_reap = now
+            reap_dead(self.ws)
+        runs = queries.list_runs(self.ws)
+        self._fill_runs(runs)
+        if self.app.selected_run is not None:
+            self._fill_monitor(self.app.selected_run)
+
+    def _fill_runs(self, runs: list[dict]) -> None:
+        sig = tuple((r["id"], r["status"], _progress_fraction(r)[1], r["name"]) for r in runs)
+        if sig == self._run_sig:
+            return
+        self._run_sig = sig
+        table = self.query_one("#runs-table", DataTable)
+        table.clear()
+        for r in runs:
+            frac, _ = _progress_fraction(r)
+            table.add_row(str(r["id"]), (r["name"] or "")[:18], r["status"], f"{frac * 100:3.0f}%", key=str(r["id"]))
+        if self.app.selected_run is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(str(self.app.selected_run)))
+            except Exception:  # noqa: BLE001 - the selected run was deleted
+                pass
+
+    def _fill_monitor(self, run_id: int) -> None:
+        run = queries.run_detail(self.ws, run_id)
+        if run is None:
+            return
+        p = run["progress"] or {}
+        self.query_one("#run-title", Label).update(
+            f"[b]run {run['id']}[/b] {run['name'] or ''}  [{self._status_style(run['status'])}]{run['status']}[/]")
+        info = [f"device {run['device'] or '-'}"]
+        if p.get("memory_mb") is not None:
+            info.append(f"memory {p['memory_mb']:.0f} MB")
+        if p.get("samples_per_s") is not None:
+            info.append(f"{p['samples_per_s']:.0f} samples/s")
+        if p.get("loss") is not None:
+            info.append(f"loss {p['loss']:.4f}")
+        if run.get("best_epoch"):
+            info.append(f"best epoch {run['best_epoch']}")
+        if run.get("test_metrics"):
+            info.append("test " + " ".join(f"{k}={v:.4f}" for k, v in list(run["test_metrics"].items())[:3]))
+        self.query_one("#run-info", Label).update("  ".join(info))
+        frac, label = _progress_fraction(run)
+        self.query_one("#run-progress", ProgressBar).update(progress=frac)
+        eta = p.get("eta_s") if run["status"] == "running" else None
+        self.query_one("#run-eta", Label).update(f" {label}  ETA {queries.fmt_duration(eta)}" if eta is not None
+                                                 else f" {label}")
+        self.query_one("#cancel", Button).disabled = run["status"] not in ("queued", "running")
+        self.query_one("#resume", Button).disabled = run["status"] not in ("cancelled", "failed")
+        self._fill_epochs(run_id)
+        self._fill_log(run_id, run)
+
+    @staticmethod
+    def _status_style(status: str) -> str:
+        return {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}.get(status, "white")
+
+    def _fill_epochs(self, run_id: int) -> None:
+        rows = queries.epoch_metrics(self.ws, run_id)
+        if len(rows) == self._epochs_seen:
+            return
+        self._epochs_seen = len(rows)
+        self._epoch_rows = rows
+        names = queries.metric_names(rows)
+        table = self.query_one("#epochs-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("epoch", "loss", *names, "time")
+        for r in rows:
+            table.add_row(str(r["epoch"]), f"{r['train_loss']:.4f}" if r["train_loss"] is not None else "-",
+                          *[f"{r['metrics'].get(n, float('nan')):.4f}" for n in names],
+                          queries.fmt_duration(r["wall_time"]))
+        self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        rows = getattr(self, "_epoch_rows", [])
+        xs = [r["epoch"] for r in rows if r["train_loss"] is not None]
+        ys = [r["train_loss"] for r in rows if r["train_loss"] is not None]
+        self.query_one("#loss-plot", CurvePlot).set_series({"loss": (xs, ys)} if xs else {})
+        names = queries.metric_names(rows)
+        if not names:
+            self.query_one("#metric-plot", CurvePlot).set_series({}, title="validation")
+            return
+        name = names[self._metric_index % len(names)]
+        pts = [(r["epoch"], r["metrics"][name]) for r in rows if name in r["metrics"]]
+        self.query_one("#metric-plot", CurvePlot).set_series(
+            {name: ([x for x, _ in pts], [y for _, y in pts])}, title=f"validation {name}")
+
+    def _fill_log(self, run_id: int, run: dict) -> None:
+        events = queries.run_events(self.ws, run_id, self._log_after)
+        log = self.query_one("#run-log", Log)
+        for e in events:
+            self._log_after = e["id"]
+            stamp = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
+            log.write_line(f"{stamp} {e['kind']}: {e['message']}")
+
+    # ------------------------------------------------------------ actions
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "runs-table" and event.row_key.value:
+            self.select_run(int(event.row_key.value))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "runs-table" and event.row_key is not None and event.row_key.value:
+            self.select_run(int(event.row_key.value))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        {"cancel": self.action_cancel_run, "resume": self.action_resume_run,
+         "metric": self.action_next_metric}[event.button.id]()
+
+    def _message(self, text: str) -> None:
+        self.query_one("#run-message", Label).update(text)
+
+    def action_next_metric(self) -> None:
+        self._metric_index += 1
+        self._draw_curves()
+
+    def action_cancel_run(self) -> None:
+        from workbench.jobs.queue import JobError, latest_job_for_run, request_cancel
+
+        run_id = self.app.selected_run
+        if run_id is None:
+            return
+        job = latest_job_for_run(self.ws, run_id)
+        if job is None or job.status not in ("queued", "running"):
+            self._message(f"run {run_id} has no active background job to cancel")
+            return
+        try:
+            status = request_cancel(self.ws, job.id)
+        except JobError as e:
+            self._message(str(e))
+            return
+        self._message(f"run {run_id}: cancelled" if status == "cancelled" else
+                      f"run {run_id}: stopping after the current step (checkpoint kept)")
+        self.poll()
+
+    def action_resume_run(self) -> None:
+        from workbench.jobs.launcher import resume_run
+        from workbench.jobs.queue import JobError
+
+        run_id = self.app.selected_run
+        if run_id is None:
+            return
+        try:
+            job_id = resume_run(self.ws, run_id)
+        except JobError as e:
+            self._message(str(e))
+            return
+        self._message(f"run {run_id} resumes from its last checkpoint as job {job_id}")
+        self._run_sig = None
+        self.poll()

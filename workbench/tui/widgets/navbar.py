@@ -1,0 +1,32 @@
+"""Top bar: the workspace name and a clickable tab per mode (keys in brackets)."""
+
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class NavBar(Static):
+    DEFAULT_CSS = """
+    NavBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, mode: str):
+        super().__init__("", markup=True)
+        self.mode = mode
+
+    def on_mount(self) -> None:
+        self.refresh_label()
+
+    def refresh_label(self) -> None:
+        from workbench.tui.app import MODE_KEYS
+
+        parts = []
+        for mode, key, title in MODE_KEYS:
+            label = f"{title}[dim]({key})[/dim]"
+            if mode == self.mode:
+                parts.append(f"[reverse b] {title} [/]")
+            else:
+                parts.append(f"[@click=app.switch_mode('{mode}')]{label}[/]")
+        ws = getattr(self.app, "ws_path", None)
+        name = f"[b]{ws.stem}[/b] " if ws is not None else ""
+        self.update(name + " ".join(parts))
