@@ -171,18 +171,47 @@ def current_version(db: sqlite_utils.Database) -> int:
     return row[0] or 0
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; returns the names applied. Caller checks for newer schemas."""
-    db.execute("""CREATE TABLE IF NOT EXISTS _workbench_migrations (
+class NewerSchemaError(RuntimeError):
+    """The database records a migration this build does not know."""
+
+
+def migrate(db: sqlite_utils.Database, migrations: list | None = None) -> list[str]:
+    """Apply pending migrations; returns the names applied.
+
+    ``migrations`` defaults to :data:`MIGRATIONS` (tests pass their own list).
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together with
+    its ``_workbench_migrations`` row, so a migration that fails leaves no
+    half-made schema behind (Python's sqlite3 would otherwise autocommit each
+    ``CREATE``), and two processes opening a new workspace at once do not both
+    apply it: the version is re-read under the write lock. Raises
+    :class:`NewerSchemaError` when the database is ahead of the list.
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    conn = db.conn
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("""CREATE TABLE IF NOT EXISTS _workbench_migrations (
         version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)""")
     applied = []
-    version = current_version(db)
-    for number, fn in enumerate(MIGRATIONS, start=1):
-        if number <= version:
+    for number, fn in enumerate(migrations, start=1):
+        if number <= current_version(db):
             continue
-        with db.conn:  # one transaction per migration
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = current_version(db)
+            if version >= number:  # another process applied it while we waited for the lock
+                conn.rollback()
+                continue
             fn(db)
-            db.conn.execute("INSERT INTO _workbench_migrations VALUES (?, ?, ?)",
-                            (number, fn.__name__, time.time()))
+            conn.execute("INSERT INTO _workbench_migrations VALUES (?, ?, ?)",
+                         (number, fn.__name__, time.time()))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
         applied.append(fn.__name__)
+    version = current_version(db)
+    if version > len(migrations):
+        raise NewerSchemaError(f"schema version {version} is newer than this Workbench knows "
+                               f"({len(migrations)}); upgrade seqrec-workbench to open it")
     return applied
