@@ -1,0 +1,80 @@
+"""Finding the reader for a path: by name, or ``auto`` detection over every installed reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workbench.kinds import ReaderError
+from workbench.options import ConfigError, describe, parse_options
+
+AMBIGUITY_MARGIN = 0.05
+
+
+def reader_specs() -> dict:
+    from workbench.plugins import get_registry
+
+    return get_registry().specs["reader"]
+
+
+def detect_format(path: Path) -> str:
+    """The name of the reader most confident about ``path``; ReaderError when none or several tie."""
+    path = Path(path)
+    if not path.exists():
+        raise ReaderError(path, None, None, "no such file or folder")
+    specs = reader_specs()
+    scores: dict[str, float] = {}
+    for name, spec in specs.items():
+        try:
+            scores[name] = float(spec.load()().detect(path))
+        except Exception:  # noqa: BLE001 - a broken reader's detect must not break detection
+            scores[name] = 0.0
+    known = ", ".join(sorted(specs)) or "none installed"
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] <= 0:
+        raise ReaderError(path, None, None, f"cannot tell the format; pass --format (formats: {known})")
+    best, score = ranked[0]
+    ties = [n for n, s in ranked[1:] if s > 0 and score - s < AMBIGUITY_MARGIN]
+    if ties:
+        raise ReaderError(path, None, None, f"ambiguous format: {', '.join([best] + ties)} all match; "
+                                            f"pass --format (formats: {known})")
+    return best
+
+
+def coerce_strings(options_cls: type | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Turn command-line strings into the declared option types (int/float/bool), leaving others."""
+    types = {d["name"]: d["type"] for d in describe(options_cls)}
+    out = {}
+    for key, v in values.items():
+        t = types.get(key, "str").rstrip("?")
+        if isinstance(v, str):
+            try:
+                if t == "int":
+                    v = int(v)
+                elif t == "float":
+                    v = float(v)
+                elif t == "bool":
+                    if v.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ConfigError(f"{key}: expected true or false, got {v!r}")
+                    v = v.lower() in ("true", "1", "yes")
+            except ValueError:
+                raise ConfigError(f"{key}: expected {t}, got {v!r}") from None
+        out[key] = v
+    return out
+
+
+def make_reader(fmt: str, options: dict[str, Any] | None = None):
+    """Instantiate reader ``fmt`` with validated options (ConfigError names ``reader.<fmt>.<key>``)."""
+    specs = reader_specs()
+    if fmt not in specs:
+        raise ConfigError(f"unknown format {fmt!r} (formats: {', '.join(sorted(specs)) or 'none installed'})")
+    spec = specs[fmt]
+    opts = parse_options(spec.options, coerce_strings(spec.options, options or {}), f"reader.{fmt}")
+    return spec.load()(opts), opts
+
+
+def applicable_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``options`` that reader ``fmt`` declares (CLI shortcuts like --map apply to one reader)."""
+    spec = reader_specs().get(fmt)
+    names = {d["name"] for d in describe(spec.options)} if spec else set()
+    return {k: v for k, v in options.items() if k in names}

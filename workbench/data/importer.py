@@ -1,0 +1,212 @@
+"""Atomic dataset import: parse and preprocess everything first, then write in ONE transaction.
+
+If anything is wrong (a bad row, an unknown option, a name already taken) the
+workspace file is left exactly as it was: the write transaction is only opened
+once the whole input has been parsed and preprocessed, and any error inside it
+rolls back.
+
+Tables written (read by :func:`workbench.data.dataset.load_dataset`):
+``datasets``, ``interactions(dataset_id, user, item, pos, ts, action, value)``,
+``items(dataset_id, item, raw_id, title, text, categories, extra)``,
+``users(dataset_id, user, raw_id, attributes)``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.data.preprocess import (
+    ID_ORDER, TIE_RULE, PreprocessOptions, Processed, fingerprint, options_dict, preprocess,
+)
+from workbench.kinds import RawDataset
+from workbench.options import parse_options
+
+class DatasetExists(ValueError):
+    pass
+
+
+@dataclass
+class ImportSummary:
+    id: int
+    name: str
+    format: str
+    n_users: int
+    n_items: int
+    n_interactions: int
+    has_timestamps: bool
+    fingerprint: str
+    removed: dict[str, int]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preprocess_options(values: PreprocessOptions | dict[str, Any] | None) -> PreprocessOptions:
+    if isinstance(values, PreprocessOptions):
+        return values
+    clean = {k: v for k, v in (values or {}).items() if v is not None or k == "min_rating"}
+    return parse_options(PreprocessOptions, clean, "preprocess")
+
+
+def dataset_exists(ws, name: str) -> bool:
+    return bool(list(ws.db.query("SELECT 1 FROM datasets WHERE name = ?", [name])))
+
+
+def read_path(path: str | Path, fmt: str = "auto", reader_options: dict[str, Any] | None = None
+              ) -> tuple[str, RawDataset, dict[str, Any]]:
+    """Parse ``path`` with reader ``fmt`` (or the detected one). Returns (format, raw, reader options)."""
+    from workbench.data.formats import detect_format, make_reader
+
+    path = Path(path)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    reader, opts = make_reader(fmt, reader_options)
+    raw = reader.read(path)
+    return fmt, raw, asdict(opts) if opts is not None else {}
+
+
+def import_path(ws, path: str | Path, *, name: str | None = None, fmt: str = "auto",
+                reader_options: dict[str, Any] | None = None,
+                preprocess_opts: PreprocessOptions | dict[str, Any] | None = None,
+                replace: bool = False) -> ImportSummary:
+    """Read, preprocess and store ``path`` as dataset ``name`` (default: the file/folder name)."""
+    started = time.perf_counter()
+    path = Path(path)
+    name = name or default_name(path)
+    opts = preprocess_options(preprocess_opts)
+    if not replace and dataset_exists(ws, name):
+        raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
+    fmt, raw, ropts = read_path(path, fmt, reader_options)
+    return import_raw(ws, raw, name=name, fmt=fmt, preprocess_opts=opts, replace=replace,
+                      extra_options={"reader_options": ropts}, started=started)
+
+
+def default_name(path: Path) -> str:
+    stem = path.name
+    for suffix in (".gz", ".txt", ".csv", ".tsv", ".inter", ".dat"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return stem or "dataset"
+
+
+def import_raw(ws, raw: RawDataset, *, name: str, fmt: str,
+               preprocess_opts: PreprocessOptions | dict[str, Any] | None = None, replace: bool = False,
+               extra_options: dict[str, Any] | None = None, started: float | None = None) -> ImportSummary:
+    """Preprocess ``raw`` and write it in one transaction (all or nothing)."""
+    started = time.perf_counter() if started is None else started
+    opts = preprocess_options(preprocess_opts)
+    p = preprocess(raw, opts)
+    if len(p) == 0:
+        raise ValueError(f"nothing to import into {name!r}: no interactions left after preprocessing "
+                         f"(removed: {p.removed or 'none'})")
+    fp = fingerprint(p)
+    options = {**options_dict(opts), "id_order": ID_ORDER, "tie_rule": TIE_RULE, "removed": p.removed,
+               **(extra_options or {})}
+    did = _write(ws, raw, p, name=name, fmt=fmt, options=options, fp=fp, replace=replace)
+    return ImportSummary(id=did, name=name, format=fmt, n_users=p.n_users, n_items=p.n_items,
+                         n_interactions=len(p), has_timestamps=p.ts is not None, fingerprint=fp,
+                         removed=p.removed, seconds=round(time.perf_counter() - started, 3))
+
+
+def _item_rows(did: int, raw: RawDataset, p: Processed):
+    info = raw.item_info
+    for k in range(1, p.n_items + 1):
+        rid = p.item_raw[k]
+        d = info.get(rid) or {}
+        cats = list(d.get("categories") or [])
+        yield (did, k, rid, d.get("title") or "", d.get("text") or d.get("title") or "",
+               json.dumps(cats, ensure_ascii=False), json.dumps(d.get("extra") or {}, ensure_ascii=False))
+
+
+def _user_rows(did: int, raw: RawDataset, p: Processed):
+    info = raw.user_info
+    for k in range(1, p.n_users + 1):
+        rid = p.user_raw[k]
+        yield (did, k, rid, json.dumps(info.get(rid) or {}, ensure_ascii=False))
+
+
+def _interaction_columns(did: int, p: Processed) -> tuple[list[str], Any]:
+    """Column names and row tuples; all-NULL columns are left out (fewer bindings, same rows)."""
+    cols = ["dataset_id", "user", "item", "pos"]
+    data = [[did] * len(p), p.user.tolist(), p.item.tolist(), p.pos.tolist()]
+    if p.ts is not None:
+        cols.append("ts")
+        data.append(p.ts.tolist())
+    if p.action is not None:
+        cols.append("action")
+        data.append(p.action)
+    if p.value is not None:
+        cols.append("value")
+        data.append(p.value.tolist())
+    return cols, zip(*data)
+
+
+def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: dict, fp: str,
+           replace: bool) -> int:
+    conn = ws.db.conn
+    if conn.in_transaction:
+        conn.commit()
+    # A fresh dataset's rows only reference the datasets row inserted just before them, so
+    # per-row foreign-key checks are skipped for speed; a replace keeps them on so that
+    # deleting the old dataset cascades as declared.
+    fast = replace is False or not dataset_exists(ws, name)
+    if fast:
+        conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            old = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+            if old is not None:
+                if not replace:
+                    raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
+                delete_rows(conn, old[0])
+            cur = conn.execute(
+                "INSERT INTO datasets (name, format, source_files, options, n_users, n_items, n_interactions, "
+                "has_timestamps, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, fmt, json.dumps([asdict(s) for s in raw.source_files]), json.dumps(options),
+                 p.n_users, p.n_items, len(p), int(p.ts is not None), fp, time.time()])
+            did = cur.lastrowid
+            cols, rows = _interaction_columns(did, p)
+            conn.executemany(f"INSERT INTO interactions ({', '.join(cols)}) "
+                             f"VALUES ({', '.join('?' * len(cols))})", rows)
+            conn.executemany("INSERT INTO items (dataset_id, item, raw_id, title, text, categories, extra) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", _item_rows(did, raw, p))
+            conn.executemany("INSERT INTO users (dataset_id, user, raw_id, attributes) VALUES (?, ?, ?, ?)",
+                             _user_rows(did, raw, p))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    finally:
+        if fast:
+            conn.execute("PRAGMA foreign_keys=ON")
+    return did
+
+
+def delete_rows(conn, did: int) -> None:
+    """Delete a dataset's rows (runs keep existing, with their dataset reference cleared)."""
+    for table in ("interactions", "items", "users"):
+        conn.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
+    conn.execute("DELETE FROM datasets WHERE id = ?", [did])
+
+
+def remove_dataset(ws, name: str) -> bool:
+    """Delete dataset ``name`` in one transaction; False when there is none."""
+    conn = ws.db.conn
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+        if row is not None:
+            delete_rows(conn, row[0])
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return row is not None
