@@ -1,0 +1,134 @@
+"""Experiment configs for the composer: defaults, plugin-option validation, TOML export.
+
+The config is the dict a TOML experiment file parses to::
+
+    name, dataset, split
+    [model] dim, max_len
+    [[views]] type = "...", <view options>
+    [fusion] type = "...", <options>      [head] type = "...", <options>
+    [[evaluators]] type = "...", <options>
+    [trainer] <trainer options>
+
+Torch-free. Full validation of a launch is the engine's ``create_run``; this
+module checks what the composer can check on the event loop (every plugin's
+options via ``parse_options``), so errors show up before launch, naming the key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from workbench.options import ConfigError, describe, parse_options
+
+PLUGIN_SECTIONS = (("views", "view", True), ("fusion", "fusion", False), ("head", "head", False),
+                   ("evaluators", "evaluator", True))
+_TRAINER_CANDIDATES = ("workbench.engine.config:TrainerOptions", "workbench.engine.trainer_options:TrainerOptions",
+                       "workbench.engine.experiment:TrainerOptions")
+
+
+def trainer_options_cls() -> type | None:
+    """The engine's declared trainer options dataclass, when the engine provides one torch-free."""
+    for target in _TRAINER_CANDIDATES:
+        module, _, attr = target.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        cls = getattr(mod, attr, None)
+        if cls is not None:
+            return cls
+    return None
+
+
+def registry():
+    from workbench.plugins import get_registry
+
+    return get_registry()
+
+
+def plugin_options(kind: str, name: str) -> list[dict[str, Any]]:
+    return describe(registry().get(kind, name).options)
+
+
+def section_entries(config: dict[str, Any], section: str) -> list[dict[str, Any]]:
+    value = config.get(section)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def split_entry(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(type, options) of a ``{type=..., **options}`` table."""
+    opts = {k: v for k, v in entry.items() if k != "type"}
+    return entry.get("type", ""), opts
+
+
+def validate(config: dict[str, Any], *, dataset_names: list[str] | None = None) -> None:
+    """Raise ConfigError naming the key of the first problem the composer can detect."""
+    if not config.get("name"):
+        raise ConfigError("name: give the experiment a name")
+    if dataset_names is not None and config.get("dataset") not in dataset_names:
+        raise ConfigError(f"dataset: {config.get('dataset')!r} is not in this workspace "
+                          f"(datasets: {', '.join(dataset_names) or 'none; import one first'})")
+    reg = registry()
+    for section, kind, many in PLUGIN_SECTIONS:
+        entries = section_entries(config, section)
+        if not entries and section in ("views", "head"):
+            raise ConfigError(f"{section}: choose at least one {kind}")
+        for i, entry in enumerate(entries):
+            name, opts = split_entry(entry)
+            where = f"{section}[{i}]" if many else section
+            if name not in reg.specs[kind]:
+                known = ", ".join(reg.names(kind)) or "none installed"
+                raise ConfigError(f"{where}.type: no {kind} plugin named {name!r} (installed: {known})")
+            parse_options(reg.specs[kind][name].options, opts, f"{section}.{name}")
+    trainer_cls = trainer_options_cls()
+    if trainer_cls is not None:
+        parse_options(trainer_cls, config.get("trainer") or {}, "trainer")
+    model = config.get("model") or {}
+    for key in ("dim", "max_len"):
+        if key in model and (not isinstance(model[key], int) or model[key] < 1):
+            raise ConfigError(f"model.{key}: expected a positive integer, got {model[key]!r}")
+
+
+# ------------------------------------------------------------------ TOML
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise ConfigError(f"cannot write {v!r} to TOML")
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else json.dumps(k)
+
+
+def to_toml(config: dict[str, Any]) -> str:
+    """The experiment as TOML text (``tomllib.loads(to_toml(c)) == c`` for None-free configs)."""
+    lines: list[str] = []
+    tables, arrays = [], []
+    for k, v in config.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            arrays.append((k, v))
+        else:
+            lines.append(f"{_key(k)} = {_toml_value(v)}")
+    for k, table in tables:
+        lines += ["", f"[{_key(k)}]"] + [f"{_key(kk)} = {_toml_value(vv)}" for kk, vv in table.items() if vv is not None]
+    for k, items in arrays:
+        for table in items:
+            lines += ["", f"[[{_key(k)}]]"] + [f"{_key(kk)} = {_toml_value(vv)}" for kk, vv in table.items()
+                                              if vv is not None]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,268 @@
+"""Experiment composer: views (several), fusion, head, evaluators and trainer from the installed plugins.
+
+Each chosen plugin's declared options are rendered as a form. The experiment
+is validated before launch (errors name the key), can be saved/loaded in the
+workspace and exported as TOML, and launches as a background job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, SelectionList
+
+from workbench.options import ConfigError, describe
+from workbench.tui import experiment_config as ec
+from workbench.tui import queries
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.ask import Ask
+from workbench.tui.widgets.options_form import OptionsForm, coerce
+
+DEVICES = ["auto", "cpu", "cuda", "cuda:0", "cuda:1", "mps"]
+
+
+def default_config(datasets: list[str]) -> dict[str, Any]:
+    reg = ec.registry()
+    views = reg.names("view")
+    fusions = reg.names("fusion")
+    heads = reg.names("head")
+    evals = reg.names("evaluator")
+    return {
+        "name": "experiment",
+        "dataset": datasets[0] if datasets else "",
+        "split": "loo",
+        "model": {"dim": 64, "max_len": 50},
+        "views": [{"type": views[0]}] if views else [],
+        "fusion": {"type": "weighted" if "weighted" in fusions else fusions[0]} if fusions else None,
+        "head": {"type": heads[0]} if heads else None,
+        "evaluators": [{"type": "ranking" if "ranking" in evals else evals[0]}] if evals else [],
+        "trainer": {},
+    }
+
+
+class ComposerScreen(WorkbenchScreen):
+    MODE = "compose"
+    BINDINGS = [
+        Binding("l", "launch", "Launch"),
+        Binding("s", "save", "Save"),
+        Binding("o", "load", "Load"),
+        Binding("t", "export_toml", "TOML"),
+        Binding("v", "validate", "Validate", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.config: dict[str, Any] | None = None
+        self.device = "auto"
+
+    # ------------------------------------------------------------ building
+    def compose_body(self) -> ComposeResult:
+        if self.config is None:
+            self.config = self._initial_config()
+        c = self.config
+        reg = ec.registry()
+        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        with VerticalScroll(id="composer"):
+            yield Label("", id="compose-message")
+            with Horizontal(classes="buttons"):
+                yield Button("Launch (l)", id="launch", variant="success")
+                yield Button("Save (s)", id="save")
+                yield Button("Load (o)", id="load")
+                yield Button("TOML (t)", id="export_toml")
+            with Horizontal(classes="field"):
+                yield Label("name", classes="field-name")
+                yield Input(c.get("name", ""), id="exp-name")
+            with Horizontal(classes="field"):
+                yield Label("dataset", classes="field-name")
+                yield Select([(d, d) for d in datasets], value=c.get("dataset") if c.get("dataset") in datasets
+                             else Select.NULL, id="exp-dataset", prompt="import a dataset first (d)")
+            with Horizontal(classes="field"):
+                yield Label("split", classes="field-name")
+                yield Select([("leave-one-out", "loo"), ("temporal", "temporal")], value=c.get("split", "loo"),
+                             allow_blank=False, id="exp-split")
+            with Horizontal(classes="field"):
+                yield Label("device", classes="field-name")
+                yield Select([(d, d) for d in DEVICES], value=self.device, allow_blank=False, id="exp-device")
+            model = c.get("model") or {}
+            with Horizontal(classes="field"):
+                yield Label("model dim", classes="field-name")
+                yield Input(str(model.get("dim", 64)), id="model-dim")
+            with Horizontal(classes="field"):
+                yield Label("max length", classes="field-name")
+                yield Input(str(model.get("max_len", 50)), id="model-max_len")
+            for section, kind, many in ec.PLUGIN_SECTIONS:
+                entries = ec.section_entries(c, section)
+                chosen = [ec.split_entry(e)[0] for e in entries]
+                yield Label(f"{section} ({'choose one or more' if many else 'choose one'})", classes="title")
+                names = reg.names(kind)
+                if many:
+                    yield SelectionList[str](*[(f"{n}: {reg.specs[kind][n].description[:50]}", n, n in chosen)
+                                               for n in names], id=f"pick-{section}")
+                else:
+                    yield Select([(n, n) for n in names], value=chosen[0] if chosen and chosen[0] in names
+                                 else Select.NULL, id=f"pick-{section}")
+                for name, opts in (ec.split_entry(e) for e in entries):
+                    if name in reg.specs[kind]:
+                        yield Label(f"{name} options", classes="hint")
+                        yield OptionsForm(f"{section}.{name}", describe(reg.specs[kind][name].options), opts)
+            trainer_cls = ec.trainer_options_cls()
+            yield Label("trainer", classes="title")
+            if trainer_cls is not None:
+                yield OptionsForm("trainer", describe(trainer_cls), c.get("trainer") or {}, id="trainer-form")
+            else:
+                yield Label("trainer options come from the engine; defaults are used", classes="hint")
+
+    def _initial_config(self) -> dict[str, Any]:
+        name = getattr(self.app, "initial_experiment", None)
+        if name:
+            cfg = queries.load_experiment(self.ws, name)
+            if cfg:
+                return cfg
+        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        return default_config(datasets)
+
+    # ------------------------------------------------------------ reading the form
+    def read_config(self) -> dict[str, Any]:
+        """The experiment as entered; ConfigError naming the key for unparsable values."""
+        reg = ec.registry()
+        c: dict[str, Any] = {"name": self.query_one("#exp-name", Input).value.strip()}
+        ds = self.query_one("#exp-dataset", Select).value
+        c["dataset"] = "" if ds is Select.NULL else ds
+        c["split"] = self.query_one("#exp-split", Select).value
+        self.device = self.query_one("#exp-device", Select).value
+        c["model"] = {"dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
+                      "max_len": coerce(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
+        forms = {f.where: f for f in self.query(OptionsForm)}
+        for section, kind, many in ec.PLUGIN_SECTIONS:
+            picker = self.query_one(f"#pick-{section}")
+            if many:
+                names = list(picker.selected)
+                # keep the order of the installed list, as shown
+                names = [n for n in reg.names(kind) if n in names]
+            else:
+                names = [] if picker.value is Select.NULL else [picker.value]
+            entries = []
+            for n in names:
+                form = forms.get(f"{section}.{n}")
+                entries.append({"type": n, **(form.values() if form is not None else {})})
+            c[section] = entries if many else (entries[0] if entries else None)
+        trainer_form = forms.get("trainer")
+        c["trainer"] = trainer_form.values() if trainer_form is not None else dict((self.config or {}).get("trainer")
+                                                                                    or {})
+        return c
+
+    async def _rebuild(self) -> None:
+        """Re-render the forms after a plugin choice changed, keeping what was typed."""
+        try:
+            self.config = self.read_config()
+        except ConfigError:
+            pass  # keep the previous config; the bad field shows again on launch
+        await self.recompose()
+
+    async def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        await self._rebuild()
+
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id in ("pick-fusion", "pick-head"):
+            current = (self.config or {}).get(event.select.id.removeprefix("pick-")) or {}
+            if current.get("type") != event.value:
+                await self._rebuild()
+
+    # ------------------------------------------------------------ actions
+    def _say(self, text: str, error: bool = False) -> None:
+        self.query_one("#compose-message", Label).update(f"[red]{text}[/red]" if error else text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        getattr(self, f"action_{event.button.id}")()
+
+    def _validated(self) -> dict[str, Any] | None:
+        try:
+            config = self.read_config()
+            ec.validate(config, dataset_names=[d["name"] for d in queries.list_datasets(self.ws)])
+        except ConfigError as e:
+            self._say(f"invalid: {e}", error=True)
+            return None
+        self.config = config
+        return config
+
+    def action_validate(self) -> None:
+        if self._validated() is not None:
+            self._say("valid")
+
+    def action_save(self) -> None:
+        config = self._validated()
+        if config is None:
+            return
+        queries.save_experiment(self.ws, config["name"], config)
+        self._say(f"saved experiment {config['name']!r}")
+
+    def action_load(self) -> None:
+        names = [e["name"] for e in queries.list_experiments(self.ws)]
+        if not names:
+            self._say("no saved experiments in this workspace yet")
+            return
+
+        async def done(name: str | None) -> None:
+            if not name:
+                return
+            cfg = queries.load_experiment(self.ws, name)
+            if cfg is None:
+                self._say(f"no experiment named {name!r} (saved: {', '.join(names)})", error=True)
+                return
+            self.config = cfg
+            await self.recompose()
+            self._say(f"loaded {name!r}")
+        self.app.push_screen(Ask(f"Load which experiment? ({', '.join(names)})", names[0]), done)
+
+    def action_export_toml(self) -> None:
+        config = self._validated()
+        if config is None:
+            return
+
+        def done(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                Path(path).expanduser().write_text(ec.to_toml(config))
+            except (OSError, ConfigError) as e:
+                self._say(f"cannot write {path}: {e}", error=True)
+                return
+            self._say(f"wrote {path}")
+        self.app.push_screen(Ask("Export the experiment as TOML to:", str(Path.cwd() / f"{config['name']}.toml")),
+                             done)
+
+    def action_launch(self) -> None:
+        config = self._validated()
+        if config is None:
+            return
+        queries.save_experiment(self.ws, config["name"], config)
+        self._say("launching...")
+        self._launch(config, self.device)
+
+    @work(thread=True, exclusive=True, group="launch")
+    def _launch(self, config: dict[str, Any], device: str) -> None:
+        """create_run validates fully (may import the engine); runs off the event loop."""
+        from workbench.jobs.launcher import submit
+        from workbench.store import open_workspace
+
+        ws = open_workspace(self.app.ws_path)
+        try:
+            from workbench.engine.runner import create_run
+
+            run_id = create_run(ws, config, dataset=config.get("dataset"), device=device, name=config["name"])
+            job_id = submit(ws, run_id, device)
+        except Exception as e:  # noqa: BLE001 - shown in place, nothing launched
+            self.app.call_from_thread(self._say, f"not launched: {e}", True)
+            return
+        finally:
+            ws.close()
+        self.app.call_from_thread(self._launched, run_id, job_id)
+
+    def _launched(self, run_id: int, job_id: int) -> None:
+        self._say(f"run {run_id} queued as job {job_id}")
+        self.app.show_run(run_id)
