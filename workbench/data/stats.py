@@ -1,0 +1,73 @@
+"""Summary statistics of stored datasets, computed from the workspace tables (no torch)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from workbench.data.dataset import DatasetNotFound
+
+PERCENTILES = (5, 25, 50, 75, 95)
+
+
+def list_datasets(ws) -> list[dict[str, Any]]:
+    rows = ws.db.query("SELECT id, name, format, n_users, n_items, n_interactions, has_timestamps, "
+                       "fingerprint, created_at FROM datasets ORDER BY name")
+    return [{**r, "has_timestamps": bool(r["has_timestamps"])} for r in rows]
+
+
+def dataset_stats(ws, name: str) -> dict[str, Any]:
+    """users, items, interactions, time span, sequence-length percentiles, sparsity, actions."""
+    db = ws.db
+    rows = list(db.query("SELECT * FROM datasets WHERE name = ?", [name]))
+    if not rows:
+        known = ", ".join(r["name"] for r in db.query("SELECT name FROM datasets ORDER BY name")) or "none"
+        raise DatasetNotFound(f"no dataset named {name!r} in {ws.path} (datasets: {known})")
+    meta = rows[0]
+    did, n_u, n_i, n_e = meta["id"], meta["n_users"], meta["n_items"], meta["n_interactions"]
+    lengths = np.asarray([r[0] for r in db.execute(
+        "SELECT COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY user", [did])], dtype=np.int64)
+    seq = {f"p{q}": float(np.percentile(lengths, q)) for q in PERCENTILES} if len(lengths) else {}
+    seq.update({"min": int(lengths.min()), "max": int(lengths.max()), "mean": float(lengths.mean())}
+               if len(lengths) else {})
+    out: dict[str, Any] = {
+        "name": name, "id": did, "format": meta["format"], "users": n_u, "items": n_i, "interactions": n_e,
+        "has_timestamps": bool(meta["has_timestamps"]),
+        "sparsity": 1.0 - n_e / (n_u * n_i) if n_u and n_i else None,
+        "sequence_length": seq, "fingerprint": meta["fingerprint"],
+        "options": json.loads(meta["options"]), "source_files": json.loads(meta["source_files"]),
+    }
+    if meta["has_timestamps"]:
+        t0, t1 = db.execute("SELECT MIN(ts), MAX(ts) FROM interactions WHERE dataset_id = ?", [did]).fetchone()
+        out["time_span"] = {"start": t0, "end": t1, "days": (t1 - t0) / 86400.0}
+    else:
+        out["time_span"] = None
+    out["actions"] = {a if a is not None else "(none)": n for a, n in db.execute(
+        "SELECT action, COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY action ORDER BY COUNT(*) DESC",
+        [did])}
+    return out
+
+
+def format_stats(s: dict[str, Any]) -> str:
+    """Human-readable lines for the CLI."""
+    from datetime import datetime, timezone
+
+    lines = [f"dataset {s['name']} ({s['format']})",
+             f"  users {s['users']:,}  items {s['items']:,}  interactions {s['interactions']:,}",
+             f"  sparsity {s['sparsity']:.4%}" if s["sparsity"] is not None else "  sparsity n/a"]
+    if s["time_span"]:
+        fmt = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+        ts = s["time_span"]
+        lines.append(f"  time span {fmt(ts['start'])} .. {fmt(ts['end'])} UTC ({ts['days']:.1f} days)")
+    else:
+        lines.append("  time span: none (order only)")
+    q = s["sequence_length"]
+    if q:
+        lines.append("  sequence length " + "  ".join(f"{k} {q[k]:g}" for k in
+                                                      ("p5", "p25", "p50", "p75", "p95", "max")))
+    if s["actions"]:
+        lines.append("  actions " + ", ".join(f"{a} {n:,}" for a, n in s["actions"].items()))
+    lines.append(f"  fingerprint {s['fingerprint'][:16]}")
+    return "\n".join(lines)
