@@ -17,6 +17,7 @@ Use :func:`option` as a shorthand::
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import MISSING, field
 from typing import Any
@@ -68,7 +69,7 @@ def _type_name(tp: Any) -> str:
     if origin in (list, tuple):
         args = typing.get_args(tp)
         return f"list[{_type_name(args[0])}]" if args else "list"
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if _is_union(origin):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _type_name(args[0]) + "?" if len(args) == 1 else "|".join(_type_name(a) for a in args)
     return getattr(tp, "__name__", str(tp))
@@ -98,22 +99,42 @@ def parse_options(options_cls: type | None, values: dict[str, Any] | None, where
                 raise ConfigError(f"{key}: required option is missing")
             continue
         value = _coerce(values[name], hints.get(name, Any), key)
-        meta = f.metadata
-        if "choices" in meta and value not in meta["choices"]:
-            raise ConfigError(f"{key}: {value!r} is not one of {meta['choices']}")
-        if "min" in meta and value is not None and value < meta["min"]:
-            raise ConfigError(f"{key}: {value!r} is below the minimum {meta['min']}")
-        if "max" in meta and value is not None and value > meta["max"]:
-            raise ConfigError(f"{key}: {value!r} is above the maximum {meta['max']}")
+        if isinstance(value, list):  # choices / min / max apply to each element of a list option
+            for i, v in enumerate(value):
+                _check_bounds(v, f.metadata, f"{key}[{i}]")
+        else:
+            _check_bounds(value, f.metadata, key)
         kwargs[name] = value
-    return options_cls(**kwargs)
+    try:
+        return options_cls(**kwargs)
+    except ConfigError as e:  # raised by the options' own __post_init__ checks
+        msg = str(e)
+        head = msg.split(":", 1)[0].split("[", 1)[0].split(".", 1)[0]
+        raise ConfigError(f"{where}.{msg}" if head in fields else f"{where}: {msg}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _is_union(origin: Any) -> bool:
+    return origin is typing.Union or origin is types.UnionType
+
+
+def _check_bounds(value: Any, meta: Any, key: str) -> None:
+    if value is None:
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(f"{key}: {value!r} is not one of {meta['choices']}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(f"{key}: {value!r} is below the minimum {meta['min']}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(f"{key}: {value!r} is above the maximum {meta['max']}")
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if _is_union(origin):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None

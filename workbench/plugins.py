@@ -93,33 +93,45 @@ class Registry:
         self._collect(name, module, package)
 
     def _collect(self, name: str, module, package: str) -> None:
+        """Call each kind hook the plugin implements (as pluggy registered it) and keep its specs."""
         for kind, hook_name in _HOOK_BY_KIND.items():
-            impl = getattr(module, hook_name, None)
-            if impl is None:
-                continue
-            collected: list[PluginSpec] = []
+            impls = [i for i in getattr(self.pm.hook, hook_name).get_hookimpls() if i.plugin is module]
+            for impl in impls:
+                collected: list[PluginSpec] = []
 
-            def register(spec: PluginSpec, _kind=kind, _out=collected) -> None:
-                if not isinstance(spec, PluginSpec):
-                    raise TypeError(f"register() expects a PluginSpec, got {spec!r}")
-                if spec.kind != _kind:
-                    raise ValueError(f"{hook_name} registered a {spec.kind!r} ({spec.name})")
-                _out.append(spec)
+                def register(spec: PluginSpec, _kind=kind, _out=collected, _hook=hook_name) -> None:
+                    if not isinstance(spec, PluginSpec):
+                        raise TypeError(f"register() expects a PluginSpec, got {spec!r}")
+                    if spec.kind != _kind:
+                        raise ValueError(f"{_hook} registered a {spec.kind!r} ({spec.name}); "
+                                         f"use register_{spec.kind}s for that")
+                    _out.append(spec)
 
-            try:
-                impl(register=register)
-            except Exception as e:
-                self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
-                                             traceback.format_exc()))
-                continue
-            for spec in collected:
-                if spec.name in self.specs[kind]:
-                    other = self.owner[(kind, spec.name)]
-                    self.errors.append(LoadError(name, package,
-                                                 f"{kind} {spec.name!r} already registered by {other}; skipped", ""))
+                try:
+                    impl.function(**{arg: register for arg in impl.argnames})
+                except Exception as e:
+                    self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
+                                                 traceback.format_exc()))
                     continue
-                self.specs[kind][spec.name] = spec
-                self.owner[(kind, spec.name)] = name
+                for spec in collected:
+                    if spec.name in self.specs[kind]:
+                        other = self.owner[(kind, spec.name)]
+                        self.errors.append(LoadError(
+                            name, package, f"{kind} {spec.name!r} already registered by {other}; skipped", ""))
+                        continue
+                    self.specs[kind][spec.name] = spec
+                    self.owner[(kind, spec.name)] = name
+
+    def add_commands(self, cli) -> None:
+        """Call every plugin's ``register_commands(cli)``; one that raises is recorded and skipped."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            plugin_name = self.pm.get_name(impl.plugin) or "?"
+            try:
+                impl.function(**{arg: cli for arg in impl.argnames})
+            except Exception as e:
+                package = next((p.package for p in self.plugins if p.name == plugin_name), "?")
+                self.errors.append(LoadError(plugin_name, package, f"register_commands: {type(e).__name__}: {e}",
+                                             traceback.format_exc()))
 
     # -------------------------------------------------------------- queries
     def get(self, kind: str, name: str) -> PluginSpec:

@@ -54,10 +54,10 @@ def _add_plugin_commands() -> None:
     from workbench.plugins import get_registry
 
     registry = get_registry()
-    try:
-        registry.pm.hook.register_commands(cli=cli)
-    except Exception as e:  # noqa: BLE001 - a broken plugin must not break the CLI
-        click.echo(f"workbench: a plugin's register_commands failed: {e}", err=True)
+    known = len(registry.errors)
+    registry.add_commands(cli)  # a plugin whose hook raises is skipped; the others still add theirs
+    for err in registry.errors[known:]:
+        click.echo(f"workbench: plugin {err.plugin!r} ({err.package}) skipped: {err.error}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
