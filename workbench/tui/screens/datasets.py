@@ -1,0 +1,130 @@
+"""Datasets: the workspace's datasets, their statistics and plots, import wizard and delete."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, TabbedContent, TabPane
+
+from workbench.tui import queries
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.bars import BarPlot
+from workbench.tui.widgets.confirm import Confirm
+
+
+class DatasetsScreen(WorkbenchScreen):
+    MODE = "datasets"
+    BINDINGS = [Binding("n", "import_dataset", "Import"), Binding("delete", "delete", "Delete")]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="ds-left"):
+                yield Label("Datasets", classes="title")
+                yield DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
+                with Horizontal(classes="buttons"):
+                    yield Button("Import (n)", id="import_dataset", variant="primary")
+                    yield Button("Delete", id="delete", variant="error")
+            with Vertical(id="ds-right"):
+                yield Label("import a dataset with n (or the button)", id="ds-summary")
+                with TabbedContent(id="ds-tabs"):
+                    with TabPane("Lengths", id="tab-lengths"):
+                        yield BarPlot("events per user", id="plot-lengths")
+                    with TabPane("Popularity", id="tab-popularity"):
+                        yield BarPlot("interactions per item (rank, log)", id="plot-popularity")
+                    with TabPane("Activity", id="tab-activity"):
+                        yield BarPlot("interactions over time", id="plot-activity")
+                yield Label("", id="ds-message", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#ds-table", DataTable).add_columns("name", "users", "items", "events")
+        self.rows: list[dict] = []
+        self.shown: int | None = None
+
+    def reload(self) -> None:
+        table = self.query_one("#ds-table", DataTable)
+        table.clear()
+        self.rows = queries.list_datasets(self.ws)
+        for d in self.rows:
+            table.add_row(d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}", f"{d['n_interactions']:,}",
+                          key=str(d["id"]))
+        if self.rows:
+            self.show_stats(self.rows[0]["id"] if self.shown not in {d["id"] for d in self.rows} else self.shown)
+        else:
+            self.shown = None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.show_stats(int(event.row_key.value))
+
+    def show_stats(self, dataset_id: int) -> None:
+        if dataset_id == self.shown and getattr(self, "stats", None):
+            return
+        self.shown = dataset_id
+        self.query_one("#ds-summary", Label).update("computing statistics...")
+        self._compute(dataset_id)
+
+    @work(thread=True, exclusive=True, group="stats")
+    def _compute(self, dataset_id: int) -> None:
+        from workbench.store import open_workspace
+        from workbench.tui.dataset_stats import dataset_stats
+
+        ws = open_workspace(self.app.ws_path)
+        try:
+            stats = dataset_stats(ws, dataset_id)
+        except Exception as e:  # noqa: BLE001
+            self.app.call_from_thread(self.query_one("#ds-message", Label).update, f"[red]{e}[/red]")
+            return
+        finally:
+            ws.close()
+        self.app.call_from_thread(self._show, dataset_id, stats)
+
+    def _show(self, dataset_id: int, s: dict) -> None:
+        if dataset_id != self.shown:
+            return
+        self.stats = s
+        self.query_one("#ds-summary", Label).update(
+            f"[b]{s['name']}[/b] ({s['format']})  {s['users']:,} users  {s['items']:,} items  "
+            f"{s['interactions']:,} events  density {s['density']:.4%}\n"
+            f"events/user mean {s['length_mean']:.1f} median {s['length_median']:.0f} max {s['length_max']}  "
+            f"top 10% items get {s['top10pct_share']:.0%} of events"
+            + ("" if s["has_timestamps"] else "  (no timestamps: order only)"))
+        self.query_one("#plot-lengths", BarPlot).show_bars(*s["length_hist"], xlabel="events per user",
+                                                           ylabel="users")
+        self.query_one("#plot-popularity", BarPlot).show_bars(*s["popularity"], xlabel="item rank",
+                                                              ylabel="events", log_y=True, line=True)
+        if s["activity"][0]:
+            self.query_one("#plot-activity", BarPlot).show_bars(*s["activity"], xlabel="date", ylabel="events")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        getattr(self, f"action_{event.button.id}")()
+
+    def action_import_dataset(self) -> None:
+        from workbench.tui.screens.import_wizard import ImportWizard
+
+        def done(name: str | None) -> None:
+            self.shown = None
+            self.reload()
+            if name:
+                self.query_one("#ds-message", Label).update(f"imported {name}")
+        self.app.push_screen(ImportWizard(), done)
+
+    def action_delete(self) -> None:
+        table = self.query_one("#ds-table", DataTable)
+        if not self.rows:
+            return
+        did = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        name = next(d["name"] for d in self.rows if d["id"] == did)
+
+        def done(yes: bool) -> None:
+            if not yes:
+                return
+            from workbench.data.importer import remove_dataset
+
+            remove_dataset(self.ws, name)
+            self.query_one("#ds-message", Label).update(f"deleted {name}")
+            self.shown = None
+            self.reload()
+        self.app.push_screen(Confirm(f"Delete dataset {name}? Runs keep their metrics but lose the link.",
+                                     "Delete"), done)
