@@ -14,9 +14,12 @@ from workbench.jobs import queue
 
 
 def worker_log_path(ws_path: Path) -> Path:
-    """Where detached workers of a workspace append their stdout/stderr (``NAME.worker.log`` beside it)."""
-    ws_path = Path(ws_path)
-    return ws_path.with_name(ws_path.stem + ".worker.log")
+    """Where detached workers of a workspace append their stdout/stderr: ``NAME.files/worker.log``."""
+    from workbench.store.workspace import files_dir_for
+
+    folder = files_dir_for(ws_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "worker.log"
 
 
 def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:

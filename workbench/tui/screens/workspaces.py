@@ -97,7 +97,7 @@ class WorkspacesScreen(WorkbenchScreen):
                 return
             try:
                 dest = ws_files.copy(src, name)
-            except (ws_files.WorkspaceFileError, OSError, Exception) as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - shown in place
                 self._say(f"[red]{e}[/red]")
                 return
             self._say(f"duplicated {src.stem} to {dest}")
