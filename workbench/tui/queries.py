@@ -125,3 +125,39 @@ def fmt_duration(seconds: float | None) -> str:
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+# ------------------------------------------------------------------ inspect
+def find_user(ws, dataset_id: int, text: str) -> int | None:
+    """A user by raw id, else by internal number; None when absent."""
+    text = text.strip()
+    row = ws.db.execute("SELECT user FROM users WHERE dataset_id = ? AND raw_id = ?", [dataset_id, text]).fetchone()
+    if row:
+        return int(row[0])
+    if text.isdigit():
+        row = ws.db.execute("SELECT user FROM users WHERE dataset_id = ? AND user = ?",
+                            [dataset_id, int(text)]).fetchone()
+        if row:
+            return int(row[0])
+    return None
+
+
+def first_user(ws, dataset_id: int) -> tuple[int, str] | None:
+    row = ws.db.execute("SELECT user, raw_id FROM users WHERE dataset_id = ? ORDER BY user LIMIT 1",
+                        [dataset_id]).fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def user_history(ws, dataset_id: int, user: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The user's last ``limit`` events, oldest first: pos, item, raw id, title, ts, action."""
+    rows = ws.db.query("""
+        SELECT i.pos, i.item, i.ts, i.action, it.raw_id, it.title FROM interactions i
+        LEFT JOIN items it ON it.dataset_id = i.dataset_id AND it.item = i.item
+        WHERE i.dataset_id = ? AND i.user = ? ORDER BY i.pos DESC LIMIT ?""", [dataset_id, user, limit])
+    return list(reversed([dict(r) for r in rows]))
+
+
+def completed_runs(ws) -> list[dict[str, Any]]:
+    return [dict(r) for r in ws.db.query(
+        "SELECT r.id, r.name, r.dataset_id, d.name AS dataset FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
+        "WHERE r.status = 'completed' ORDER BY r.id DESC")]

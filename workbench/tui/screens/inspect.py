@@ -1,0 +1,134 @@
+"""Inspect: a user's history and the top-K recommendations of a run, with scores and per-view weights.
+
+The history is plain SQL. Recommendations need the trained model (torch), so
+they are computed in a thread worker, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Select
+
+from workbench.tui import queries
+from workbench.tui.screens.base import WorkbenchScreen
+
+TOP_K = 10
+
+
+class InspectScreen(WorkbenchScreen):
+    MODE = "inspect"
+    BINDINGS = [Binding("ctrl+n", "next_user", "Next user")]
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical():
+            with Horizontal(classes="buttons", id="inspect-controls"):
+                yield Select([], id="inspect-run", prompt="run (completed)")
+                yield Input(placeholder="user id", id="inspect-user")
+                yield Button("Show", id="show", variant="primary")
+                yield Button("Next", id="next")
+            yield Label("pick a completed run and a user", id="inspect-message", classes="hint")
+            with Horizontal():
+                with Vertical(id="history-box"):
+                    yield Label("history (latest last)", classes="title")
+                    yield DataTable(id="history", zebra_stripes=True)
+                with Vertical(id="recs-box"):
+                    yield Label("top recommendations: score and what each view contributed", classes="title")
+                    yield DataTable(id="recs", zebra_stripes=True, cursor_type="row")
+
+    def on_mount(self) -> None:
+        self.query_one("#history", DataTable).add_columns("#", "when", "action", "item")
+        self.runs: list[dict] = []
+
+    def reload(self) -> None:
+        self.runs = queries.completed_runs(self.ws)
+        select = self.query_one("#inspect-run", Select)
+        current = select.value
+        select.set_options([(f"run {r['id']} {r['name'] or ''} ({r['dataset'] or '?'})", r["id"]) for r in self.runs])
+        ids = [r["id"] for r in self.runs]
+        if current in ids:
+            select.value = current
+        elif ids:
+            select.value = ids[0]
+        if not self.query_one("#inspect-user", Input).value and self.runs and self.runs[0]["dataset_id"]:
+            first = queries.first_user(self.ws, self.runs[0]["dataset_id"])
+            if first:
+                self.query_one("#inspect-user", Input).value = first[1]
+
+    def _run(self) -> dict | None:
+        value = self.query_one("#inspect-run", Select).value
+        return next((r for r in self.runs if r["id"] == value), None)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.query_one("#inspect-message", Label).update(f"[red]{text}[/red]" if error else text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.action_next_user() if event.button.id == "next" else self.show()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.show()
+
+    def action_next_user(self) -> None:
+        run = self._run()
+        if run is None or not run["dataset_id"]:
+            return
+        text = self.query_one("#inspect-user", Input).value
+        user = queries.find_user(self.ws, run["dataset_id"], text) or 0
+        row = self.ws.db.execute("SELECT raw_id FROM users WHERE dataset_id = ? AND user > ? ORDER BY user LIMIT 1",
+                                 [run["dataset_id"], user]).fetchone()
+        if row:
+            self.query_one("#inspect-user", Input).value = row[0]
+            self.show()
+
+    def show(self) -> None:
+        run = self._run()
+        if run is None:
+            self._say("no completed run yet: launch one from Experiment (e)", error=True)
+            return
+        if not run["dataset_id"]:
+            self._say(f"run {run['id']} has lost its dataset", error=True)
+            return
+        text = self.query_one("#inspect-user", Input).value
+        user = queries.find_user(self.ws, run["dataset_id"], text)
+        if user is None:
+            self._say(f"no user {text!r} in dataset {run['dataset']}", error=True)
+            return
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for h in queries.user_history(self.ws, run["dataset_id"], user):
+            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
+            table.add_row(str(h["pos"] + 1), when, h["action"] or "", (h["title"] or h["raw_id"] or str(h["item"]))[:40])
+        table.move_cursor(row=max(0, table.row_count - 1))
+        self._say(f"computing recommendations of run {run['id']} for user {text}...")
+        self._recommend(run["id"], user, text)
+
+    @work(thread=True, exclusive=True, group="recommend")
+    def _recommend(self, run_id: int, user: int, label: str) -> None:
+        from workbench.tui.recommend_bridge import recommend_for
+
+        try:
+            recs = recommend_for(self.app.ws_path, run_id, user, TOP_K)
+        except Exception as e:  # noqa: BLE001 - shown in place
+            self.app.call_from_thread(self._say, f"cannot recommend: {e}", True)
+            return
+        self.app.call_from_thread(self._show_recs, run_id, label, recs)
+
+    def _show_recs(self, run_id: int, label: str, recs: list[dict]) -> None:
+        table = self.query_one("#recs", DataTable)
+        table.clear(columns=True)
+        views = []
+        for r in recs:
+            for v in (r.get("view_weights") or {}):
+                if v not in views:
+                    views.append(v)
+        table.add_columns("#", "item", "score", *views)
+        for i, r in enumerate(recs, 1):
+            w = r.get("view_weights") or {}
+            table.add_row(str(i), (r.get("title") or r.get("raw_id") or str(r["item"]))[:34], f"{r['score']:.3f}",
+                          *[f"{w[v]:.2f}" if v in w else "-" for v in views])
+        self._say(f"run {run_id}, user {label}: top {len(recs)}"
+                  + (f"; view weights = the fusion's weight of each view for this user" if views else ""))
