@@ -52,3 +52,40 @@ def run_workbench(tmp_path):
         return proc
 
     return run
+
+
+# ------------------------------------------------------------- test plugins via real entry points
+PLUGIN_MODULES = REPO_ROOT / "tests" / "plugins"
+TEST_PLUGIN_DISTS = {
+    "wbtest-good": {"wbtest_good": "wbtest_good"},
+    "wbtest-broken-import": {"wbtest_broken_import": "wbtest_broken_import"},
+    "wbtest-broken-hook": {"wbtest_broken_hook": "wbtest_broken_hook"},
+    "wbtest-bad-spec": {"wbtest_bad_spec": "wbtest_bad_spec"},
+    "wbtest-bad-signature": {"wbtest_bad_signature": "wbtest_bad_signature"},
+}
+
+
+@pytest.fixture
+def plugin_site(tmp_path, monkeypatch):
+    """Install test plugins (``tests/plugins/wbtest_*.py``) through real ``workbench`` entry points.
+
+    ``env = plugin_site({"wbtest-good": {"wbtest_good": "wbtest_good"}})`` writes a
+    ``*.dist-info`` per distribution into a fresh folder, puts it and ``tests/plugins``
+    on ``sys.path`` for this test, and returns ``{"PYTHONPATH": ...}`` for subprocesses.
+    With no argument, every distribution in ``TEST_PLUGIN_DISTS`` is written.
+    """
+
+    def make(dists: dict[str, dict[str, str]] | None = None, version: str = "0.3.1") -> dict[str, str]:
+        site = tmp_path / f"site-{len(list(tmp_path.glob('site-*')))}"
+        site.mkdir()
+        for dist, entries in (TEST_PLUGIN_DISTS if dists is None else dists).items():
+            info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+            info.mkdir()
+            (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+            lines = "".join(f"{name} = {target}\n" for name, target in entries.items())
+            (info / "entry_points.txt").write_text(f"[workbench]\n{lines}")
+        monkeypatch.syspath_prepend(str(PLUGIN_MODULES))
+        monkeypatch.syspath_prepend(str(site))
+        return {"PYTHONPATH": os.pathsep.join([str(site), str(PLUGIN_MODULES)])}
+
+    return make

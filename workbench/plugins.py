@@ -68,7 +68,11 @@ class Registry:
     def load_entry_points(self) -> None:
         allowed = os.environ.get(ENV_LOAD)
         allow = None if allowed is None else {a.strip() for a in allowed.split(",") if a.strip()}
-        for ep in sorted(md.entry_points(group=GROUP), key=lambda e: e.name):
+        # Built-ins first, so a third-party plugin cannot take a built-in's name; then by name.
+        def order(ep):
+            return (ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION, ep.name)
+
+        for ep in sorted(md.entry_points(group=GROUP), key=order):
             dist = ep.dist.name if ep.dist is not None else "?"
             version = ep.dist.version if ep.dist is not None else "?"
             if allow is not None and ep.name not in allow and dist not in allow:
