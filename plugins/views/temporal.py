@@ -21,9 +21,9 @@ class TemporalOptions:
 
     def __post_init__(self):
         if not self.windows:
-            raise ConfigError("temporal.windows: give at least one window")
+            raise ConfigError("windows: give at least one window")
         if any(w < 0 for w in self.windows):
-            raise ConfigError(f"temporal.windows: must be >= 0 (0 = whole history), got {self.windows}")
+            raise ConfigError(f"windows: must be >= 0 (0 = whole history), got {self.windows}")
 
 
 SPECS = [PluginSpec(

@@ -30,7 +30,7 @@ class TextOptions:
 
         bad = [f for f in self.fields if f not in ("title", "categories", "text")]
         if bad or not self.fields:
-            raise ConfigError(f"text.fields: {bad or self.fields} - choose from title, categories, text")
+            raise ConfigError(f"fields: {bad or self.fields} - choose from title, categories, text")
 
 
 SPECS = [PluginSpec(
