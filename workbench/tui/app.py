@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from workbench.store import Workspace, open_workspace, resolve_workspace_path
+from workbench.store import resolve_workspace_path
 
 MODE_KEYS = [  # (mode, key, title)
     ("workspaces", "w", "Workspaces"),
@@ -38,7 +38,7 @@ class WorkbenchApp(App):
     """Views -> fusion -> head: compose, train in the background, watch, compare, inspect."""
 
     TITLE = "Workbench"
-    CSS_PATH = "workbench.tcss"
+    CSS_PATH = str(Path(__file__).with_name("workbench.tcss"))  # absolute: subclasses elsewhere keep it
     MODES = {mode: _mode_factory(mode) for mode, _, _ in MODE_KEYS}
     BINDINGS = [
         *[Binding(key, f"switch_mode('{mode}')", title, show=mode in ("datasets", "compose", "runs", "compare"))
@@ -50,19 +50,31 @@ class WorkbenchApp(App):
     def __init__(self, workspace_spec=None, *, experiment: str | None = None, start_mode: str | None = None):
         super().__init__()
         self.ws_path: Path = resolve_workspace_path(workspace_spec).resolve()
-        self.ws: Workspace = open_workspace(self.ws_path, create=True)
+        self._ws = None  # opened on first use, after the first frame (sqlite_utils + numpy cost ~0.3 s)
         self.initial_experiment = experiment
         self.start_mode = start_mode or ("compose" if experiment else "runs")
         self.selected_run: int | None = None
 
     # ------------------------------------------------------------ workspace
+    @property
+    def ws(self):
+        """The open :class:`workbench.store.Workspace` (created if missing)."""
+        if self._ws is None:
+            from workbench.store import open_workspace
+
+            self._ws = open_workspace(self.ws_path, create=True)
+        return self._ws
+
     def open_workspace_path(self, path: Path, *, create: bool = False) -> None:
         """Switch the whole app to another workspace file."""
+        from workbench.store import open_workspace
+
         new = open_workspace(path, create=create)
-        old, self.ws = self.ws, new
+        old, self._ws = self._ws, new
         self.ws_path = Path(new.path).resolve()
         self.selected_run = None
-        old.close()
+        if old is not None:
+            old.close()
         self.sub_title = self.ws_path.stem
         if isinstance(self.screen, Screen) and hasattr(self.screen, "reload"):
             self.screen.reload()
@@ -73,7 +85,8 @@ class WorkbenchApp(App):
         self.switch_mode(self.start_mode)
 
     def on_unmount(self) -> None:
-        self.ws.close()
+        if self._ws is not None:
+            self._ws.close()
 
     def action_help(self) -> None:
         from workbench.tui.screens.help import HelpScreen
@@ -111,4 +124,11 @@ def run_app(workspace_spec=None, *, experiment: str | None = None) -> None:
 
     ``experiment``: name of a saved experiment to open in the composer (``workbench demo``).
     """
-    WorkbenchApp(workspace_spec, experiment=experiment).run()
+    from workbench.store import WorkspaceError, open_workspace
+
+    app = WorkbenchApp(workspace_spec, experiment=experiment)
+    try:  # refuse a foreign or newer file before taking over the terminal
+        open_workspace(app.ws_path, create=True).close()
+    except WorkspaceError as e:
+        raise SystemExit(f"workbench: {e}") from None
+    app.run()

@@ -1,0 +1,71 @@
+"""Time from `python` start to the TUI's first painted frame, and check torch stayed unimported.
+
+Usage: .venv/bin/python bench/tui_startup.py [--runs 5] [--workspace PATH]
+
+Each run is a fresh interpreter calling ``run_app`` (what ``workbench`` with no
+arguments calls) on a throw-away workspace (or ``--workspace``), headless,
+80x24; it exits on Textual's ``Ready`` event (sent after the first frame is
+displayed). Reports the wall time from spawning
+the interpreter to that moment, the in-process time from before
+``import workbench`` to it, and whether torch got imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import sys, time, json
+t0 = time.perf_counter()
+from workbench.tui import app as app_module
+seen = {}
+
+def on_ready(self):  # Textual sends Ready once the first frame is on screen
+    seen["first_paint"] = time.perf_counter() - t0
+    seen["screen"] = type(self.screen).__name__
+    self.exit()
+
+app_module.WorkbenchApp.on_ready = on_ready
+_run = app_module.WorkbenchApp.run
+app_module.WorkbenchApp.run = lambda self: _run(self, headless=True, size=(80, 24))
+app_module.run_app(sys.argv[1])  # the same path as `workbench` with no arguments
+print(json.dumps({"in_process_s": seen["first_paint"], "torch_imported": "torch" in sys.modules,
+                  "screen": seen["screen"]}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workspace", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = args.workspace or str(Path(tmp) / "startup.db")
+        walls, inproc, torch_seen = [], [], False
+        for _ in range(args.runs + 1):  # first run warms the OS file cache and creates the workspace
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", CHILD, ws], capture_output=True, text=True, timeout=120)
+            wall = time.perf_counter() - start
+            if out.returncode != 0:
+                print(out.stderr, file=sys.stderr)
+                return 1
+            rec = json.loads(out.stdout.strip().splitlines()[-1])
+            walls.append(wall)
+            inproc.append(rec["in_process_s"])
+            torch_seen |= rec["torch_imported"]
+        walls, inproc = walls[1:], inproc[1:]
+    print(f"TUI first paint over {args.runs} runs (after 1 warm-up): "
+          f"wall median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f}); "
+          f"in-process median {statistics.median(inproc):.3f} s; torch imported: {torch_seen}")
+    return 1 if torch_seen else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
