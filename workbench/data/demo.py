@@ -58,7 +58,7 @@ class DemoSpec:
     sessions_per_user: float = 8.0
     views_per_session: float = 4.0
     zipf: float = 1.0
-    drift: float = 0.35
+    drift: float = 0.7           # std of the per-session random walk of category logits
     series_prob: float = 0.35
     funnel: tuple[float, float, float] = (0.35, 0.3, 0.5)   # P(click|view), P(cart|click), P(purchase|cart)
     seed: int = 7
