@@ -150,7 +150,7 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     forward_s = 0.0
     parts: dict[str, list[np.ndarray]] = {n: [] for n in
                                           ("target_rank", "topk", "targets", "num_candidates", "history", "users")}
-    generator, log_weights = None, None
+    generator, weights = None, None
     with torch.no_grad():
         for eb in batches:
             if dev is not None:
@@ -175,10 +175,10 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
                 if generator is None:
                     generator = torch.Generator(device=here).manual_seed(seed)
                     if negative_sampling == "popularity":
-                        log_weights = torch.log(torch.as_tensor(pop, dtype=torch.float32, device=here))
-                        log_weights[0] = float("-inf")
+                        weights = torch.as_tensor(pop, dtype=torch.float32, device=here).clamp_min(0)
+                        weights[0] = 0.0
                 ranked = rank_sampled(scores, eb.target_items, eb.seen_rows, eb.seen_items, k,
-                                      num_negatives, log_weights, generator)
+                                      num_negatives, weights, generator)
             _collect(parts, ranked, eb)
             t3 = time.perf_counter()
             forward_s += t1 - t0

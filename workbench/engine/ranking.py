@@ -93,26 +93,25 @@ def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tens
                         num_candidates)
 
 
-def sample_negatives(forbidden: torch.Tensor, num_negatives: int, log_weights: torch.Tensor | None = None,
+def sample_negatives(forbidden: torch.Tensor, num_negatives: int, weights: torch.Tensor | None = None,
                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``num_negatives`` distinct items per row, without replacement.
 
     ``forbidden`` (B, N+1) bool marks items that may not be drawn (padding, the
-    target, the user's seen items). ``log_weights`` (N+1,) gives log sampling
+    target, the user's seen items). ``weights`` (N+1,) >= 0 gives sampling
     weights (popularity sampling; items with weight 0 are never drawn); None is
-    uniform. Uses the Gumbel-top-k trick, which is exactly sequential sampling
-    without replacement proportional to the weights.
+    uniform. Weighted draws use Efraimidis-Spirakis keys u^(1/w) (compared as
+    log(u) / w), which is exactly sequential sampling without replacement
+    proportional to the weights.
 
     Returns ``(items (B, n) long, valid (B, n) bool)``; ``valid`` is False where
     a row had fewer than n drawable items.
     """
     num_rows, num_cols = forbidden.shape
-    u = torch.rand(num_rows, num_cols, device=forbidden.device, generator=generator)
-    if log_weights is None:
-        keys = u
-    else:  # Gumbel noise: -log(-log(u)); clamp keeps u=0 finite
-        keys = log_weights[None, :].to(u.dtype) - torch.log(-torch.log(u.clamp_min(1e-20)))
-    keys = keys.masked_fill(forbidden, NEG_INF)
+    keys = torch.rand(num_rows, num_cols, device=forbidden.device, generator=generator)
+    if weights is not None:   # u = 0 would read as "not drawable": keep it strictly positive
+        keys = keys.clamp_min_(1e-30).log_().mul_(weights.to(keys.dtype).reciprocal()[None, :])
+    keys = keys.masked_fill_(forbidden, NEG_INF)
     n = min(num_negatives, num_cols)
     top = keys.topk(n, dim=1)
     return top.indices, top.values > NEG_INF
@@ -120,7 +119,7 @@ def sample_negatives(forbidden: torch.Tensor, num_negatives: int, log_weights: t
 
 def rank_sampled(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
                  seen_items: torch.Tensor | None, k: int, num_negatives: int = 100,
-                 log_weights: torch.Tensor | None = None,
+                 weights: torch.Tensor | None = None,
                  generator: torch.Generator | None = None) -> BatchRanking:
     """Rank each target among itself plus ``num_negatives`` sampled unseen items.
 
@@ -131,7 +130,7 @@ def rank_sampled(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.T
     num_rows, num_cols = scores.shape
     forbidden = exclusion_mask(num_rows, num_cols, targets, seen_rows, seen_items, exclude_seen=True)
     forbidden[torch.arange(num_rows, device=targets.device), targets] = True
-    negatives, valid = sample_negatives(forbidden, num_negatives, log_weights, generator)  # (B, n)
+    negatives, valid = sample_negatives(forbidden, num_negatives, weights, generator)  # (B, n)
     target_scores = scores.gather(1, targets[:, None])                                     # (B, 1)
     neg_scores = scores.gather(1, negatives).masked_fill(~valid, NEG_INF)                  # (B, n)
     ahead = ((neg_scores >= target_scores) & valid).sum(dim=1)
