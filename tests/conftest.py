@@ -42,7 +42,8 @@ def run_workbench(tmp_path):
     """
 
     def run(*args, input=None, env=None, python=None, check=False, timeout=120):
-        full_env = {**os.environ, **(env or {})}
+        full_env = {**os.environ, **(env or {})}  # a value of None removes the variable
+        full_env = {k: v for k, v in full_env.items() if v is not None}
         full_env.pop("PYTHONWARNINGS", None)
         proc = subprocess.run([python or sys.executable, "-c", CLI, *map(str, args)], input=input,
                               capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=timeout)
