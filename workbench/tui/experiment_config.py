@@ -72,6 +72,13 @@ def validate(config: dict[str, Any], *, dataset_names: list[str] | None = None) 
     if dataset_names is not None and config.get("dataset") not in dataset_names:
         raise ConfigError(f"dataset: {config.get('dataset')!r} is not in this workspace "
                           f"(datasets: {', '.join(dataset_names) or 'none; import one first'})")
+    try:
+        from workbench.engine.config import parse_config
+    except ImportError:
+        parse_config = None
+    if parse_config is not None:  # the engine's own validation: exactly what launch will check
+        parse_config(config)
+        return
     reg = registry()
     for section, kind, many in PLUGIN_SECTIONS:
         entries = section_entries(config, section)

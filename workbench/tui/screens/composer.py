@@ -23,9 +23,6 @@ from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
 from workbench.tui.widgets.options_form import OptionsForm, coerce
 
-DEVICES = ["auto", "cpu", "cuda", "cuda:0", "cuda:1", "mps"]
-
-
 def default_config(datasets: list[str]) -> dict[str, Any]:
     reg = ec.registry()
     views = reg.names("view")
@@ -45,6 +42,11 @@ def default_config(datasets: list[str]) -> dict[str, Any]:
     }
 
 
+def _split_kind(split: Any) -> str:
+    kind = split.get("kind", "loo") if isinstance(split, dict) else (split or "loo")
+    return kind if kind in ("loo", "temporal") else "loo"
+
+
 class ComposerScreen(WorkbenchScreen):
     MODE = "compose"
     BINDINGS = [
@@ -58,7 +60,6 @@ class ComposerScreen(WorkbenchScreen):
     def __init__(self):
         super().__init__()
         self.config: dict[str, Any] | None = None
-        self.device = "auto"
 
     # ------------------------------------------------------------ building
     def compose_body(self) -> ComposeResult:
@@ -83,11 +84,8 @@ class ComposerScreen(WorkbenchScreen):
                              else Select.NULL, id="exp-dataset", prompt="import a dataset first (d)")
             with Horizontal(classes="field"):
                 yield Label("split", classes="field-name")
-                yield Select([("leave-one-out", "loo"), ("temporal", "temporal")], value=c.get("split", "loo"),
+                yield Select([("leave-one-out", "loo"), ("temporal", "temporal")], value=_split_kind(c.get("split")),
                              allow_blank=False, id="exp-split")
-            with Horizontal(classes="field"):
-                yield Label("device", classes="field-name")
-                yield Select([(d, d) for d in DEVICES], value=self.device, allow_blank=False, id="exp-device")
             model = c.get("model") or {}
             with Horizontal(classes="field"):
                 yield Label("model dim", classes="field-name")
@@ -130,12 +128,16 @@ class ComposerScreen(WorkbenchScreen):
     def read_config(self) -> dict[str, Any]:
         """The experiment as entered; ConfigError naming the key for unparsable values."""
         reg = ec.registry()
-        c: dict[str, Any] = {"name": self.query_one("#exp-name", Input).value.strip()}
+        previous = self.config or {}
+        # keys the form does not show (description, evaluation, model.tied, split fractions) are kept
+        c: dict[str, Any] = {k: v for k, v in previous.items() if k in ("description", "evaluation")}
+        c["name"] = self.query_one("#exp-name", Input).value.strip()
         ds = self.query_one("#exp-dataset", Select).value
         c["dataset"] = "" if ds is Select.NULL else ds
-        c["split"] = self.query_one("#exp-split", Select).value
-        self.device = self.query_one("#exp-device", Select).value
-        c["model"] = {"dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
+        kind = self.query_one("#exp-split", Select).value
+        old_split = previous.get("split")
+        c["split"] = {**old_split, "kind": kind} if isinstance(old_split, dict) else kind
+        c["model"] = {**(previous.get("model") or {}), "dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
                       "max_len": coerce(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
         forms = {f.where: f for f in self.query(OptionsForm)}
         for section, kind, many in ec.PLUGIN_SECTIONS:
@@ -150,7 +152,8 @@ class ComposerScreen(WorkbenchScreen):
             for n in names:
                 form = forms.get(f"{section}.{n}")
                 entries.append({"type": n, **(form.values() if form is not None else {})})
-            c[section] = entries if many else (entries[0] if entries else None)
+            if many or entries:
+                c[section] = entries if many else entries[0]
         trainer_form = forms.get("trainer")
         c["trainer"] = trainer_form.values() if trainer_form is not None else dict((self.config or {}).get("trainer")
                                                                                     or {})
@@ -158,16 +161,30 @@ class ComposerScreen(WorkbenchScreen):
 
     async def _rebuild(self) -> None:
         """Re-render the forms after a plugin choice changed, keeping what was typed."""
+        if getattr(self, "_rebuilding", False):
+            return
+        self._rebuilding = True
         try:
-            self.config = self.read_config()
-        except ConfigError:
-            pass  # keep the previous config; the bad field shows again on launch
-        await self.recompose()
+            try:
+                self.config = self.read_config()
+            except ConfigError:
+                pass  # keep the previous config; the bad field shows again on launch
+            await self.recompose()
+        finally:
+            self.call_after_refresh(self._rebuilt)
+
+    def _rebuilt(self) -> None:
+        self._rebuilding = False
 
     async def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
-        await self._rebuild()
+        section = (event.selection_list.id or "").removeprefix("pick-")
+        current = [ec.split_entry(e)[0] for e in ec.section_entries(self.config or {}, section)]
+        if sorted(current) != sorted(event.selection_list.selected):
+            await self._rebuild()
 
     async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.value is Select.NULL or getattr(self, "_rebuilding", False):
+            return
         if event.select.id in ("pick-fusion", "pick-head"):
             current = (self.config or {}).get(event.select.id.removeprefix("pick-")) or {}
             if current.get("type") != event.value:
@@ -242,7 +259,7 @@ class ComposerScreen(WorkbenchScreen):
             return
         queries.save_experiment(self.ws, config["name"], config)
         self._say("launching...")
-        self._launch(config, self.device)
+        self._launch(config, str((config.get("trainer") or {}).get("device") or "auto"))
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, config: dict[str, Any], device: str) -> None:
