@@ -158,16 +158,24 @@ def _require_pip() -> None:
 
 
 def _editable_checkout() -> Path | None:
-    """The source checkout when seqrec-workbench is an editable install, else None."""
-    try:
-        raw = md.distribution("seqrec-workbench").read_text("direct_url.json")
-    except md.PackageNotFoundError:
-        return None
-    if not raw or not json.loads(raw).get("dir_info", {}).get("editable"):
-        return None
+    """The source checkout Workbench runs from (an editable install), else None.
+
+    Recognised by pip's ``direct_url.json`` (``dir_info.editable``) on any
+    ``seqrec-workbench`` distribution, or by the ``workbench`` package living in a
+    folder with Workbench's ``pyproject.toml`` outside any site-packages.
+    """
     import workbench
 
-    return Path(workbench.__file__).resolve().parent.parent
+    root = Path(workbench.__file__).resolve().parent.parent
+    for dist in md.distributions(name="seqrec-workbench"):
+        raw = dist.read_text("direct_url.json")
+        if raw and json.loads(raw).get("dir_info", {}).get("editable"):
+            return root
+    pyproject = root / "pyproject.toml"
+    if "site-packages" not in root.parts and pyproject.is_file() and \
+            'name = "seqrec-workbench"' in pyproject.read_text():
+        return root
+    return None
 
 
 def _installed_torch() -> str | None:
