@@ -73,22 +73,31 @@ def test_batches(ds, split, batch_size: int, max_len: int = 200):
     return out
 
 
-def median_time(fn, repeats: int) -> tuple[float, object]:
+def timed(fn, repeats: int) -> tuple[float, float, object]:
+    """(median, min) wall seconds of ``repeats`` calls, and the last result.
+
+    The minimum is the run least disturbed by other processes on a shared machine."""
     times, result = [], None
     for _ in range(repeats):
         t = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+    return statistics.median(times), min(times), result
 
 
-def stage_timings(batches, states, item_table, evaluators, pop, repeats: int, k: int = 20) -> dict[str, float]:
-    """Median seconds per stage, summed over batches."""
+def stage_timings(batches, states, item_table, evaluators, pop, repeats: int,
+                  k: int = 20) -> dict[str, list[float]]:
+    """[median, min] seconds per stage, summed over batches."""
     from workbench.engine.evaluate import compute_metrics, history_groups, subset_rankings
     from workbench.engine.ranking import exclusion_mask, mask_scores, target_ranks, top_items
     from workbench.kinds import Rankings
 
-    total = {s: 0.0 for s in ("score matmul", "exclusion", "rank", "topk")}
+    total = {s: [0.0, 0.0] for s in ("score matmul", "exclusion", "rank", "topk")}
+
+    def add(stage, med, low):
+        total[stage][0] += med
+        total[stage][1] += low
+
     parts = []
     row = 0
     with torch.no_grad():
@@ -96,19 +105,19 @@ def stage_timings(batches, states, item_table, evaluators, pop, repeats: int, k:
             b = eb.target_items.shape[0]
             s = states[row:row + b]
             row += b
-            t, scores = median_time(lambda: s @ item_table.T, repeats)
-            total["score matmul"] += t
+            *t, scores = timed(lambda: s @ item_table.T, repeats)
+            add("score matmul", *t)
 
             def exclude():
                 excl = exclusion_mask(b, scores.shape[1], eb.target_items, eb.seen_rows, eb.seen_items)
                 return excl, scores.shape[1] - excl.sum(1), mask_scores(scores, excl)
 
-            t, (excl, ncand, masked) = median_time(exclude, repeats)
-            total["exclusion"] += t
-            t, rank = median_time(lambda: target_ranks(masked, eb.target_items, ncand), repeats)
-            total["rank"] += t
-            t, top = median_time(lambda: top_items(masked, excl, k), repeats)
-            total["topk"] += t
+            *t, (excl, ncand, masked) = timed(exclude, repeats)
+            add("exclusion", *t)
+            *t, rank = timed(lambda: target_ranks(masked, eb.target_items, ncand), repeats)
+            add("rank", *t)
+            *t, top = timed(lambda: top_items(masked, excl, k), repeats)
+            add("topk", *t)
             parts.append((rank.numpy(), top.numpy(), eb.target_items.numpy(), ncand.numpy(),
                           eb.history_length.numpy()))
     cat = [np.concatenate(p) for p in zip(*parts)]
@@ -121,7 +130,7 @@ def stage_timings(batches, states, item_table, evaluators, pop, repeats: int, k:
             compute_metrics(evaluators, subset_rankings(rankings, m))
         return out
 
-    total["metrics (+ 3 groups)"], _ = median_time(metrics, repeats)
+    total["metrics (+ 3 groups)"] = list(timed(metrics, repeats)[:2])
     return total
 
 
@@ -155,10 +164,11 @@ def main(argv=None) -> int:
 
     stages = stage_timings(batches, states, item_table, evaluators, pop, args.repeats)
     print(f"\nfull ranking, {num_users} users x {n} items, d={args.dim}, batch {args.batch_size}, "
-          f"median of {args.repeats}:")
-    for name, sec in stages.items():
-        print(f"  {name:22s} {sec * 1000:8.1f} ms")
-    print(f"  {'sum of stages':22s} {sum(stages.values()) * 1000:8.1f} ms")
+          f"{args.repeats} repeats:            median       min")
+    for name, (med, low) in stages.items():
+        print(f"  {name:22s} {med * 1000:8.1f} ms {low * 1000:8.1f} ms")
+    print(f"  {'sum of stages':22s} {sum(v[0] for v in stages.values()) * 1000:8.1f} ms "
+          f"{sum(v[1] for v in stages.values()) * 1000:8.1f} ms")
 
     lookup = {}
 
@@ -175,10 +185,10 @@ def main(argv=None) -> int:
                         mode=mode, negative_sampling=sampling)
 
     for mode, sampling in (("full", "uniform"), ("sampled", "uniform"), ("sampled", "popularity")):
-        sec, res = median_time(lambda: run(mode, sampling), args.repeats)
+        med, low, res = timed(lambda: run(mode, sampling), args.repeats)
         label = mode if mode == "full" else f"sampled 100 {sampling}"
-        print(f"evaluate() end to end, {label:26s}: {sec * 1000:7.1f} ms "
-              f"(forward {res.forward_s * 1000:.1f} ms, ranking {res.ranking_s * 1000:.1f} ms)")
+        print(f"evaluate() end to end, {label:23s}: median {med * 1000:7.1f} ms, min {low * 1000:7.1f} ms "
+              f"(last run: forward {res.forward_s * 1000:.1f} ms, ranking {res.ranking_s * 1000:.1f} ms)")
 
     if args.baselines:
         run_baselines(ds, split, batches, pop, evaluators)

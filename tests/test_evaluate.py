@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
@@ -78,6 +79,8 @@ def test_full_ranking_metrics_over_several_batches():
     assert res.rankings.sampled is False and not any(k.startswith("sampled") for k in res.metrics)
     assert res.forward_s >= 0 and res.ranking_s >= 0
     assert set(res.timings) == {"score_s", "rank_s", "metrics_s"}
+    summary = json.loads(json.dumps(res.summary()))
+    assert summary["metrics"] == res.metrics and summary["num_users"] == 4 and summary["mode"] == "full"
 
 
 def test_seen_items_count_when_exclusion_is_off():

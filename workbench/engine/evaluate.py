@@ -60,6 +60,13 @@ class EvalResult:
     timings: dict[str, float] = field(default_factory=dict)
     mode: str = "full"
 
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready record of the numbers (no per-user arrays): for storing with a run."""
+        return {"mode": self.mode, "num_users": self.num_users, "metrics": dict(self.metrics),
+                "groups": {g: dict(m) for g, m in self.groups.items()},
+                "group_bounds": list(self.group_bounds), "group_sizes": dict(self.group_sizes),
+                "forward_s": self.forward_s, "ranking_s": self.ranking_s, "timings": dict(self.timings)}
+
 
 def required_topk(evaluators: Iterable[Evaluator], default: int = DEFAULT_TOPK) -> int:
     """Length of the top-K lists to compute: the largest ``max_k`` any evaluator declares.
