@@ -1,0 +1,30 @@
+"""BCE with sampled negatives (SASRec's original loss)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from workbench.model.base import SeqBatch
+from workbench_plugins.heads._dot import DotProductHead
+
+
+def pos_neg_logits(head: DotProductHead, fused: torch.Tensor, batch: SeqBatch, item_emb, k: int):
+    """-> pos (P,), neg (P, k) float logits and the negatives (P, k); accidental hits resampled once."""
+    h, t = head.targets_and_states(fused, batch)                           # (P, d), (P,)
+    items = head.items(item_emb).to(h.dtype)
+    neg = head.sample_uniform((t.shape[0], k), h.device)                   # (P, k)
+    hit = neg == t[:, None]
+    neg = torch.where(hit, head.sample_uniform(neg.shape, h.device), neg)
+    pos = (h * items[t]).sum(-1).float()
+    negl = torch.einsum("pd,pkd->pk", h, items[neg]).float()
+    return pos, negl, neg == t[:, None]
+
+
+class BCEHead(DotProductHead):
+    def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
+        pos, neg, hit = pos_neg_logits(self, fused, batch, item_emb, self.options.negatives)
+        if pos.numel() == 0:
+            return fused.sum() * 0.0
+        neg_loss = F.softplus(neg).masked_fill(hit, 0.0).sum(-1)            # -log(1 - sigmoid(s-))
+        return (F.softplus(-pos) + neg_loss).mean()

@@ -1,0 +1,22 @@
+"""SASRec-style item-ID Transformer view (options and registration; torch-free)."""
+
+from dataclasses import dataclass
+
+from workbench.kinds import PluginSpec
+from workbench.options import option
+
+
+@dataclass
+class SASRecOptions:
+    blocks: int = option(2, help="Transformer blocks", min=1)
+    heads: int = option(1, help="attention heads (must divide model.dim)", min=1)
+    dropout: float = option(0.2, help="dropout on embeddings, attention and feed-forward", min=0.0, max=0.9)
+    norm: str = option("pre", help="LayerNorm placement", choices=["pre", "post"])
+    ffn_mult: int = option(1, help="feed-forward width as a multiple of dim", min=1)
+    scale_embeddings: bool = option(True, help="multiply item embeddings by sqrt(dim) (as SASRec)")
+
+
+SPECS = [PluginSpec(
+    name="sasrec", kind="view", factory="workbench_plugins.views.sasrec_impl:SASRecView",
+    options=SASRecOptions,
+    description="Item-ID Transformer encoder (SASRec): learned positions, causal attention, pre/post-LN.")]

@@ -1,0 +1,91 @@
+"""SASRec-style Transformer over item ids: causal per-position states (B, L, d)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workbench.model.base import SeqBatch, View, ViewOutput
+from workbench_plugins.views._embedding import ItemEmbedding
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"views.sasrec.heads: {heads} does not divide model.dim {dim}")
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        """x (B, L, d); attn_mask (B, 1, L, L) bool (True = may attend) or None -> (B, L, d)."""
+        B, L, d = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        p = self.dropout if self.training else 0.0
+        if attn_mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        return self.out(y.transpose(1, 2).reshape(B, L, d))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int, pre_norm: bool):
+        super().__init__()
+        self.pre_norm = pre_norm
+        self.attn = CausalSelfAttention(dim, heads, dropout)
+        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(ffn_mult * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        if self.pre_norm:
+            x = x + self.drop(self.attn(self.ln1(x), attn_mask))
+            return x + self.drop(self.ffn(self.ln2(x)))
+        x = self.ln1(x + self.drop(self.attn(x, attn_mask)))
+        return self.ln2(x + self.drop(self.ffn(x)))
+
+
+class SASRecView(View):
+    """Item embedding + learned position (the latest event has position L-1) -> causal blocks.
+
+    Left padding: padded keys are masked out; a padded query attends to itself only,
+    so no row is fully masked (no NaN). Outputs at padded positions are zeroed.
+    """
+
+    def __init__(self, options, ctx, dim):
+        super().__init__(options, ctx, dim)
+        o = options
+        self.items = ItemEmbedding(ctx.num_items, dim)
+        self.positions = nn.Embedding(ctx.max_len, dim)
+        nn.init.trunc_normal_(self.positions.weight, std=0.02)
+        self.drop = nn.Dropout(o.dropout)
+        self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.ffn_mult, o.norm == "pre")
+                                    for _ in range(o.blocks))
+        self.final_norm = nn.LayerNorm(dim) if o.norm == "pre" else nn.Identity()
+
+    def forward(self, batch: SeqBatch) -> ViewOutput:
+        items = batch.items                                    # (B, L)
+        B, L = items.shape
+        valid = items > 0                                      # (B, L)
+        pos = torch.arange(self.ctx.max_len - L, self.ctx.max_len, device=items.device)
+        x = self.items(items, scale=self.options.scale_embeddings) + self.positions(pos)[None]
+        x = self.drop(x) * valid[..., None]
+        mask = self._mask(valid)
+        for block in self.blocks:
+            x = block(x, mask)
+        return ViewOutput(self.final_norm(x) * valid[..., None])
+
+    @staticmethod
+    def _mask(valid: torch.Tensor) -> torch.Tensor | None:
+        """(B, 1, L, L) bool: key j visible to query i iff j <= i and (j is real or j == i)."""
+        L = valid.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=valid.device).tril()
+        eye = torch.eye(L, dtype=torch.bool, device=valid.device)
+        return (causal & (valid[:, None, :] | eye))[:, None]
+
+    def item_representations(self) -> torch.Tensor:
+        return self.items.weight

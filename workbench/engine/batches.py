@@ -1,0 +1,125 @@
+"""Numpy -> tensors, once per run: padded (rows, L) training windows and evaluation batches.
+
+No per-sample Python in the hot loop: the whole epoch is a few (U, L) tensors that
+the trainer indexes with a shuffled permutation. Left padding, latest event at L-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from workbench.data.dataset import LoadedDataset, Split
+from workbench.engine.eval_types import EvalBatch
+from workbench.model.base import DataContext, SeqBatch
+
+
+def _windows(ds: LoadedDataset, starts: np.ndarray, ends: np.ndarray, L: int):
+    """Source event indices of the last L events before ``ends`` (exclusive), not before ``starts``.
+
+    -> src (R, L) int64 absolute event indices, valid (R, L) bool. Column L-1 is event ends-1.
+    """
+    src = ends[:, None] - L + np.arange(L)[None, :]
+    valid = src >= starts[:, None]
+    return np.where(valid, src, 0), valid
+
+
+@dataclass
+class SequenceTensors:
+    """R sequences as (R, L) tensors (CPU); ``batch(index)`` gathers a :class:`SeqBatch`."""
+
+    items: torch.Tensor
+    targets: torch.Tensor
+    users: torch.Tensor
+    timestamps: torch.Tensor
+    target_timestamps: torch.Tensor
+    actions: torch.Tensor
+    target_actions: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.items.shape[0]
+
+    def batch(self, index: torch.Tensor) -> SeqBatch:
+        return SeqBatch(self.items[index], self.targets[index], self.users[index], self.timestamps[index],
+                        self.target_timestamps[index], self.actions[index], self.target_actions[index])
+
+
+def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.ndarray, L: int,
+             with_targets: bool) -> SequenceTensors:
+    """Inputs are events [starts, ends); the target of event e is event e+1 (when ``with_targets``)."""
+    src, valid = _windows(ds, starts, ends, L)
+    nxt = np.minimum(src + 1, len(ds.items) - 1)
+    items = np.where(valid, ds.items[src], 0)
+    ts = np.where(valid, ds.timestamps[src], 0.0)
+    acts = np.where(valid, ds.actions[src], 0)
+    tts = np.where(valid, ds.timestamps[nxt], 0.0)
+    tacts = np.where(valid, ds.actions[nxt], 0)
+    targets = np.where(valid, ds.items[nxt], 0) if with_targets else np.zeros_like(items)
+    t = torch.from_numpy
+    return SequenceTensors(t(items), t(targets), t(np.asarray(users, dtype=np.int64)), t(ts).float(),
+                           t(tts).float(), t(acts), t(tacts))
+
+
+def training_tensors(ds: LoadedDataset, split: Split, max_len: int) -> SequenceTensors:
+    """One row per user with >= 2 training events: inputs = training events but the last,
+    targets = the next training event at every position (SASRec-style: every position trains)."""
+    users = np.arange(1, ds.n_users + 1)
+    starts = ds.offsets[users]
+    ends = split.train_end[users]
+    keep = ends - starts >= 2
+    users, starts, ends = users[keep], starts[keep], ends[keep]
+    return _tensors(ds, users, starts, ends - 1, max_len, with_targets=True)
+
+
+def eval_batches(ds: LoadedDataset, users: np.ndarray, positions: np.ndarray, max_len: int,
+                 batch_size: int) -> list[EvalBatch]:
+    """One case per (user, pos): history = the user's events before ``pos`` (last ``max_len`` of them),
+    target = event ``pos``; ``seen`` = every item of the full history except the target item."""
+    users = np.asarray(users, dtype=np.int64)
+    positions = np.asarray(positions, dtype=np.int64)
+    out = []
+    for s in range(0, len(users), batch_size):
+        u, p = users[s:s + batch_size], positions[s:s + batch_size]
+        starts = ds.offsets[u]
+        seq = _tensors(ds, u, starts, p, max_len, with_targets=False)
+        seq.target_timestamps[:, -1] = torch.from_numpy(ds.timestamps[p]).float()
+        seq.target_actions[:, -1] = torch.from_numpy(ds.actions[p])
+        lengths = p - starts
+        rows = np.repeat(np.arange(len(u)), lengths)
+        idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+        seen = ds.items[idx]
+        targets = ds.items[p]
+        keep = seen != targets[rows]
+        out.append(EvalBatch(
+            batch=seq.batch(torch.arange(len(u))), target_items=torch.from_numpy(targets.copy()),
+            seen_rows=torch.from_numpy(rows[keep]), seen_items=torch.from_numpy(seen[keep]),
+            history_length=torch.from_numpy(lengths.astype(np.int64)), users=torch.from_numpy(u.copy())))
+    return out
+
+
+def history_batch(ds: LoadedDataset, user: int, max_len: int, upto: int | None = None) -> tuple[SeqBatch, np.ndarray]:
+    """A one-row batch of the user's events before absolute position ``upto`` (default: all of them),
+    for recommending the next item. -> (batch, full history item ids)."""
+    start, end = int(ds.offsets[user]), int(ds.offsets[user + 1] if upto is None else upto)
+    seq = _tensors(ds, np.array([user]), np.array([start]), np.array([end]), max_len, with_targets=False)
+    return seq.batch(torch.arange(1)), ds.items[start:end]
+
+
+def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
+    """(N+1,) float training interaction counts."""
+    mask = np.zeros(len(ds.items), dtype=bool)
+    for u in range(1, ds.n_users + 1):
+        mask[ds.offsets[u]:split.train_end[u]] = True
+    return np.bincount(ds.items[mask], minlength=ds.n_items + 1).astype(np.float64)
+
+
+def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None) -> DataContext:
+    """Everything plugins may see: training data only (no validation/test events)."""
+    train_sequences = [[]] + [ds.items[ds.offsets[u]:split.train_end[u]].tolist() for u in range(1, ds.n_users + 1)]
+    return DataContext(
+        num_items=ds.n_items, num_users=ds.n_users, max_len=max_len, has_timestamps=ds.has_timestamps,
+        item_titles=ds.item_titles, item_texts=ds.item_texts, item_categories=ds.item_categories,
+        user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=train_sequences,
+        item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace)

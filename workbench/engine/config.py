@@ -1,0 +1,219 @@
+"""Experiment configuration: TOML -> validated, fully resolved :class:`ExperimentConfig`.
+
+Torch-free (the CLI and TUI import it at start-up). Every error is a
+:class:`workbench.options.ConfigError` whose message starts with the full key
+(``trainer.lr``, ``views[0].blocks``, ``head.type``). See docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.options import ConfigError, option, parse_options
+
+TOP_LEVEL_KEYS = ("name", "description", "dataset", "split", "model", "views", "fusion", "head",
+                  "evaluators", "trainer", "evaluation")
+
+
+@dataclass
+class ModelOptions:
+    dim: int = option(64, help="width d shared by all views, the fusion and the head", min=1)
+    max_len: int = option(200, help="sequence window L (the latest L events)", min=1)
+    tied: bool = option(True, help="score with the item table the views offer (tied embeddings)")
+
+
+@dataclass
+class SplitOptions:
+    kind: str = option("loo", help="leave-one-out or global temporal split", choices=["loo", "temporal"])
+    valid_frac: float = option(0.1, help="temporal split: validation share of time", min=0.0, max=0.5)
+    test_frac: float = option(0.1, help="temporal split: test share of time", min=0.0, max=0.5)
+
+
+@dataclass
+class TrainerOptions:
+    epochs: int = option(200, help="maximum training epochs", min=0)
+    batch_size: int = option(128, help="sequences per step", min=1)
+    lr: float = option(1e-3, help="AdamW peak learning rate", min=0.0)
+    weight_decay: float = option(0.0, help="AdamW weight decay", min=0.0)
+    betas: list[float] = option(default_factory=lambda: [0.9, 0.98], help="AdamW betas")
+    warmup_steps: int = option(0, help="linear warm-up steps", min=0)
+    schedule: str = option("constant", help="LR after warm-up", choices=["constant", "cosine"])
+    clip_norm: float = option(1.0, help="gradient clipping max norm (0 = off)", min=0.0)
+    patience: int = option(10, help="early stopping: evaluations without improvement (0 = off)", min=0)
+    monitor: str = option("NDCG@10", help="validation metric for early stopping and the best checkpoint")
+    seed: int = option(42, help="global seed")
+    device: str = option("auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    eval_every: int = option(1, help="validate every N epochs", min=1)
+    eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
+    amp: str = option("auto", help="bf16 autocast: auto (CUDA, or CPU with native bf16), bf16, off",
+                      choices=["auto", "bf16", "off"])
+    threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
+
+
+@dataclass
+class EvaluationOptions:
+    exclude_seen: bool = option(True, help="drop the user's history items from the ranking")
+    mode: str = option("full", help="rank all items or the target + sampled negatives",
+                       choices=["full", "sampled"])
+    num_negatives: int = option(100, help="sampled mode: negatives per user", min=1)
+    negative_sampling: str = option("uniform", help="sampled mode: how negatives are drawn",
+                                    choices=["uniform", "popularity"])
+
+
+@dataclass
+class PluginChoice:
+    type: str
+    options: Any
+    where: str
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    description: str
+    dataset: str | None
+    split: SplitOptions
+    model: ModelOptions
+    views: list[PluginChoice]
+    fusion: PluginChoice
+    head: PluginChoice
+    evaluators: list[PluginChoice]
+    trainer: TrainerOptions
+    evaluation: EvaluationOptions
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved config (every default filled in) as TOML-shaped plain data."""
+        def plugin(p: PluginChoice) -> dict[str, Any]:
+            return {"type": p.type, **(asdict(p.options) if p.options is not None else {})}
+        return {
+            "name": self.name, "description": self.description, "dataset": self.dataset,
+            "split": asdict(self.split), "model": asdict(self.model),
+            "views": [plugin(v) for v in self.views], "fusion": plugin(self.fusion),
+            "head": plugin(self.head), "evaluators": [plugin(e) for e in self.evaluators],
+            "trainer": asdict(self.trainer), "evaluation": asdict(self.evaluation),
+        }
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read an experiment file; a syntax error names the file (and line, as tomllib reports it)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such experiment file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+def _table(raw: dict, key: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _plugin(registry, kind: str, raw: Any, where: str) -> PluginChoice:
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table with a 'type' key, got {raw!r}")
+    values = dict(raw)
+    name = values.pop("type", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.type: required (one of: {', '.join(registry.names(kind)) or 'none installed'})")
+    try:
+        spec = registry.get(kind, name)
+    except KeyError as e:
+        raise ConfigError(f"{where}.type: {e.args[0]}") from None
+    return PluginChoice(name, parse_options(spec.options, values, where), where)
+
+
+def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
+    """Validate a parsed TOML mapping against the installed plugins. Raises ConfigError naming the key."""
+    if registry is None:
+        from workbench.plugins import get_registry
+        registry = get_registry()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"experiment: expected a table, got {raw!r}")
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
+    name = raw.get("name", "experiment")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"name: expected a non-empty string, got {name!r}")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"description: expected a string, got {description!r}")
+    dataset = raw.get("dataset")
+    if dataset is not None and not isinstance(dataset, str):
+        raise ConfigError(f"dataset: expected a dataset name, got {dataset!r}")
+    split_raw = raw.get("split", "loo")
+    split_raw = {"kind": split_raw} if isinstance(split_raw, str) else split_raw
+    if not isinstance(split_raw, dict):
+        raise ConfigError(f"split: expected 'loo', 'temporal' or a table, got {split_raw!r}")
+    split = parse_options(SplitOptions, split_raw, "split")
+    model = parse_options(ModelOptions, _table(raw, "model"), "model")
+    trainer = parse_options(TrainerOptions, _table(raw, "trainer"), "trainer")
+    evaluation = parse_options(EvaluationOptions, _table(raw, "evaluation"), "evaluation")
+    if len(trainer.betas) != 2 or not all(0.0 <= b < 1.0 for b in trainer.betas):
+        raise ConfigError(f"trainer.betas: expected two numbers in [0, 1), got {trainer.betas!r}")
+
+    views_raw = raw.get("views", [])
+    if isinstance(views_raw, dict):
+        views_raw = [views_raw]
+    if not isinstance(views_raw, list):
+        raise ConfigError(f"views: expected an array of tables ([[views]]), got {views_raw!r}")
+    views = [_plugin(registry, "view", v, f"views[{i}]") for i, v in enumerate(views_raw)]
+    if "head" not in raw:
+        raise ConfigError("head: required ([head] type = \"softmax_ce\" ...)")
+    head = _plugin(registry, "head", raw["head"], "head")
+    if "fusion" in raw:
+        fusion = _plugin(registry, "fusion", raw["fusion"], "fusion")
+    else:
+        default = "identity" if len(views) <= 1 else "mean"
+        fusion = _plugin(registry, "fusion", {"type": default}, "fusion")
+    ev_raw = raw.get("evaluators")
+    if ev_raw is None:
+        ev_raw = [{"type": n} for n in ("ranking", "coverage", "novelty") if n in registry.names("evaluator")]
+    if isinstance(ev_raw, dict):
+        ev_raw = [ev_raw]
+    if not isinstance(ev_raw, list):
+        raise ConfigError(f"evaluators: expected an array of tables ([[evaluators]]), got {ev_raw!r}")
+    evaluators = [_plugin(registry, "evaluator", e, f"evaluators[{i}]") for i, e in enumerate(ev_raw)]
+    if not evaluators:
+        raise ConfigError("evaluators: at least one evaluator is needed ([[evaluators]] type = \"ranking\")")
+    if not views:
+        trainable = getattr(registry.get("head", head.type), "trainable", None)
+        if trainable is None:
+            trainable = getattr(registry.get("head", head.type).load(), "trainable", True)
+        if trainable:
+            raise ConfigError(f"views: head {head.type!r} is trainable and needs at least one [[views]] table")
+    return ExperimentConfig(name, description, dataset, split, model, views, fusion, head, evaluators,
+                            trainer, evaluation)
+
+
+def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: str | None = None,
+                    epochs: int | None = None, name: str | None = None) -> dict[str, Any]:
+    """A copy of ``raw`` with command-line overrides applied (before validation)."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    if dataset is not None:
+        out["dataset"] = dataset
+    if name is not None:
+        out["name"] = name
+    if device is not None or epochs is not None:
+        trainer = dict(out.get("trainer") or {})
+        if device is not None:
+            trainer["device"] = device
+        if epochs is not None:
+            trainer["epochs"] = epochs
+        out["trainer"] = trainer
+    return out
+
+
+def options_fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]

@@ -1,0 +1,151 @@
+"""Runs as stored jobs: ``create_run`` validates and queues, ``execute_run`` trains, evaluates, records.
+
+Everything a run produces is written to the workspace as it goes (see RunRecorder), so a
+crash or kill loses nothing already written; ``execute_run(..., resume=True)`` continues
+from the "last" checkpoint (saved after every epoch and on cancel).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from workbench.engine.config import ExperimentConfig, apply_overrides, parse_config
+from workbench.options import ConfigError
+
+VERSIONED_PACKAGES = ("seqrec-workbench", "torch", "numpy", "torch-geometric", "sentence-transformers",
+                      "sqlite-utils", "textual")
+
+
+def package_versions() -> dict[str, str]:
+    import importlib.metadata as md
+    out = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _dataset_row(ws, name: str) -> dict:
+    rows = list(ws.db.query("SELECT id, name, has_timestamps, fingerprint FROM datasets WHERE name = ?", [name]))
+    if not rows:
+        known = ", ".join(r["name"] for r in ws.db.query("SELECT name FROM datasets ORDER BY name")) or "none"
+        raise ConfigError(f"dataset: no dataset named {name!r} in {ws.path} (datasets: {known})")
+    return rows[0]
+
+
+def create_run(ws, config: dict, *, dataset: str | None = None, device: str | None = None,
+               name: str | None = None) -> int:
+    """Validate ``config`` (parsed TOML) fully and insert a ``queued`` run. Returns the run id."""
+    raw = apply_overrides(config, dataset=dataset, device=device)
+    cfg = parse_config(raw)
+    if not cfg.dataset:
+        raise ConfigError("dataset: no dataset given (set dataset = \"...\" in the experiment or pass --dataset)")
+    ds = _dataset_row(ws, cfg.dataset)
+    if cfg.split.kind == "temporal" and not ds["has_timestamps"]:
+        raise ConfigError(f"split.kind: dataset {cfg.dataset!r} has no timestamps; use \"loo\"")
+    if cfg.trainer.device != "auto":
+        from workbench.engine.device import resolve_device
+        try:
+            resolve_device(cfg.trainer.device)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    resolved = cfg.to_dict()
+    now = time.time()
+    with ws.db.conn:
+        exp = list(ws.db.query("SELECT id FROM experiments WHERE name = ?", [cfg.name]))
+        if exp:
+            exp_id = exp[0]["id"]
+            ws.db.execute("UPDATE experiments SET config = ?, updated_at = ? WHERE id = ?",
+                          [json.dumps(config), now, exp_id])
+        else:
+            exp_id = ws.db.execute("INSERT INTO experiments (name, config, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                                   [cfg.name, json.dumps(config), now, now]).lastrowid
+        cur = ws.db.execute(
+            "INSERT INTO runs (experiment_id, name, dataset_id, status, config, seed, data_fingerprint, created_at) "
+            "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+            [exp_id, name or cfg.name, ds["id"], json.dumps(resolved), cfg.trainer.seed, ds["fingerprint"], now])
+    return int(cur.lastrowid)
+
+
+def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
+    rows = list(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    if not rows:
+        raise KeyError(f"no run {run_id} in {ws.path}")
+    return rows[0], parse_config(json.loads(rows[0]["config"]))
+
+
+def _update(ws, run_id: int, **values) -> None:
+    sets = ", ".join(f"{k} = ?" for k in values)
+    with ws.db.conn:
+        ws.db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,
+                resume: bool = False) -> dict:
+    """Train, validate, test and record run ``run_id``; returns the test metrics ({} when cancelled).
+
+    Opens its own workspace connection. Status: running -> completed | cancelled | failed.
+    On an exception the traceback goes to ``runs.error``, status 'failed', and it is re-raised.
+    """
+    from workbench.store import open_workspace
+    ws = open_workspace(Path(ws_path))
+    emitter = None
+    try:
+        row, cfg = run_config(ws, run_id)
+        if not resume and row["status"] != "queued":
+            raise RuntimeError(f"run {run_id} is {row['status']}, not queued (resume=True continues it)")
+        if resume and row["status"] == "completed":
+            raise RuntimeError(f"run {run_id} is already completed")
+        _update(ws, run_id, status="running", started_at=row["started_at"] or time.time(), error=None,
+                finished_at=None, versions=json.dumps(package_versions()))
+        from workbench.engine.session import RunSession
+        session = RunSession(ws, run_id, cfg, listeners=listeners, should_stop=should_stop)
+        emitter = session.emitter
+        if row["data_fingerprint"] and row["data_fingerprint"] != session.dataset.fingerprint:
+            raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "
+                               "(fingerprint differs); create a new run")
+        _update(ws, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
+        status, test_metrics = session.run(resume=resume)
+        _update(ws, run_id, status=status, finished_at=time.time(), best_epoch=session.trainer.state.best_epoch or None,
+                **({"test_metrics": json.dumps(test_metrics)} if status == "completed" else {}))
+        emitter.emit("run_finished", status=status, test_metrics=test_metrics,
+                     best_epoch=session.trainer.state.best_epoch)
+        return test_metrics
+    except KeyboardInterrupt:
+        _update(ws, run_id, status="cancelled", finished_at=time.time(), error="interrupted (Ctrl+C)")
+        raise
+    except BaseException as e:
+        tb = traceback.format_exc()
+        try:
+            _update(ws, run_id, status="failed", finished_at=time.time(), error=tb)
+            if emitter is not None:
+                emitter.emit("run_failed", error=f"{type(e).__name__}: {e}")
+        finally:
+            raise
+    finally:
+        ws.close()
+
+
+def run_experiment(ws_path, config: dict, *, dataset: str | None = None, device: str | None = None,
+                   name: str | None = None, listeners: Iterable[Callable] = ()) -> tuple[int, dict[str, Any]]:
+    """create_run + execute_run in this process. Returns (run id, test metrics)."""
+    from workbench.store import open_workspace
+    with open_workspace(Path(ws_path)) as ws:
+        run_id = create_run(ws, config, dataset=dataset, device=device, name=name)
+    return run_id, execute_run(ws_path, run_id, listeners=listeners)

@@ -1,0 +1,116 @@
+"""One run's live objects: data, split, model, trainer, evaluation batches (imports torch)."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterable
+
+import torch
+
+from workbench.data.dataset import load_dataset, make_split
+from workbench.engine import batches as B
+from workbench.engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from workbench.engine.device import autocast_dtype, resolve_device
+from workbench.engine.recorder import RunRecorder
+from workbench.engine.trainer import Trainer
+from workbench.events import Emitter
+from workbench.model.compose import build_model
+
+
+def make_split_for(ds, cfg):
+    if cfg.split.kind == "temporal":
+        return make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
+    return make_split(ds, "loo")
+
+
+def build_evaluators(cfg, registry=None):
+    if registry is None:
+        from workbench.plugins import get_registry
+        registry = get_registry()
+    return [registry.get("evaluator", e.type).load()(e.options) for e in cfg.evaluators]
+
+
+class RunSession:
+    def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
+                 should_stop: Callable[[], bool] = lambda: False, record: bool = True):
+        from workbench.engine.runner import seed_everything
+        self.ws, self.run_id, self.cfg = ws, run_id, cfg
+        t = cfg.trainer
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        seed_everything(t.seed)
+        self.device = resolve_device(t.device)
+        self.amp_dtype = autocast_dtype(self.device, t.amp)
+        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners))
+        self.dataset = load_dataset(ws, cfg.dataset)
+        self.split = make_split_for(self.dataset, cfg)
+        L = cfg.model.max_len
+        self.ctx = B.data_context(self.dataset, self.split, L, workspace=ws)
+        self.model = build_model(cfg, self.ctx).to(self.device)
+        self.evaluators = build_evaluators(cfg)
+        self.train = B.training_tensors(self.dataset, self.split, L)
+        self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
+        self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
+                               emitter=self.emitter, evaluate=self.evaluate,
+                               save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state),
+                               should_stop=should_stop)
+
+    def evaluate(self, batches):
+        from workbench.engine.evaluate import evaluate
+        e = self.cfg.evaluation
+        self.model.eval()
+        with torch.no_grad(), self.trainer.autocast():
+            return evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
+                            item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
+                            exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
+                            negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device)
+
+    def run(self, resume: bool = False) -> tuple[str, dict]:
+        cfg, tr = self.cfg, self.trainer
+        if resume:
+            last = checkpoint_path(self.ws, self.run_id, "last")
+            if last is not None:
+                best = checkpoint_path(self.ws, self.run_id, "best")
+                tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
+                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from {last.name}")
+        num_params = sum(p.numel() for p in self.model.parameters())
+        self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
+                          epochs=cfg.trainer.epochs if self.model.trainable else 0,
+                          steps_per_epoch=tr.steps_per_epoch, num_params=num_params,
+                          amp=str(self.amp_dtype) if self.amp_dtype else "off")
+        if self.model.trainable:
+            status = tr.fit()
+            if status == "cancelled":
+                return status, {}
+            if tr.best_weights is not None:
+                self.model.load_state_dict(tr.best_weights)
+        else:
+            result = self.evaluate(self.valid)
+            self.emitter.emit("epoch_finished", epoch=0, train_loss=None, metrics=dict(result.metrics),
+                              wall_time=result.forward_s + result.ranking_s, best_epoch=0, lr=0.0)
+        test = B.eval_batches(self.dataset, self.split.test_users, self.split.test_pos, cfg.model.max_len,
+                              cfg.trainer.eval_batch_size)
+        result = self.evaluate(test)
+        metrics = {**result.metrics, "forward_s": result.forward_s, "ranking_s": result.ranking_s,
+                   "num_users": result.num_users}
+        self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups),
+                          groups=result.groups, group_bounds=list(result.group_bounds),
+                          group_sizes=result.group_sizes)
+        if not self.model.trainable:
+            save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
+                                                               "train_state": tr.state.as_dict()})
+        return "completed", metrics
+
+
+def load_trained_model(ws, run_id: int, device: str = "cpu"):
+    """(session without training listeners, model with the best weights) for inference."""
+    from workbench.engine.runner import run_config
+    row, cfg = run_config(ws, run_id)
+    cfg.trainer.device = device
+    session = RunSession(ws, run_id, cfg, record=False)
+    path = checkpoint_path(ws, run_id, "best")
+    if path is None:
+        raise FileNotFoundError(f"run {run_id} has no best checkpoint (status {row['status']})")
+    session.model.load_state_dict(load_checkpoint(path, session.device)["model"])
+    session.model.eval()
+    return session

@@ -1,0 +1,203 @@
+"""The training loop: AdamW, warm-up + constant/cosine LR, clipping, early stopping, checkpoints.
+
+Hot loop: the epoch's (R, L) tensors are built once (see :mod:`workbench.engine.batches`) and
+indexed with a seeded permutation; the loss is accumulated on the device and synchronised
+once per epoch (plus one read per throttled progress event, about once a second).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from workbench.engine.batches import SequenceTensors
+from workbench.engine.eval_types import EvalBatch
+from workbench.events import Emitter
+from workbench.options import ConfigError
+
+PROGRESS_EVERY_S = 1.0
+
+
+@dataclass
+class TrainState:
+    """What a resumed run needs besides the weights: progress and the best-so-far."""
+
+    epoch: int = 0                   # last completed epoch
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    bad_evals: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "best_metric": self.best_metric, "best_epoch": self.best_epoch,
+                "bad_evals": self.bad_evals}
+
+
+def lr_lambda(warmup: int, total: int, schedule: str) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if schedule == "cosine" and total > warmup:
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0
+    return f
+
+
+def memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except Exception:  # noqa: BLE001 - not available on every OS
+        return 0.0
+
+
+class Trainer:
+    """Trains ``model`` (a :class:`workbench.model.compose.ComposedModel`) on ``train`` rows.
+
+    ``save(kind, epoch, state)`` persists a checkpoint (kind: "last" | "best"); ``evaluate(batches)``
+    returns an EvalResult for the validation cases. ``should_stop()`` is polled at most once a second.
+    """
+
+    def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
+                 amp_dtype: torch.dtype | None, emitter: Emitter, evaluate: Callable, save: Callable,
+                 should_stop: Callable[[], bool] = lambda: False):
+        self.model, self.cfg, self.train, self.valid = model, cfg, train, valid
+        self.device, self.amp_dtype, self.emitter = device, amp_dtype, emitter
+        self.evaluate_fn, self.save, self.should_stop = evaluate, save, should_stop
+        t = cfg.trainer
+        self.steps_per_epoch = max(1, math.ceil(len(train) / t.batch_size))
+        params = [p for p in model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=t.lr, betas=tuple(t.betas)) if params else None
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(t.warmup_steps, t.epochs * self.steps_per_epoch, t.schedule)) \
+            if self.optimizer else None
+        self.state = TrainState()
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.cancelled = False
+
+    # ------------------------------------------------------------ state
+    def full_state(self) -> dict[str, Any]:
+        state = {"model": self.model.state_dict(), "train_state": self.state.as_dict(),
+                 "torch_rng": torch.get_rng_state()}
+        if self.optimizer is not None:
+            state["optimizer"] = self.optimizer.state_dict()
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def restore(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:
+        self.model.load_state_dict(last["model"])
+        if self.optimizer is not None and "optimizer" in last:
+            self.optimizer.load_state_dict(last["optimizer"])
+            self.scheduler.load_state_dict(last["scheduler"])
+        s = last["train_state"]
+        self.state = TrainState(int(s["epoch"]), float(s["best_metric"]), int(s["best_epoch"]), int(s["bad_evals"]))
+        torch.set_rng_state(last["torch_rng"].cpu())
+        if "cuda_rng" in last and self.device.type == "cuda":
+            torch.cuda.set_rng_state(last["cuda_rng"].cpu(), self.device)
+        if best is not None:
+            self.best_weights = best["model"]
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------ loop
+    def fit(self) -> str:
+        """Train until ``epochs``, early stop or cancel. Returns "completed" or "cancelled"."""
+        t = self.cfg.trainer
+        last_poll = time.monotonic()
+        while self.state.epoch < t.epochs:
+            epoch = self.state.epoch + 1
+            self.emitter.emit("epoch_started", epoch=epoch)
+            started = time.perf_counter()
+            loss_sum, steps_done, last_poll = self._epoch(epoch, last_poll)
+            if self.cancelled:
+                self.save("last", self.state.epoch, self.full_state())
+                return "cancelled"
+            train_loss = float(loss_sum) / max(1, steps_done)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(f"epoch {epoch}: training loss is {train_loss} (lower trainer.lr?)")
+            metrics: dict[str, float] = {}
+            improved = False
+            if epoch % t.eval_every == 0 or epoch == t.epochs:
+                result = self.evaluate_fn(self.valid)
+                metrics = dict(result.metrics)
+                metrics["forward_s"], metrics["ranking_s"] = result.forward_s, result.ranking_s
+                improved = self._track(epoch, metrics)
+            wall = time.perf_counter() - started
+            self.state.epoch = epoch
+            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else 0.0
+            self.emitter.emit("epoch_finished", epoch=epoch, train_loss=train_loss, metrics=metrics,
+                              wall_time=wall, best_epoch=self.state.best_epoch, lr=lr)
+            if improved:
+                self.save("best", epoch, {"model": self.model.state_dict(), "train_state": self.state.as_dict()})
+            self.save("last", epoch, self.full_state())
+            if t.patience and self.state.bad_evals >= t.patience:
+                self.emitter.emit("log", message=f"early stop at epoch {epoch}: {t.monitor} did not improve for "
+                                  f"{t.patience} evaluations (best {self.state.best_metric:.4f} at epoch "
+                                  f"{self.state.best_epoch})")
+                break
+        return "completed"
+
+    def _track(self, epoch: int, metrics: dict[str, float]) -> bool:
+        monitor = self.cfg.trainer.monitor
+        if monitor not in metrics:
+            known = ", ".join(k for k in metrics if not k.endswith("_s"))
+            raise ConfigError(f"trainer.monitor: {monitor!r} is not a validation metric (got: {known})")
+        value = metrics[monitor]
+        if value > self.state.best_metric:
+            self.state.best_metric, self.state.best_epoch, self.state.bad_evals = value, epoch, 0
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+            return True
+        self.state.bad_evals += 1
+        return False
+
+    def _epoch(self, epoch: int, last_poll: float):
+        t = self.cfg.trainer
+        self.model.train()
+        gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.train), generator=gen)
+        loss_sum = torch.zeros((), device=self.device)
+        last_emit, epoch_start, steps_done = time.monotonic(), time.monotonic(), 0
+        for step in range(self.steps_per_epoch):
+            batch = self.train.batch(order[step * t.batch_size:(step + 1) * t.batch_size]).to(self.device)
+            with self.autocast():
+                loss = self.model.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            loss_sum += loss.detach().float()
+            steps_done += 1
+            now = time.monotonic()
+            if now - last_emit >= PROGRESS_EVERY_S or step == self.steps_per_epoch - 1:
+                last_emit = now
+                rate = steps_done * t.batch_size / max(1e-9, now - epoch_start)
+                left = (self.steps_per_epoch - steps_done) + (t.epochs - epoch) * self.steps_per_epoch
+                self.emitter.emit("step", epoch=epoch, step=steps_done, steps=self.steps_per_epoch,
+                                  loss=float(loss_sum) / steps_done, samples_per_s=rate,
+                                  eta_s=left * t.batch_size / max(rate, 1e-9), memory_mb=memory_mb(self.device))
+            if now - last_poll >= PROGRESS_EVERY_S:
+                last_poll = now
+                if self.should_stop():
+                    self.cancelled = True
+                    break
+        return loss_sum, steps_done, last_poll

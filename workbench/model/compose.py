@@ -1,0 +1,77 @@
+"""Builds views -> fusion -> head from the plugin registry; nothing here names a concrete plugin."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from workbench.model.base import DataContext, SeqBatch
+
+
+class ComposedModel(nn.Module):
+    """The trainable model of an experiment.
+
+    - ``states(batch)`` -> fused (B, L, d), aux loss (scalar or None), fusion weights (B, L, V) or None
+    - ``loss(batch)`` -> scalar: head loss at every position with a target + the views' aux losses
+    - ``encode(batch)`` -> (B, d): the state at the latest position (L-1) (what is scored)
+    - ``score(states (B, d), batch)`` -> (B, N+1)
+    """
+
+    def __init__(self, views: list[nn.Module], fusion: nn.Module | None, head: nn.Module, dim: int,
+                 tied: bool):
+        super().__init__()
+        self.views = nn.ModuleList(views)
+        self.fusion = fusion
+        self.head = head
+        self.dim, self.tied = dim, tied
+
+    @property
+    def trainable(self) -> bool:
+        return bool(getattr(self.head, "trainable", True))
+
+    def item_embeddings(self) -> torch.Tensor | None:
+        """(N+1, d) sum of what the views offer when tied, else None (the head's own table)."""
+        if not self.tied:
+            return None
+        reps = [r for r in (v.item_representations() for v in self.views) if r is not None]
+        if not reps:
+            return None
+        return reps[0] if len(reps) == 1 else torch.stack(reps).sum(0)
+
+    def states(self, batch: SeqBatch):
+        if not self.views:
+            B, L = batch.items.shape
+            return batch.items.new_zeros((B, L, self.dim), dtype=torch.float32), None, None
+        outs = [v(batch) for v in self.views]
+        aux = [o.aux_loss for o in outs if o.aux_loss is not None]
+        fused = self.fusion([o.states for o in outs], batch)
+        return fused.fused, (sum(aux) if aux else None), fused.weights
+
+    def loss(self, batch: SeqBatch) -> torch.Tensor:
+        fused, aux, _ = self.states(batch)
+        loss = self.head.loss(fused, batch, self.item_embeddings())
+        return loss if aux is None else loss + aux
+
+    def encode(self, batch: SeqBatch) -> torch.Tensor:
+        fused, _, _ = self.states(batch)
+        return fused[:, -1, :]
+
+    def score(self, states: torch.Tensor, batch: SeqBatch) -> torch.Tensor:
+        return self.head.score(states, self.item_embeddings(), batch)
+
+
+def build_model(config, ctx: DataContext, registry=None) -> ComposedModel:
+    """``config``: :class:`workbench.engine.config.ExperimentConfig`. Plugins are constructed
+    ``cls(options, ctx, dim)`` (fusions also get ``num_views``)."""
+    if registry is None:
+        from workbench.plugins import get_registry
+        registry = get_registry()
+    dim = config.model.dim
+    views = [registry.get("view", v.type).load()(v.options, ctx, dim) for v in config.views]
+    offered = any(v.item_representations() is not None for v in views)
+    ctx.extra["head_item_table"] = not (config.model.tied and offered)
+    fusion = None
+    if views:
+        fusion = registry.get("fusion", config.fusion.type).load()(config.fusion.options, ctx, dim, len(views))
+    head = registry.get("head", config.head.type).load()(config.head.options, ctx, dim)
+    return ComposedModel(views, fusion, head, dim, config.model.tied)
