@@ -21,12 +21,20 @@ class InterestHead(Head):
         super().__init__(options, ctx, dim)
         self.proj = nn.Linear(dim, dim, bias=False)
         nn.init.eye_(self.proj.weight)
-        self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
-        nn.init.normal_(self.own_items.weight, std=0.02)
+        # the composer says whether the views offer a tied table (ctx.extra["head_item_table"] False)
+        self.own_items = None
+        if ctx.extra.get("head_item_table", True):
+            self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
+            nn.init.normal_(self.own_items.weight, std=0.02)
         self.bias = nn.Parameter(torch.zeros(ctx.num_items + 1)) if options.item_bias else None
 
     def _table(self, item_emb: torch.Tensor | None) -> torch.Tensor:
-        return self.own_items.weight if item_emb is None else item_emb
+        if item_emb is not None:
+            return item_emb
+        if self.own_items is None:
+            raise RuntimeError("heads.interest: no item table: the views offered none and the head was built "
+                               "without its own (ctx.extra['head_item_table'] was False)")
+        return self.own_items.weight
 
     def _logits(self, user: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """user (..., d), items (..., K) -> (..., K) logits."""

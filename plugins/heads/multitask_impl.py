@@ -48,14 +48,22 @@ class MultitaskHead(Head):
             raise ValueError("heads.multitask: the dataset has no action types (ctx.actions is empty); "
                              "the next-action task needs them")
         self.num_actions = len(ctx.actions)
-        self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
-        nn.init.normal_(self.own_items.weight, std=0.02)
+        # the composer says whether the views offer a tied table (ctx.extra["head_item_table"] False)
+        self.own_items = None
+        if ctx.extra.get("head_item_table", True):
+            self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
+            nn.init.normal_(self.own_items.weight, std=0.02)
         self.action_out = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, self.num_actions + 1))
         self.positive = (ctx.actions.index(options.positive_action) + 1
                          if options.positive_action in ctx.actions else None)
 
     def _table(self, item_emb):
-        return self.own_items.weight if item_emb is None else item_emb
+        if item_emb is not None:
+            return item_emb
+        if self.own_items is None:
+            raise RuntimeError("heads.multitask: no item table: the views offered none and the head was built "
+                               "without its own (ctx.extra['head_item_table'] was False)")
+        return self.own_items.weight
 
     def action_logits(self, fused: torch.Tensor) -> torch.Tensor:
         """(..., d) -> (..., K+1) logits over action ids (column 0 = none, never a target)."""

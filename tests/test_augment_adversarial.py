@@ -1,0 +1,110 @@
+"""Trainer options on real ml-100k batches: sequence augmentation (crop, mask, reorder) and
+adversarial embedding perturbation (FGSM / PGD) on a composed multi-view model."""
+
+import pytest
+import torch
+
+from mv_data import build, make_batch, ml100k_slice
+from workbench.engine.adversarial import AdversarialOptions, EmbeddingAdversary
+from workbench.engine.augment import AugmentOptions, augment_batch
+
+
+@pytest.fixture(scope="module")
+def data():
+    ctx, seqs, times, acts = ml100k_slice(n_users=30, max_len=25, actions=True)
+    batch = make_batch(ctx, seqs, times, list(range(1, 17)), action_seqs=acts)
+    return ctx, batch
+
+
+def _next_item_layout_holds(b):
+    nxt = torch.cat([b.items[:, 1:], b.targets[:, -1:]], dim=1)
+    return bool(((nxt == b.targets) | (b.items == 0)).all())
+
+
+def test_reorder_permutes_a_window_and_keeps_targets_consistent(data):
+    _, batch = data
+    g = torch.Generator().manual_seed(0)
+    out = augment_batch(batch, AugmentOptions(reorder=1.0, reorder_ratio=0.4), g)
+    assert not torch.equal(out.items, batch.items)
+    for r in range(batch.items.shape[0]):   # same multiset of events per row (items + last target)
+        a = torch.sort(torch.cat([batch.items[r], batch.targets[r, -1:]])).values
+        b = torch.sort(torch.cat([out.items[r], out.targets[r, -1:]])).values
+        assert torch.equal(a, b)
+    assert torch.equal(out.mask, batch.mask)
+    assert _next_item_layout_holds(out)
+    assert torch.equal(out.timestamps, batch.timestamps)       # times stay in place
+    assert torch.equal(batch.items, data[1].items)             # the input batch is untouched
+
+
+def test_crop_keeps_the_latest_events(data):
+    _, batch = data
+    g = torch.Generator().manual_seed(1)
+    out = augment_batch(batch, AugmentOptions(crop=1.0, crop_min_ratio=0.5), g)
+    n0, n1 = batch.mask.sum(1), out.mask.sum(1)
+    assert (n1 <= n0).all() and (n1 >= torch.ceil(n0 * 0.5)).all() and (n1 < n0).any()
+    kept = out.mask
+    assert torch.equal(out.items[kept], batch.items[kept])      # a suffix, unchanged
+    assert (out.targets[~kept] == 0).all()
+
+
+def test_mask_drops_items_and_their_targets_but_never_the_latest(data):
+    _, batch = data
+    g = torch.Generator().manual_seed(2)
+    out = augment_batch(batch, AugmentOptions(mask=0.3), g)
+    dropped = batch.mask & ~out.mask
+    frac = dropped.sum() / batch.mask.sum()
+    assert 0.15 < frac < 0.45
+    assert (out.targets[dropped] == 0).all()
+    assert torch.equal(out.items[:, -1], batch.items[:, -1])
+
+
+def _model(ctx, head="interest"):
+    from workbench.model.compose import ComposedModel
+
+    torch.manual_seed(0)
+    views = [build("views.temporal", "temporal", ctx, dim=16, values={"offer_item_embeddings": True}),
+             build("views.action", "action", ctx, dim=16)]
+    fusion = build("fusions.gmu", "gmu", ctx, dim=16, num_views=2)
+    ctx.extra["head_item_table"] = False
+    return ComposedModel(views, fusion, build(f"heads.{head}", head, ctx, dim=16), 16, tied=True)
+
+
+@pytest.mark.parametrize("method,norm", [("fgsm", "l2"), ("fgsm", "sign"), ("pgd", "l2")])
+def test_adversarial_loss_is_larger_than_clean_and_trains(data, method, norm):
+    ctx, batch = data
+    model = _model(ctx)
+    model.train()
+    for m in model.modules():               # no dropout noise: compare clean vs perturbed fairly
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    adv = EmbeddingAdversary(model, AdversarialOptions(method=method, norm=norm, epsilon=0.5, steps=3, weight=1.0))
+    assert len(adv.embeddings) >= 3
+    torch.manual_seed(3)
+    clean = model.loss(batch).item()
+    torch.manual_seed(3)                    # same sampled negatives
+    total = adv.loss(batch).item()
+    assert total - clean > clean * 1.0      # clean + a perturbed loss that is at least as large
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(6):
+        loss = adv.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.9, losses
+    adv.close()
+    assert not any(m._forward_hooks for m in adv.embeddings)
+
+
+def test_adversary_is_a_no_op_when_off_or_in_eval(data):
+    ctx, batch = data
+    model = _model(ctx)
+    for method, train in (("off", True), ("fgsm", False)):
+        adv = EmbeddingAdversary(model, AdversarialOptions(method=method, epsilon=0.5))
+        model.train(train)
+        torch.manual_seed(5)
+        expected = model.loss(batch).item()
+        torch.manual_seed(5)
+        assert adv.loss(batch).item() == pytest.approx(expected, rel=1e-6)
+        adv.close()
