@@ -50,18 +50,11 @@ class MovieLens100KReader(DatasetReader):
         dpath = _data_path(path)
         if dpath is None:
             raise ReaderError(path, None, None, "no u.data here (expected the MovieLens 100K folder)")
-        rows = c.lines(c.read_text(dpath))
-        users, items, ratings, times, numbers = [], [], [], [], []
-        for line, parts in c.split_rows(rows, "\t", dpath, ("user id", "item id", "rating", "timestamp")):
-            users.append(c.as_id(parts[0], dpath, line, "user id", numeric=True))
-            items.append(c.as_id(parts[1], dpath, line, "item id", numeric=True))
-            ratings.append(parts[2])
-            times.append(parts[3])
-            numbers.append(line)
-        raw = RawDataset(users=users, items=items,
-                         values=c.check_floats(ratings, dpath, "rating", numbers),
-                         timestamps=c.check_floats(times, dpath, "timestamp", numbers),
-                         source_files=[c.source_file(dpath)])
+        fields = ("user id", "item id", "rating", "timestamp")
+        cols = c.table(c.lines(c.read_text(dpath)), "\t", dpath, fields,
+                       numeric_ids=("user id", "item id"), floats=("rating", "timestamp"))
+        raw = RawDataset(users=cols["user id"], items=cols["item id"], values=cols["rating"],
+                         timestamps=cols["timestamp"], source_files=[c.source_file(dpath)])
         opts = self.options or MovieLens100KOptions()
         folder = dpath.parent
         if opts.side_files and (folder / "u.item").is_file():

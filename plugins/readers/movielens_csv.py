@@ -50,17 +50,10 @@ class MovieLensCSVReader(DatasetReader):
         rows = c.lines(c.read_text(rpath))
         if not rows or rows[0].strip().split(",") != RATINGS_HEADER:
             raise ReaderError(rpath, 1, None, f"expected the header {','.join(RATINGS_HEADER)}")
-        users, items, ratings, times, numbers = [], [], [], [], []
-        for line, parts in c.split_rows(rows[1:], ",", rpath, tuple(RATINGS_HEADER), first_line=2):
-            users.append(c.as_id(parts[0], rpath, line, "userId", numeric=True))
-            items.append(c.as_id(parts[1], rpath, line, "movieId", numeric=True))
-            ratings.append(parts[2])
-            times.append(parts[3])
-            numbers.append(line)
-        raw = RawDataset(users=users, items=items,
-                         values=c.check_floats(ratings, rpath, "rating", numbers),
-                         timestamps=c.check_floats(times, rpath, "timestamp", numbers),
-                         source_files=[c.source_file(rpath)])
+        cols = c.table(rows[1:], ",", rpath, tuple(RATINGS_HEADER), first_line=2,
+                       numeric_ids=("userId", "movieId"), floats=("rating", "timestamp"))
+        raw = RawDataset(users=cols["userId"], items=cols["movieId"], values=cols["rating"],
+                         timestamps=cols["timestamp"], source_files=[c.source_file(rpath)])
         opts = self.options or MovieLensCSVOptions()
         folder = rpath.parent
         if opts.side_files:

@@ -55,18 +55,11 @@ class MovieLensDatReader(DatasetReader):
         rpath = _ratings_path(path)
         if rpath is None:
             raise ReaderError(path, None, None, "no ratings.dat here (expected a MovieLens .dat folder or file)")
-        rows = c.lines(c.read_text(rpath))
-        users, items, ratings, times, numbers = [], [], [], [], []
-        for line, parts in c.split_rows(rows, "::", rpath, ("UserID", "MovieID", "Rating", "Timestamp")):
-            users.append(c.as_id(parts[0], rpath, line, "UserID", numeric=True))
-            items.append(c.as_id(parts[1], rpath, line, "MovieID", numeric=True))
-            ratings.append(parts[2])
-            times.append(parts[3])
-            numbers.append(line)
-        raw = RawDataset(users=users, items=items,
-                         values=c.check_floats(ratings, rpath, "Rating", numbers),
-                         timestamps=c.check_floats(times, rpath, "Timestamp", numbers),
-                         source_files=[c.source_file(rpath)])
+        fields = ("UserID", "MovieID", "Rating", "Timestamp")
+        cols = c.table(c.lines(c.read_text(rpath)), "::", rpath, fields,
+                       numeric_ids=("UserID", "MovieID"), floats=("Rating", "Timestamp"))
+        raw = RawDataset(users=cols["UserID"], items=cols["MovieID"], values=cols["Rating"],
+                         timestamps=cols["Timestamp"], source_files=[c.source_file(rpath)])
         opts = self.options or MovieLensDatOptions()
         if opts.side_files:
             folder = rpath.parent
