@@ -133,8 +133,10 @@ class ComposerScreen(WorkbenchScreen):
         c: dict[str, Any] = {k: v for k, v in previous.items() if k in ("description", "evaluation")}
         c["name"] = self.query_one("#exp-name", Input).value.strip()
         ds = self.query_one("#exp-dataset", Select).value
-        c["dataset"] = "" if ds is Select.NULL else ds
+        # a Select reads NULL until it has mounted: keep what the config had
+        c["dataset"] = (previous.get("dataset") or "") if ds is Select.NULL else ds
         kind = self.query_one("#exp-split", Select).value
+        kind = _split_kind(previous.get("split")) if kind is Select.NULL else kind
         old_split = previous.get("split")
         c["split"] = {**old_split, "kind": kind} if isinstance(old_split, dict) else kind
         c["model"] = {**(previous.get("model") or {}), "dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
@@ -146,8 +148,10 @@ class ComposerScreen(WorkbenchScreen):
                 names = list(picker.selected)
                 # keep the order of the installed list, as shown
                 names = [n for n in reg.names(kind) if n in names]
+            elif picker.value is Select.NULL:
+                names = [ec.split_entry(e)[0] for e in ec.section_entries(previous, section)]
             else:
-                names = [] if picker.value is Select.NULL else [picker.value]
+                names = [picker.value]
             entries = []
             for n in names:
                 form = forms.get(f"{section}.{n}")
@@ -177,13 +181,15 @@ class ComposerScreen(WorkbenchScreen):
         self._rebuilding = False
 
     async def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged) -> None:
+        if not event.selection_list.is_attached or getattr(self, "_rebuilding", False):
+            return  # a stale event from a list replaced by the last rebuild
         section = (event.selection_list.id or "").removeprefix("pick-")
         current = [ec.split_entry(e)[0] for e in ec.section_entries(self.config or {}, section)]
         if sorted(current) != sorted(event.selection_list.selected):
             await self._rebuild()
 
     async def on_select_changed(self, event: Select.Changed) -> None:
-        if event.value is Select.NULL or getattr(self, "_rebuilding", False):
+        if event.value is Select.NULL or getattr(self, "_rebuilding", False) or not event.select.is_attached:
             return
         if event.select.id in ("pick-fusion", "pick-head"):
             current = (self.config or {}).get(event.select.id.removeprefix("pick-")) or {}

@@ -109,7 +109,8 @@ class OptionsForm(Vertical):
             if isinstance(widget, Checkbox):
                 value = widget.value
             elif isinstance(widget, Select):
-                value = None if widget.value is Select.NULL else widget.value
+                # NULL until mounted, or a blank choice: the value it was built with
+                value = self.initial.get(name, d["default"]) if widget.value is Select.NULL else widget.value
             else:
                 value = coerce(widget.value, d["type"], key)
             if not only_changed or value != d["default"] or name in self.initial:
