@@ -199,3 +199,44 @@ def test_files_dir_and_file_helpers(tmp_path):
         outside = tmp_path / "elsewhere.pt"
         assert ws.relative_file(outside) == str(outside)
         assert ws.resolve_file(str(outside)) == outside
+
+
+def test_workspace_option_and_env_select_the_workspace_in_use(tmp_path, wb_home, run_workbench):
+    for name in ("a", "b"):
+        run_workbench("workspace", "new", name, check=True)
+    elsewhere = tmp_path / "proj" / "c.db"
+    run_workbench("workspace", "new", str(elsewhere), check=True)
+
+    def in_use(*args, env=None):
+        return json.loads(run_workbench(*args, "workspace", "info", "--json", env=env, check=True).stdout)
+
+    assert in_use("--workspace", "b")["name"] == "b"
+    assert in_use(env={"WORKBENCH_WORKSPACE": "a"})["name"] == "a"
+    assert in_use("-w", "b", env={"WORKBENCH_WORKSPACE": "a"})["name"] == "b"  # the option wins
+    by_path = in_use("-w", str(elsewhere))
+    assert Path(by_path["path"]) == elsewhere and Path(by_path["files_dir"]) == tmp_path / "proj" / "c.files"
+    missing = run_workbench("workspace", "info")  # nothing chosen: the `default` workspace, absent here
+    assert missing.returncode != 0 and "default.db" in missing.stderr
+
+
+def test_committed_data_survives_a_crashing_process(tmp_path):
+    """A process killed mid-way (no close, no checkpoint) loses nothing it committed."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "crash.db"
+    script = textwrap.dedent("""
+        import os, sys
+        from workbench.store import open_workspace
+        ws = open_workspace(sys.argv[1], create=True)
+        ws.db.execute("INSERT INTO experiments (name, config, created_at, updated_at) VALUES ('kept', '{}', 0, 0)")
+        ws.db.conn.commit()
+        ws.db.execute("BEGIN")  # (sqlite_utils commits single writes itself; this one stays open)
+        ws.db.execute("INSERT INTO experiments (name, config, created_at, updated_at) VALUES ('lost', '{}', 0, 0)")
+        os._exit(9)  # dies with an open transaction and an unmerged WAL
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    with open_workspace(path) as ws:
+        assert [r[0] for r in ws.db.execute("SELECT name FROM experiments")] == ["kept"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli.common import echo_json, fail
+from workbench.cli.common import echo_json, fail, workspace_spec
 
 
 def _human_size(n: int) -> str:
@@ -80,6 +80,35 @@ def ls_cmd(as_json):
         else:
             click.echo(f"{r['name']:<20} {_human_size(r['size']):>10} {r['datasets']:>8} {r['runs']:>6} "
                        f"{r['schema_version']:>6}  {r['path']}")
+
+
+@workspace.command("info")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def info_cmd(ctx, name, as_json):
+    """Show workspace NAME, or the one in use (--workspace, $WORKBENCH_WORKSPACE, else `default`)."""
+    from workbench.store import admin
+    from workbench.store.workspace import files_dir_for
+
+    path = _path(name) if name else _path_in_use(ctx)
+    if not path.exists():
+        fail(f"no workspace at {path} (create it with `workbench workspace new {path.stem}`)")
+    row = {**admin.summary(path), "files_dir": str(files_dir_for(path))}
+    if as_json:
+        echo_json(row)
+        return
+    for key in ("name", "path", "files_dir", "schema_version", "datasets", "runs"):
+        click.echo(f"{key + ':':<16}{row[key]}")
+    click.echo(f"{'size:':<16}{_human_size(row['size'])}")
+    if row["error"]:
+        fail(row["error"])
+
+
+def _path_in_use(ctx) -> Path:
+    from workbench.store import resolve_workspace_path
+
+    return resolve_workspace_path(workspace_spec(ctx))  # None -> $WORKBENCH_WORKSPACE -> default
 
 
 @workspace.command("rm")
