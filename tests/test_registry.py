@@ -210,3 +210,48 @@ def test_register_module_directly_and_spec_validation():
         PluginSpec(name="has space", kind="view", factory="a:b")
     with pytest.raises(TypeError, match="options must be a dataclass"):
         PluginSpec(name="x", kind="view", factory="a:b", options=dict)
+
+
+# ---------------------------------------------------------------- kinds
+def test_reader_error_names_file_line_and_field(tmp_path):
+    from workbench.kinds import ReaderError
+
+    e = ReaderError(tmp_path / "u.data", 17, "timestamp", "not a number: 'abc'")
+    assert str(e) == f"{tmp_path / 'u.data'}, line 17, field 'timestamp': not a number: 'abc'"
+    assert (e.file, e.line, e.field) == (str(tmp_path / "u.data"), 17, "timestamp")
+    assert str(ReaderError("x.csv", None, None, "empty file")) == "x.csv: empty file"
+    assert isinstance(e, ValueError)
+
+
+def test_reader_plugin_reports_bad_lines_with_reader_error(plugin_site, monkeypatch, tmp_path):
+    from workbench.kinds import ReaderError
+
+    plugin_site(GOOD)
+    reader = load(monkeypatch, "wbtest_good").get("reader", "wbtest_lines").load()(None)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 10\n2 20 extra\n")
+    with pytest.raises(ReaderError) as e:
+        reader.read(bad)
+    assert (e.value.line, str(bad) in str(e.value)) == (2, True)
+
+
+def test_spec_load_resolves_dotted_paths_and_reports_missing_ones():
+    spec = PluginSpec(name="x", kind="evaluator", factory="workbench.kinds:Rankings.__init__")
+    assert spec.load() is Rankings.__init__
+    assert PluginSpec(name="y", kind="evaluator", factory=Rankings).load() is Rankings
+    with pytest.raises(ModuleNotFoundError):
+        PluginSpec(name="z", kind="view", factory="workbench_no_such_module:V").load()
+    with pytest.raises(AttributeError):
+        PluginSpec(name="z", kind="view", factory="workbench.kinds:NoSuchClass").load()
+
+
+def test_specs_from_package_never_imports_implementations():
+    import subprocess
+
+    code = ("import sys\nfrom workbench.kinds import specs_from_package\n"
+            "specs = specs_from_package('workbench_plugins.evaluators', 'evaluator')\n"
+            "assert specs and all(s.kind == 'evaluator' for s in specs)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('workbench_plugins.') and m.endswith('_impl')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
