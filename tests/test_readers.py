@@ -161,6 +161,7 @@ def test_auto_detection_reports_ambiguity(tmp_path):
     ("ratings_time.dat", "movielens_dat", 3, "Timestamp", "expected a number"),
     ("ratings_encoding.dat", "movielens_dat", 3, None, "unknown text encoding"),
     ("sasrec_item.txt", "sasrec", 3, "item", "integer id"),
+    ("bad_time.inter", "recbole", 3, "timestamp", "expected a number"),
 ])
 def test_malformed_rows_name_file_line_and_field(fixture, fmt, line, field, message):
     path = DATA / "malformed" / fixture

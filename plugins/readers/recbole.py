@@ -71,22 +71,14 @@ class RecBoleReader(DatasetReader):
         t_col = col.get("timestamp")
         v_col = next((col[n] for n in ("rating", "label", "value") if n in col), None)
         a_col = next((col[n] for n in ("action", "behavior", "event", "behaviour") if n in col), None)
-        users, items, times, values, actions, numbers = [], [], [], [], [], []
-        for line, parts in c.split_rows(rows[1:], "\t", ipath, tuple(names), first_line=2):
-            users.append(c.as_id(parts[col["user_id"]], ipath, line, "user_id"))
-            items.append(c.as_id(parts[col["item_id"]], ipath, line, "item_id"))
-            numbers.append(line)
-            if t_col is not None:
-                times.append(parts[t_col])
-            if v_col is not None:
-                values.append(parts[v_col])
-            if a_col is not None:
-                actions.append(parts[a_col].strip())
+        float_cols = tuple(names[k] for k in (t_col, v_col) if k is not None)
+        cols = c.table(rows[1:], "\t", ipath, tuple(names), first_line=2, ids=("user_id", "item_id"),
+                       floats=float_cols)
         raw = RawDataset(
-            users=users, items=items,
-            timestamps=c.check_floats(times, ipath, names[t_col], numbers) if t_col is not None else None,
-            values=c.check_floats(values, ipath, names[v_col], numbers) if v_col is not None else None,
-            actions=actions if a_col is not None else None,
+            users=cols["user_id"], items=cols["item_id"],
+            timestamps=cols[names[t_col]] if t_col is not None else None,
+            values=cols[names[v_col]] if v_col is not None else None,
+            actions=[a.strip() for a in cols[names[a_col]]] if a_col is not None else None,
             source_files=[c.source_file(ipath)])
         opts = self.options or RecBoleOptions()
         stem = ipath.with_suffix("")
