@@ -173,6 +173,14 @@ def test_install_list_use_uninstall_in_a_throwaway_environment(tmp_path, run_wor
     gone = wb("plugins", "uninstall", "example_evaluator", "--yes")
     assert gone.returncode != 0 and "no installed plugin or plugin package named 'example_evaluator'" in gone.stderr
 
+    # an editable install (a plugin under development) is picked up by later runs too
+    editable = wb("plugins", "install", "-e", str(source), "--no-deps", "--no-build-isolation", "--no-index",
+                  check=True, timeout=300)
+    assert "plugin example_evaluator from workbench-example-evaluator 0.1.0: evaluator: longtail" in editable.stdout
+    assert "fails to load" not in editable.stderr
+    removed = wb("plugins", "uninstall", DIST, "--yes", check=True, timeout=300)
+    assert "uninstalled workbench-example-evaluator 0.1.0 (plugins: example_evaluator)" in removed.stdout
+
 
 def test_install_without_pip_says_so(tmp_path, run_workbench):
     python = make_env(tmp_path, "nopip", exclude=("pip",))

@@ -240,3 +240,18 @@ def test_committed_data_survives_a_crashing_process(tmp_path):
     assert proc.returncode == 9, proc.stderr
     with open_workspace(path) as ws:
         assert [r[0] for r in ws.db.execute("SELECT name FROM experiments")] == ["kept"]
+
+
+def test_rm_refuses_a_workspace_with_a_live_job_unless_forced(wb_home, run_workbench):
+    import time
+
+    with open_workspace("busy", create=True) as ws:
+        ws.db.execute("INSERT INTO runs (status, config, created_at) VALUES ('running', '{}', 0)")
+        ws.db.execute("INSERT INTO jobs (run_id, status, device, pid, heartbeat, created_at) "
+                      "VALUES (1, 'running', 'cpu', 1, ?, 0)", [time.time()])
+        ws.db.conn.commit()
+    refused = run_workbench("workspace", "rm", "busy", "--yes")
+    assert refused.returncode != 0 and "1 running job(s)" in refused.stderr
+    assert (wb_home / "busy.db").exists()
+    run_workbench("workspace", "rm", "busy", "--yes", "--force", check=True)
+    assert not (wb_home / "busy.db").exists()

@@ -236,8 +236,9 @@ def _dists() -> dict[str, str]:
 @plugins.command("install", context_settings={"ignore_unknown_options": True})
 @click.argument("spec")
 @click.argument("pip_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--editable", "-e", is_flag=True, help="Install a local plugin folder in editable mode.")
 @click.option("--allow-torch-change", is_flag=True, help="Do not pin the installed torch version.")
-def install_cmd(spec, pip_args, allow_torch_change):
+def install_cmd(spec, pip_args, editable, allow_torch_change):
     """Install plugin package SPEC with pip (a name, a path, a URL); extra PIP_ARGS go to pip.
 
     Example: ``workbench plugins install ./my-plugin --no-deps``.
@@ -248,14 +249,19 @@ def install_cmd(spec, pip_args, allow_torch_change):
         c_args, notes = constraint_args(Path(tmp), pin_torch=not allow_torch_change)
         for n in notes:
             click.echo(f"workbench: {n}", err=True)
-        rc = _run_pip(["install", *c_args, *pip_args, spec])
+        rc = _run_pip(["install", *c_args, *pip_args, *(["-e"] if editable else []), spec])
     if rc != 0:
         fail(f"pip install failed (exit code {rc}); see pip's output above", code=rc)
     after = _dists()
     changed = sorted(d for d, v in after.items() if before.get(d) != v)
-    registry = _fresh_registry()
-    new_rows = [r for r in registry.describe() if _canonical(r["package"]) in changed]
-    new_errors = [e for e in _errors(registry) if _canonical(e["package"]) in changed]
+    # A fresh process sees what pip just did (new .pth files, editable finders) as a later run will.
+    check = subprocess.run([sys.executable, "-c", "from workbench.cli import main; main()",
+                            "plugins", "list", "--json"], capture_output=True, text=True)
+    if check.returncode != 0:
+        fail(f"installed, but listing plugins afterwards failed:\n{check.stderr}")
+    listing = json.loads(check.stdout)
+    new_rows = [r for r in listing["plugins"] if _canonical(r["package"]) in changed]
+    new_errors = [e for e in listing["errors"] if _canonical(e["package"]) in changed]
     for r in new_rows:
         provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["provides"].items()) or "nothing yet"
         click.echo(f"plugin {r['name']} from {r['package']} {r['version']}: {provides}")
@@ -283,12 +289,13 @@ def uninstall_cmd(name, yes):
     if _canonical(dist.name) == _canonical(BUILTIN_DISTRIBUTION):
         fail(f"{name!r} is built into Workbench and cannot be uninstalled; to stop loading it, set "
              "WORKBENCH_LOAD_PLUGINS to the plugins you want")
-    provided = sorted(ep.name for ep in eps if _canonical(ep.dist.name) == _canonical(dist.name))
-    if not yes and not click.confirm(f"Uninstall {dist.name} {dist.version} (plugins: {', '.join(provided)})?",
+    dist_name, dist_version = dist.name, dist.version  # read now: pip deletes the metadata
+    provided = sorted(ep.name for ep in eps if _canonical(ep.dist.name) == _canonical(dist_name))
+    if not yes and not click.confirm(f"Uninstall {dist_name} {dist_version} (plugins: {', '.join(provided)})?",
                                      default=False):
         click.echo("nothing uninstalled")
         return
-    rc = _run_pip(["uninstall", "-y", dist.name])
+    rc = _run_pip(["uninstall", "-y", dist_name])
     if rc != 0:
         fail(f"pip uninstall failed (exit code {rc}); see pip's output above", code=rc)
-    click.echo(f"uninstalled {dist.name} (plugins: {', '.join(provided)})")
+    click.echo(f"uninstalled {dist_name} {dist_version} (plugins: {', '.join(provided)})")

@@ -114,7 +114,8 @@ def _path_in_use(ctx) -> Path:
 @workspace.command("rm")
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def rm_cmd(name, yes):
+@click.option("--force", is_flag=True, help="Remove even while a job is running in it.")
+def rm_cmd(name, yes, force):
     """Delete workspace NAME: its .db, -wal, -shm and NAME.files/ folder."""
     from workbench.store import WorkspaceError, admin
 
@@ -128,7 +129,7 @@ def rm_cmd(name, yes):
             click.echo("nothing removed")
             return
     try:
-        removed = admin.remove(path)
+        removed = admin.remove(path, force=force)
     except WorkspaceError as e:
         fail(f"{e}; nothing removed")
     click.echo(f"removed {len(removed)} file(s)/folder(s) of workspace {path.stem}")

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,14 +104,37 @@ def create(path: Path) -> Path:
     return path
 
 
-def remove(path: Path) -> list[Path]:
-    """Delete a workspace: the .db, -wal, -shm and the ``.files/`` folder. Refuses non-workspaces."""
+def live_jobs(path: Path) -> int:
+    """Jobs recorded as running with a fresh heartbeat (a worker is using the workspace now)."""
+    from workbench.jobs.queue import STALE_AFTER_S
+
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        if "jobs" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+            return 0
+        return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND heartbeat > ?",
+                            [time.time() - STALE_AFTER_S]).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def remove(path: Path, force: bool = False) -> list[Path]:
+    """Delete a workspace: the .db, -wal, -shm and the ``.files/`` folder.
+
+    Refuses files that are not workspaces, and workspaces with a live running job
+    unless ``force``.
+    """
     path = Path(path)
     try:
         inspect_workspace_file(path)
     except WorkspaceError as e:
         if "newer Workbench" not in str(e):  # a newer workspace is still ours to delete
             raise
+    else:
+        running = live_jobs(path)
+        if running and not force:
+            raise WorkspaceError(f"{path} has {running} running job(s); cancel them first "
+                                 "(`workbench jobs cancel`) or force the removal")
     removed = []
     for p in workspace_files(path):
         if p.is_dir():
