@@ -128,3 +128,25 @@ def test_every_builtin_plugin_declares_documented_options_whose_defaults_parse()
                 parse_options(spec.options, {}, where)  # defaults must be valid
             checked += 1
     assert checked > 0
+
+
+def test_unresolvable_annotations_do_not_break_listing_or_validation():
+    namespace = {}
+    exec(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "from typing import TYPE_CHECKING\n"
+        "from workbench.options import option\n"
+        "if TYPE_CHECKING:\n"
+        "    from somewhere import Fancy\n"
+        "@dataclass\n"
+        "class Opts:\n"
+        "    n: int = option(3, help='count', min=1)\n"
+        "    fancy: Fancy | None = option(None, help='only for type checkers')\n",
+        namespace)
+    opts_cls = namespace["Opts"]
+    rows = {r["name"]: r for r in describe(opts_cls)}
+    assert rows["n"]["type"] == "int" and rows["fancy"]["default"] is None
+    assert parse_options(opts_cls, {"n": 5}, "x").n == 5
+    with pytest.raises(ConfigError, match=r"^x\.n: expected an integer"):
+        parse_options(opts_cls, {"n": "5"}, "x")

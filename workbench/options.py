@@ -45,7 +45,7 @@ def describe(options_cls: type | None) -> list[dict[str, Any]]:
     """The declared options as plain data: name, type, default, help, choices, min, max."""
     if options_cls is None:
         return []
-    hints = typing.get_type_hints(options_cls)
+    hints = _hints(options_cls)
     out = []
     for f in dataclasses.fields(options_cls):
         if f.default is not MISSING:
@@ -86,7 +86,7 @@ def parse_options(options_cls: type | None, values: dict[str, Any] | None, where
         if values:
             raise ConfigError(f"{where}: takes no options, got {', '.join(sorted(values))}")
         return None
-    hints = typing.get_type_hints(options_cls)
+    hints = _hints(options_cls)
     fields = {f.name: f for f in dataclasses.fields(options_cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -113,6 +113,22 @@ def parse_options(options_cls: type | None, values: dict[str, Any] | None, where
         raise ConfigError(f"{where}.{msg}" if head in fields else f"{where}: {msg}") from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: {e}") from None
+
+
+def _hints(options_cls: type) -> dict[str, Any]:
+    """Field types; a field whose annotation cannot be resolved (a name only imported under
+    ``TYPE_CHECKING``) is treated as ``Any`` instead of breaking listings and validation."""
+    try:
+        return typing.get_type_hints(options_cls)
+    except Exception:  # noqa: BLE001 - resolve field by field
+        out = {}
+        module = vars(__import__("sys").modules.get(options_cls.__module__, typing))
+        for f in dataclasses.fields(options_cls):
+            try:
+                out[f.name] = eval(f.type, module) if isinstance(f.type, str) else f.type  # noqa: S307
+            except Exception:  # noqa: BLE001
+                out[f.name] = Any
+        return out
 
 
 def _is_union(origin: Any) -> bool:

@@ -25,7 +25,7 @@ from workbench.store.workspace import (
     WorkspaceError, default_home, files_dir_for, inspect_workspace_file, open_workspace,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # no '.': a dotted name reads as a path
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
@@ -40,9 +40,9 @@ class CopyReport:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name) or name.endswith(".db"):
-        raise WorkspaceError(f"bad workspace name {name!r}: use letters, digits, '.', '-' and '_' "
-                             "(no slashes, no .db suffix)")
+    if not NAME_RE.match(name):
+        raise WorkspaceError(f"bad workspace name {name!r}: use letters, digits, '-' and '_' "
+                             "(a name with '.' or '/' is taken as a path)")
     return name
 
 
