@@ -108,3 +108,31 @@ def test_adversary_is_a_no_op_when_off_or_in_eval(data):
         torch.manual_seed(5)
         assert adv.loss(batch).item() == pytest.approx(expected, rel=1e-6)
         adv.close()
+
+
+def test_fused_experiment_with_augmentation_and_adversary_runs_through_the_product(tmp_path, run_workbench,
+                                                                                   shared_datasets):
+    """Real import of ml-100k, then the engine's runner trains SASRec + temporal (GMU fusion)
+    with crop/mask/reorder augmentation and FGM adversarial training turned on in [trainer]."""
+    from workbench.engine.runner import run_experiment
+    from workbench.store import open_workspace
+
+    ws_path = tmp_path / "ws.db"
+    run_workbench("-w", ws_path, "data", "import", shared_datasets / "ml-100k", "--format", "movielens_100k",
+                  "--name", "ml100k", check=True)
+    config = {
+        "name": "mv-trainer-options", "dataset": "ml100k",
+        "model": {"dim": 16, "max_len": 12},
+        "views": [{"type": "sasrec", "blocks": 1}, {"type": "temporal", "windows": [3, 0]}],
+        "fusion": {"type": "gmu"}, "head": {"type": "softmax_ce"},
+        "trainer": {"epochs": 2, "batch_size": 512, "lr": 0.01, "augment_crop": 0.3, "augment_mask": 0.1,
+                    "augment_reorder": 0.3, "adversarial": "fgm", "adversarial_epsilon": 0.1, "patience": 0},
+    }
+    run_id, test = run_experiment(ws_path, config)
+    assert 0 < test["NDCG@10"] < 1 and test["num_users"] == 943
+    with open_workspace(ws_path) as ws:
+        run = list(ws.db.query("SELECT status, config FROM runs WHERE id = ?", [run_id]))[0]
+        epochs = list(ws.db.query("SELECT train_loss FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", [run_id]))
+    assert run["status"] == "completed"
+    assert '"adversarial": "fgm"' in run["config"] and '"augment_reorder": 0.3' in run["config"]
+    assert len(epochs) == 2 and epochs[1]["train_loss"] < epochs[0]["train_loss"]

@@ -114,3 +114,18 @@ class EmbeddingAdversary:
                     g if (g := next(it)) is not None else torch.zeros_like(p), size)) for p in probe]
         adv, _ = self._run(batch, [None if d is None else d.detach() for d in deltas])
         return clean + self.options.weight * adv
+
+
+def adversary_for(model, trainer_options) -> EmbeddingAdversary | None:
+    """The adversary asked for by the trainer options (``adversarial*`` fields), or None when off.
+
+    ``fgm``: L2-scaled gradient step; ``fgsm``: signed gradient step; ``pgd``: projected L2 steps."""
+    method = getattr(trainer_options, "adversarial", "off")
+    eps = getattr(trainer_options, "adversarial_epsilon", 0.0)
+    if method == "off" or eps <= 0:
+        return None
+    options = AdversarialOptions(method="pgd" if method == "pgd" else "fgsm", epsilon=eps,
+                                 norm="sign" if method == "fgsm" else "l2",
+                                 steps=getattr(trainer_options, "adversarial_steps", 3),
+                                 weight=getattr(trainer_options, "adversarial_weight", 1.0))
+    return EmbeddingAdversary(model, options)

@@ -122,3 +122,11 @@ def _reorder(batch, o: AugmentOptions, generator):
         batch.actions = ext_a[:, :L]
         batch.target_actions = torch.where(batch.items > 0, ext_a[:, 1:], torch.zeros_like(batch.target_actions))
     return batch
+
+
+def augment_options_for(trainer_options) -> AugmentOptions | None:
+    """The augmentation asked for by the trainer options (``augment_*`` fields), or None when off."""
+    o = AugmentOptions(crop=getattr(trainer_options, "augment_crop", 0.0),
+                       mask=getattr(trainer_options, "augment_mask", 0.0),
+                       reorder=getattr(trainer_options, "augment_reorder", 0.0))
+    return o if o.active else None

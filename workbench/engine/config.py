@@ -52,6 +52,18 @@ class TrainerOptions:
     amp: str = option("auto", help="bf16 autocast: auto (CUDA, or CPU with native bf16), bf16, off",
                       choices=["auto", "bf16", "off"])
     threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
+    # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py
+    augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest 60-100%",
+                                 min=0.0, max=1.0)
+    augment_mask: float = option(0.0, help="probability of dropping each training event's item from the input",
+                                 min=0.0, max=0.9)
+    augment_reorder: float = option(0.0, help="probability of shuffling a window of 20% of a training sequence",
+                                    min=0.0, max=1.0)
+    adversarial: str = option("off", help="perturb embedding lookups: fgm (L2-scaled gradient), fgsm (signed), "
+                                          "pgd (projected steps)", choices=["off", "fgm", "fgsm", "pgd"])
+    adversarial_epsilon: float = option(0.05, help="size of the embedding perturbation", min=0.0)
+    adversarial_steps: int = option(3, help="PGD ascent steps", min=1, max=20)
+    adversarial_weight: float = option(1.0, help="weight of the adversarial loss", min=0.0)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import torch
 
+from workbench.engine.augment import augment_batch
 from workbench.engine.batches import SequenceTensors
 from workbench.engine.eval_types import EvalBatch
 from workbench.events import Emitter
@@ -86,6 +87,10 @@ class Trainer:
             if self.optimizer else None
         self.state = TrainState()
         self.best_weights: dict[str, torch.Tensor] | None = None
+        from workbench.engine.adversarial import adversary_for
+        from workbench.engine.augment import augment_options_for
+        self.augment = augment_options_for(t)          # None when off
+        self.adversary = adversary_for(model, t)       # None when off
         self.cancelled = False
 
     # ------------------------------------------------------------ state
@@ -177,8 +182,10 @@ class Trainer:
         last_emit, epoch_start, steps_done = time.monotonic(), time.monotonic(), 0
         for step in range(self.steps_per_epoch):
             batch = self.train.batch(order[step * t.batch_size:(step + 1) * t.batch_size]).to(self.device)
+            if self.augment is not None:
+                batch = augment_batch(batch, self.augment, gen)
             with self.autocast():
-                loss = self.model.loss(batch)
+                loss = self.adversary.loss(batch) if self.adversary is not None else self.model.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if t.clip_norm > 0:
