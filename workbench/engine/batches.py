@@ -122,4 +122,5 @@ def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None) 
         num_items=ds.n_items, num_users=ds.n_users, max_len=max_len, has_timestamps=ds.has_timestamps,
         item_titles=ds.item_titles, item_texts=ds.item_texts, item_categories=ds.item_categories,
         user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=train_sequences,
-        item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace)
+        item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace,
+        extra={"item_raw_ids": ds.item_raw_ids})   # raw ids: the precomputed view aligns files by them
