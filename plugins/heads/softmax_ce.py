@@ -8,7 +8,8 @@ from workbench.options import option
 
 @dataclass
 class SoftmaxCEOptions:
-    chunk_size: int = option(4096, help="positions per logits chunk (bounds the (P, N) logits memory)", min=1)
+    chunk_size: int = option(0, help="0: one (P, N) logits matrix; > 0: positions per chunk, logits recomputed "
+                                     "in backward and never stored (bounds memory for large catalogues)", min=0)
     label_smoothing: float = option(0.0, help="cross-entropy label smoothing", min=0.0, max=0.5)
 
 

@@ -10,7 +10,9 @@ from workbench.options import option
 class SASRecOptions:
     blocks: int = option(2, help="Transformer blocks", min=1)
     heads: int = option(1, help="attention heads (must divide model.dim)", min=1)
-    dropout: float = option(0.2, help="dropout on embeddings, attention and feed-forward", min=0.0, max=0.9)
+    dropout: float = option(0.2, help="dropout on embeddings, residual branches and feed-forward", min=0.0, max=0.9)
+    attn_dropout: float = option(0.0, help="dropout on attention probabilities (0 = fused attention kernel, faster)",
+                                 min=0.0, max=0.9)
     norm: str = option("pre", help="LayerNorm placement", choices=["pre", "post"])
     ffn_mult: int = option(1, help="feed-forward width as a multiple of dim", min=1)
     scale_embeddings: bool = option(True, help="multiply item embeddings by sqrt(dim) (as SASRec)")

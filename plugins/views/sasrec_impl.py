@@ -12,6 +12,7 @@ from workbench_plugins.views._embedding import ItemEmbedding
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float):
+        """``dropout`` applies to the attention probabilities (0 keeps SDPA on its fused kernel)."""
         super().__init__()
         if dim % heads:
             raise ValueError(f"views.sasrec.heads: {heads} does not divide model.dim {dim}")
@@ -32,10 +33,10 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float, ffn_mult: int, pre_norm: bool):
+    def __init__(self, dim: int, heads: int, dropout: float, attn_dropout: float, ffn_mult: int, pre_norm: bool):
         super().__init__()
         self.pre_norm = pre_norm
-        self.attn = CausalSelfAttention(dim, heads, dropout)
+        self.attn = CausalSelfAttention(dim, heads, attn_dropout)
         self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(ffn_mult * dim, dim))
@@ -63,7 +64,7 @@ class SASRecView(View):
         self.positions = nn.Embedding(ctx.max_len, dim)
         nn.init.trunc_normal_(self.positions.weight, std=0.02)
         self.drop = nn.Dropout(o.dropout)
-        self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.ffn_mult, o.norm == "pre")
+        self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.attn_dropout, o.ffn_mult, o.norm == "pre")
                                     for _ in range(o.blocks))
         self.final_norm = nn.LayerNorm(dim) if o.norm == "pre" else nn.Identity()
 

@@ -18,6 +18,9 @@ COMMANDS = {
     "data": "workbench.cli.data_cmd:data",
     "demo": "workbench.cli.demo_cmd:demo",
     "jobs": "workbench.cli.jobs_cmd:jobs",
+    "run": "workbench.cli.run_cmd:run",
+    "runs": "workbench.cli.runs_cmd:runs",
+    "recommend": "workbench.cli.recommend_cmd:recommend",
 }
 
 

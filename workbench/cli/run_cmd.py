@@ -1,0 +1,105 @@
+"""``workbench run EXPERIMENT.toml``: train, evaluate and store a run (in the foreground)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from workbench.cli.common import echo_json, fail, open_ws
+
+SUMMARY_KEYS = ("HR@10", "NDCG@10", "MRR@10", "HR@20", "NDCG@20")
+
+
+class ProgressPrinter:
+    """A rich progress bar (epochs x steps, ETA) driven by the run's events; quiet with --json."""
+
+    def __init__(self, quiet: bool):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False)
+        self.task = None
+        self.started = False
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        d = event.data
+        if event.kind == "run_started":
+            self.console.print(f"run {d['run_id']}: {d['device']} (amp {d.get('amp')}), {d['num_params']:,} parameters, "
+                               f"{d['steps_per_epoch']} steps/epoch")
+            if d["epochs"]:
+                self.progress.start()
+                self.started = True
+                self.task = self.progress.add_task("epoch 1", total=d["epochs"] * d["steps_per_epoch"], info="")
+        elif event.kind == "step" and self.task is not None:
+            done = (d["epoch"] - 1) * d["steps"] + d["step"]
+            self.progress.update(self.task, completed=done, description=f"epoch {d['epoch']}",
+                                 info=f"loss {d['loss']:.4f}  {d['samples_per_s']:.0f} seq/s")
+        elif event.kind == "epoch_finished":
+            m = d.get("metrics", {})
+            shown = "  ".join(f"{k} {m[k]:.4f}" for k in SUMMARY_KEYS if k in m)
+            loss = d.get("train_loss")
+            msg = f"epoch {d['epoch']}: loss {loss:.4f}  {shown}  ({d['wall_time']:.1f}s, best {d['best_epoch']})" \
+                if isinstance(loss, float) else f"validation: {shown}"
+            (self.progress.console if self.started else self.console).print(msg)
+        elif event.kind == "log":
+            if not str(d.get("message", "")).startswith("test metrics by history"):
+                (self.progress.console if self.started else self.console).print(d.get("message", ""))
+
+    def close(self) -> None:
+        if self.started:
+            self.progress.stop()
+
+
+@click.command()
+@click.argument("experiment", type=click.Path(dir_okay=False))
+@click.option("--dataset", default=None, help="Dataset name (overrides the experiment's `dataset`).")
+@click.option("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (overrides trainer.device).")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Override trainer.epochs.")
+@click.option("--name", default=None, help="Run name (default: the experiment's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run id and test metrics as JSON.")
+@click.pass_context
+def run(ctx, experiment, dataset, device, epochs, name, as_json):
+    """Train EXPERIMENT (a TOML file), evaluate on the test split and store the run."""
+    from workbench.engine.config import apply_overrides, load_toml
+    from workbench.options import ConfigError
+
+    try:
+        raw = apply_overrides(load_toml(experiment), epochs=epochs)
+    except ConfigError as e:
+        fail(str(e))
+    ws = open_ws(ctx)
+    ws_path = ws.path
+    try:
+        from workbench.engine.runner import create_run
+        run_id = create_run(ws, raw, dataset=dataset, device=device, name=name)
+    except ConfigError as e:
+        fail(f"{experiment}: {e}")
+    finally:
+        ws.close()
+    from workbench.engine.runner import execute_run
+    printer = ProgressPrinter(quiet=as_json)
+    try:
+        metrics = execute_run(ws_path, run_id, listeners=[printer])
+    except KeyboardInterrupt:
+        printer.close()
+        fail(f"run {run_id} interrupted; continue it with `workbench runs resume {run_id}`", code=130)
+    except ConfigError as e:
+        printer.close()
+        fail(f"run {run_id} failed: {e}")
+    except Exception as e:  # noqa: BLE001 - the traceback is stored with the run
+        printer.close()
+        fail(f"run {run_id} failed: {type(e).__name__}: {e} (traceback: `workbench runs show {run_id}`)")
+    printer.close()
+    if as_json:
+        echo_json({"run_id": run_id, "test_metrics": metrics})
+        return
+    click.echo(f"run {run_id} completed")
+    for k in SUMMARY_KEYS:
+        if k in metrics:
+            click.echo(f"  test {k:<8} {metrics[k]:.4f}")
+    sys.stdout.flush()

@@ -1,0 +1,173 @@
+"""``workbench runs``: list, show, compare, resume and remove stored runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import click
+
+from workbench.cli.common import echo_json, fail, open_ws
+
+KEY_METRICS = ("NDCG@10", "HR@10", "MRR@10")
+
+
+def _run_row(ws, run_id: int) -> dict:
+    rows = list(ws.db.query("SELECT r.*, d.name AS dataset FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
+                            "WHERE r.id = ?", [run_id]))
+    if not rows:
+        fail(f"no run {run_id} in {ws.path}")
+    row = dict(rows[0])
+    for k in ("config", "versions", "progress", "test_metrics"):
+        row[k] = json.loads(row[k]) if row.get(k) else None
+    return row
+
+
+def _epochs(ws, run_id: int) -> list[dict]:
+    return [{"epoch": r["epoch"], "train_loss": r["train_loss"], "wall_time": r["wall_time"],
+             "metrics": json.loads(r["metrics"])}
+            for r in ws.db.query("SELECT * FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", [run_id])]
+
+
+@click.group()
+def runs():
+    """Inspect and manage stored training runs."""
+
+
+@runs.command("ls")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ls(ctx, as_json):
+    """List runs, newest first."""
+    with open_ws(ctx) as ws:
+        rows = [dict(r) for r in ws.db.query(
+            "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at "
+            "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
+    for r in rows:
+        r["test_metrics"] = json.loads(r["test_metrics"]) if r["test_metrics"] else None
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no runs yet (start one with `workbench run examples/sasrec_ce.toml --dataset NAME`)")
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("id", "name", "dataset", "status", "device", "best epoch", *KEY_METRICS)
+    for r in rows:
+        m = r["test_metrics"] or {}
+        table.add_row(str(r["id"]), r["name"] or "", r["dataset"] or "", r["status"], r["device"] or "",
+                      str(r["best_epoch"] or ""), *(f"{m[k]:.4f}" if k in m else "" for k in KEY_METRICS))
+    Console().print(table)
+
+
+@runs.command("show")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx, run_id, as_json):
+    """Config, versions, per-epoch curve, test metrics and checkpoints of a run."""
+    with open_ws(ctx) as ws:
+        row = _run_row(ws, run_id)
+        row["epochs"] = _epochs(ws, run_id)
+        row["checkpoints"] = [dict(r) for r in ws.db.query(
+            "SELECT epoch, path, sha256, is_best FROM checkpoints WHERE run_id = ? ORDER BY id", [run_id])]
+    if as_json:
+        echo_json(row)
+        return
+    click.echo(f"run {row['id']} {row['name']!r}: {row['status']} on {row['dataset']} ({row['device'] or '-'}), "
+               f"seed {row['seed']}, best epoch {row['best_epoch']}")
+    cfg = row["config"] or {}
+    views = ", ".join(v["type"] for v in cfg.get("views", [])) or "none"
+    click.echo(f"  model: views [{views}] -> {cfg.get('fusion', {}).get('type')} -> {cfg.get('head', {}).get('type')}"
+               f"; dim {cfg.get('model', {}).get('dim')}, max_len {cfg.get('model', {}).get('max_len')}")
+    for e in row["epochs"]:
+        m = e["metrics"]
+        loss = f"{e['train_loss']:.4f}" if e["train_loss"] is not None else "-"
+        click.echo(f"  epoch {e['epoch']:>3}  loss {loss}  " +
+                   "  ".join(f"{k} {m[k]:.4f}" for k in KEY_METRICS if k in m) + f"  {e['wall_time'] or 0:.1f}s")
+    if row["test_metrics"]:
+        click.echo("  test: " + "  ".join(f"{k} {v:.4f}" for k, v in row["test_metrics"].items()
+                                          if isinstance(v, float) and "@" in k))
+    if row["error"]:
+        click.echo("  error:\n" + row["error"])
+
+
+@runs.command("compare")
+@click.argument("run_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def compare(ctx, run_ids, as_json):
+    """Test metrics of several runs side by side."""
+    with open_ws(ctx) as ws:
+        rows = [_run_row(ws, r) for r in run_ids]
+    names = []
+    for r in rows:
+        for k in (r["test_metrics"] or {}):
+            if k not in names and "@" in k:
+                names.append(k)
+    out = [{"id": r["id"], "name": r["name"], "status": r["status"], "dataset": r["dataset"],
+            "best_epoch": r["best_epoch"], "metrics": {k: (r["test_metrics"] or {}).get(k) for k in names}}
+           for r in rows]
+    if as_json:
+        echo_json(out)
+        return
+    from rich.console import Console
+    from rich.table import Table
+    table = Table("metric", *(f"{r['id']} {r['name']}" for r in out))
+    for k in names:
+        vals = [r["metrics"][k] for r in out]
+        best = max((v for v in vals if v is not None), default=None)
+        table.add_row(k, *("" if v is None else (f"[bold]{v:.4f}[/]" if v == best and len(out) > 1 else f"{v:.4f}")
+                           for v in vals))
+    Console().print(table)
+
+
+@runs.command("resume")
+@click.argument("run_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def resume(ctx, run_id, as_json):
+    """Continue a cancelled or failed run from its last checkpoint."""
+    from workbench.cli.run_cmd import ProgressPrinter
+    from workbench.engine.runner import execute_run
+    with open_ws(ctx) as ws:
+        path = ws.path
+        _run_row(ws, run_id)
+    printer = ProgressPrinter(quiet=as_json)
+    try:
+        metrics = execute_run(path, run_id, listeners=[printer], resume=True)
+    except Exception as e:  # noqa: BLE001
+        printer.close()
+        fail(f"run {run_id} failed: {type(e).__name__}: {e}")
+    printer.close()
+    if as_json:
+        echo_json({"run_id": run_id, "test_metrics": metrics})
+    else:
+        click.echo(f"run {run_id} completed: " + "  ".join(f"{k} {metrics[k]:.4f}" for k in KEY_METRICS if k in metrics))
+
+
+@runs.command("rm")
+@click.argument("run_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def rm(ctx, run_ids, as_json):
+    """Delete runs, their epochs, events and checkpoint files."""
+    from workbench.engine.checkpoint import run_dir
+    removed = []
+    with open_ws(ctx) as ws:
+        for run_id in run_ids:
+            row = _run_row(ws, run_id)
+            if row["status"] == "running":
+                fail(f"run {run_id} is running; cancel it first")
+        for run_id in run_ids:
+            with ws.db.conn:
+                ws.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
+            folder = run_dir(ws, run_id)
+            if folder.exists():
+                shutil.rmtree(folder)
+            removed.append(run_id)
+    if as_json:
+        echo_json({"removed": removed})
+    else:
+        click.echo("removed run " + ", ".join(map(str, removed)))
