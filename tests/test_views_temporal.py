@@ -76,3 +76,24 @@ def test_bad_windows_option_is_a_config_error():
 
     with pytest.raises(ConfigError, match="windows"):
         parse_options(TemporalOptions, {"windows": [3, -1]}, "views.temporal")
+
+
+def test_window_pooling_matches_a_direct_loop_and_survives_bf16():
+    """Cumsum pooling equals the naive windowed mean; with bf16 inputs the window value is kept
+    (the prefix sums run in float32, so long histories do not cancel out)."""
+    from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 200, 4, generator=g) + 50.0          # large common offset: cancellation-prone
+    mask = torch.ones(3, 200, dtype=torch.bool)
+    mask[0, :120] = False
+    for w in (3, 20, 0):
+        got = causal_window_mean(x, mask, w)
+        for t in (0, 119, 120, 150, 199):
+            lo = 0 if w == 0 else max(0, t - w + 1)
+            rows = x[0, lo:t + 1][mask[0, lo:t + 1]]
+            want = rows.mean(0) if len(rows) else torch.zeros(4)
+            assert torch.allclose(got[0, t], want, atol=1e-4), (w, t)
+        low = causal_window_mean(x.bfloat16(), mask, w)
+        assert low.dtype == torch.bfloat16
+        assert torch.allclose(low.float()[1], got[1], atol=0.5)

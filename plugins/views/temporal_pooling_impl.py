@@ -20,16 +20,19 @@ def shifted_cumsum(x: torch.Tensor) -> torch.Tensor:
 def causal_window_sum(x: torch.Tensor, window: int) -> torch.Tensor:
     """(B, L, ...) -> (B, L, ...): sum of ``x`` over positions ``(t - window, t]``.
 
-    ``window <= 0`` means the whole history ``[0, t]``.
+    ``window <= 0`` means the whole history ``[0, t]``. Sums run in float32 (a difference of
+    two bf16/fp16 prefix sums would lose the window's value under autocast), the result has
+    the input's dtype.
     """
-    c = shifted_cumsum(x)
+    dtype = x.dtype
+    c = shifted_cumsum(x.float())
     end = c[:, 1:]
     if window <= 0 or window >= x.shape[1]:
-        return end
+        return end.to(dtype)
     idx = torch.arange(x.shape[1], device=x.device)
     start_idx = (idx + 1 - window).clamp(min=0)
     start = c.index_select(1, start_idx)
-    return end - start
+    return (end - start).to(dtype)
 
 
 def causal_window_mean(x: torch.Tensor, mask: torch.Tensor, window: int) -> torch.Tensor:
