@@ -26,15 +26,23 @@ from workbench_plugins.views.temporal_pooling_impl import (
     causal_window_mean, causal_window_sum, first_real_index, log_bucket, previous)
 
 
+MAX_CATEGORIES = 256
+
+
 def category_matrix(ctx: DataContext) -> torch.Tensor:
-    """(N+1, C) float multi-hot of item categories (C >= 1; all zero when the data has none)."""
+    """(N+1, C) float multi-hot of the ``MAX_CATEGORIES`` most frequent item categories
+    (C >= 1; all zero when the data has none). Caps memory for tag-like vocabularies."""
+    from collections import Counter
+
     cats = ctx.item_categories or []
-    vocab = sorted({c for row in cats for c in (row or [])})
+    counts = Counter(c for row in cats for c in (row or []))
+    vocab = sorted(c for c, _ in counts.most_common(MAX_CATEGORIES))
     index = {c: k for k, c in enumerate(vocab)}
     m = torch.zeros(ctx.num_items + 1, max(1, len(vocab)))
     for item, row in enumerate(cats[: ctx.num_items + 1]):
         for c in row or []:
-            m[item, index[c]] = 1.0
+            if c in index:
+                m[item, index[c]] = 1.0
     return m
 
 
