@@ -40,16 +40,27 @@ def test_default_size_is_small_enough_to_train_quickly(demo):
     assert 30_000 <= len(demo.users) <= 80_000
 
 
-def test_action_funnel(demo, events):
+def test_action_funnel_and_actions_carry_taste(demo, events):
     counts = Counter(demo.actions)
     assert counts["view"] > counts["click"] > counts["cart"] > counts["purchase"] > 0
-    for evs in list(events.values())[:200]:  # every purchase follows a cart of the same item
-        carted = set()
+    cats = {i: info["categories"][0] for i, info in demo.item_info.items()}
+    deep_fav, n_fav, deep_other, n_other = 0, 0, 0, 0
+    for evs in events.values():
+        favourite = Counter(cats[i] for _, i, _ in evs).most_common(1)[0][0]
         for _, item, action in evs:
-            if action == "cart":
-                carted.add(item)
-            if action == "purchase":
-                assert item in carted
+            deep = action in ("cart", "purchase")
+            if cats[item] == favourite:
+                deep_fav, n_fav = deep_fav + deep, n_fav + 1
+            else:
+                deep_other, n_other = deep_other + deep, n_other + 1
+    assert deep_fav / n_fav > 1.3 * deep_other / n_other  # users go deeper on what they like
+
+
+def test_next_item_is_rarely_a_trivial_repeat(events):
+    """Leave-one-out must not be won by copying the previous item (a funnel-as-events artefact)."""
+    seqs = [[i for _, i, _ in evs] for evs in events.values()]
+    assert sum(s[-1] == s[-2] for s in seqs) / len(seqs) < 0.1
+    assert sum(a == b for s in seqs for a, b in zip(s, s[1:])) / sum(len(s) - 1 for s in seqs) < 0.1
 
 
 def test_multi_scale_time_gaps(events):
@@ -83,7 +94,7 @@ def test_user_attributes_correlate_with_tastes(demo, events):
     n_cat = len(VOCAB)
     users = sorted(events)
     bands = [demo.user_info[u]["age_band"] for u in users]
-    views = {u: [e[1] for e in events[u] if e[2] == "view"] for u in users}
+    views = {u: [e[1] for e in events[u]] for u in users}
 
     def spread(labels):
         dists = []
@@ -107,8 +118,7 @@ def test_tastes_drift_over_time(demo, events):
             if last_t is not None and t - last_t > 1800:
                 sessions.append(current)
                 current = []
-            if action == "view":
-                current.append(item)
+            current.append(item)
             last_t = t
         sessions.append(current)
         if len(sessions) < 6:
@@ -119,7 +129,7 @@ def test_tastes_drift_over_time(demo, events):
         early_late.append(tv(flat(sessions[:half]), flat(sessions[half:])))
         interleaved.append(tv(flat(sessions[0::2]), flat(sessions[1::2])))
     assert len(early_late) > 300
-    # measured: 0.98 with drift=0, 1.15 with the default drift=0.7
+    # measured: 1.00 with drift=0, 1.16 with the default drift=0.7
     assert np.mean(early_late) > 1.08 * np.mean(interleaved)
 
 
