@@ -102,14 +102,14 @@ def inspect_workspace_file(path: Path, allow_empty: bool = False) -> int:
     path = Path(path)
     if not path.is_file():
         raise WorkspaceError(f"no workspace at {path}")
-    with open(path, "rb") as f:
-        header = f.read(len(SQLITE_HEADER))
-    if not header:
+    if path.stat().st_size == 0:
         if allow_empty:
             return 0
         raise WorkspaceError(f"{path} is an empty file, not a Workbench workspace")
-    if header != SQLITE_HEADER:
-        raise WorkspaceError(f"{path} is not a Workbench workspace (not an SQLite database file)")
+    # The header is checked by SQLite itself, not with open()/close() here: closing any
+    # descriptor of the file drops every POSIX lock this process holds on it, breaking
+    # other connections of the same process (a second workspace connection in a thread
+    # then fails with "disk I/O error"; see sqlite.org/howtocorrupt.html, 2.2).
     # A plain connection without pragmas and without writes leaves the file as it is.
     try:
         conn = sqlite3.connect(str(path), timeout=30)
@@ -124,6 +124,8 @@ def inspect_workspace_file(path: Path, allow_empty: bool = False) -> int:
                                  "(it has no _workbench_migrations table)")
         version = conn.execute("SELECT MAX(version) FROM _workbench_migrations").fetchone()[0] or 0
     except sqlite3.DatabaseError as e:
+        if "not a database" in str(e):
+            raise WorkspaceError(f"{path} is not a Workbench workspace (not an SQLite database file)") from None
         raise WorkspaceError(f"{path} is not a readable Workbench workspace: {e}") from None
     finally:
         conn.close()
