@@ -50,9 +50,21 @@ class Heartbeat(threading.Thread):
         self.join(timeout=5)
 
 
-def _final_status(result) -> str:
-    status = result.get("status") if isinstance(result, dict) else None
-    return status if status in queue.FINISHED else "completed"
+def _run_outcome(ws_path: Path, run_id: int) -> tuple[str, str | None]:
+    """The run's stored status and error after ``execute_run`` returned (it records them itself)."""
+    from workbench.store import open_workspace
+
+    ws = open_workspace(ws_path)
+    try:
+        row = ws.db.execute("SELECT status, error FROM runs WHERE id = ?", [run_id]).fetchone()
+    finally:
+        ws.close()
+    if row is None:
+        return "failed", f"run {run_id} disappeared from the workspace"
+    status, error = row
+    if status not in queue.FINISHED:  # the engine returned without finishing the run: say so
+        return "failed", f"execute_run returned with the run still {status}"
+    return status, error if status == "failed" else None
 
 
 def execute_job(ws_path: Path, job: queue.Job) -> str:
@@ -65,11 +77,8 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
     try:
         from workbench.engine.runner import execute_run
 
-        result = execute_run(ws_path, job.run_id, should_stop=lambda: hb.stop_requested, resume=job.resume,
-                             **({"device": job.device} if _accepts_device(execute_run) else {}))
-        status = _final_status(result)
-        if status == "failed":
-            error = (result or {}).get("error")
+        execute_run(ws_path, job.run_id, should_stop=lambda: hb.stop_requested, resume=job.resume)
+        status, error = _run_outcome(ws_path, job.run_id)
     except BaseException as e:  # noqa: BLE001 - store the traceback, keep the worker alive
         status, error = "failed", traceback.format_exc()
         _mark_run_failed(ws_path, job.run_id, error)
@@ -83,15 +92,6 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
         finally:
             ws.close()
     return status
-
-
-def _accepts_device(fn) -> bool:
-    import inspect
-
-    try:
-        return "device" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:

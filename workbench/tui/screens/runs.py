@@ -31,6 +31,8 @@ def _progress_fraction(run: dict) -> tuple[float, str]:
     epoch, step, steps = p.get("epoch"), p.get("step"), p.get("steps")
     if not epoch or not epochs:
         return 0.0, run["status"]
+    if p.get("phase") == "epoch":  # the snapshot written when an epoch finished
+        return min(1.0, epoch / epochs), f"epoch {epoch}/{epochs} done"
     frac_epoch = (step / steps) if step is not None and steps else 0.0
     frac = min(1.0, ((epoch - 1) + frac_epoch) / epochs)
     label = f"epoch {epoch}/{epochs}"
