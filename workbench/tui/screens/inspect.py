@@ -117,18 +117,16 @@ class InspectScreen(WorkbenchScreen):
             return
         self.app.call_from_thread(self._show_recs, run_id, label, recs)
 
-    def _show_recs(self, run_id: int, label: str, recs: list[dict]) -> None:
+    def _show_recs(self, run_id: int, label: str, recs: dict) -> None:
         table = self.query_one("#recs", DataTable)
         table.clear(columns=True)
-        views = []
-        for r in recs:
-            for v in (r.get("view_weights") or {}):
-                if v not in views:
-                    views.append(v)
-        table.add_columns("#", "item", "score", *views)
-        for i, r in enumerate(recs, 1):
-            w = r.get("view_weights") or {}
-            table.add_row(str(i), (r.get("title") or r.get("raw_id") or str(r["item"]))[:34], f"{r['score']:.3f}",
-                          *[f"{w[v]:.2f}" if v in w else "-" for v in views])
-        self._say(f"run {run_id}, user {label}: top {len(recs)}"
-                  + (f"; view weights = the fusion's weight of each view for this user" if views else ""))
+        views = [v for v in recs["views"]] if any(r.get("view_scores") for r in recs["items"]) else []
+        table.add_columns("#", "item", "score", *[f"{v} alone" for v in views])
+        for i, r in enumerate(recs["items"], 1):
+            vs = r.get("view_scores") or {}
+            table.add_row(str(i), str(r.get("title") or r.get("raw_id"))[:34], f"{r['score']:.3f}",
+                          *[f"{vs[v]:.3f}" if v in vs else "-" for v in views], key=str(r["item"]))
+        weights = recs.get("view_weights")
+        why = ("  fusion weights: " + "  ".join(f"{v} {w:.2f}" for v, w in weights.items())) if weights else ""
+        self._say(f"run {run_id}, user {label} ({recs['history_length']} events): top {len(recs['items'])}.{why}"
+                  + ("  'alone' = the score each view gives the item by itself" if views else ""))
