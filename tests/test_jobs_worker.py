@@ -172,3 +172,20 @@ def test_a_crash_inside_the_run_stores_its_traceback(ws_path):
     assert run_row(ws_path, run_id)["status"] == "failed"
     logs = cli(ws_path, "jobs", "logs", job)
     assert "fingerprint differs" in logs.stdout
+
+
+def test_run_background_returns_at_once_and_logs_follow_until_done(ws_path, tmp_path):
+    from workbench.tui.experiment_config import to_toml
+
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(to_toml(tiny_config(2)))
+    start = time.monotonic()
+    out = cli(ws_path, "run", exp, "--background", "--json")
+    assert out.returncode == 0, out.stderr
+    ids = json.loads(out.stdout)
+    assert set(ids) == {"run_id", "job_id"}
+    follow = cli(ws_path, "jobs", "logs", ids["job_id"], "--follow")
+    assert follow.returncode == 0, follow.stderr
+    assert "run_finished" in follow.stdout and "epoch_finished" in follow.stdout
+    assert job_row(ws_path, ids["job_id"])["status"] == "completed"
+    assert time.monotonic() - start < 170

@@ -62,8 +62,10 @@ class ProgressPrinter:
 @click.option("--epochs", type=click.IntRange(min=0), default=None, help="Override trainer.epochs.")
 @click.option("--name", default=None, help="Run name (default: the experiment's name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run id and test metrics as JSON.")
+@click.option("--background", is_flag=True,
+              help="Queue the run as a background job (a detached worker trains it) and return at once.")
 @click.pass_context
-def run(ctx, experiment, dataset, device, epochs, name, as_json):
+def run(ctx, experiment, dataset, device, epochs, name, as_json, background):
     """Train EXPERIMENT (a TOML file), evaluate on the test split and store the run."""
     from workbench.engine.config import apply_overrides, load_toml
     from workbench.options import ConfigError
@@ -77,10 +79,21 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json):
     try:
         from workbench.engine.runner import create_run
         run_id = create_run(ws, raw, dataset=dataset, device=device, name=name)
+        if background:
+            from workbench.jobs.launcher import submit
+            job_device = device or str((raw.get("trainer") or {}).get("device") or "auto")
+            job_id = submit(ws, run_id, job_device)
     except ConfigError as e:
         fail(f"{experiment}: {e}")
     finally:
         ws.close()
+    if background:
+        if as_json:
+            echo_json({"run_id": run_id, "job_id": job_id})
+        else:
+            click.echo(f"run {run_id} queued as job {job_id}; follow it with `workbench jobs logs {job_id} --follow`, "
+                       f"stop it with `workbench jobs cancel {job_id}`")
+        return
     from workbench.engine.runner import execute_run
     printer = ProgressPrinter(quiet=as_json)
     try:
