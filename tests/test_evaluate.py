@@ -174,3 +174,18 @@ def test_bad_inputs_raise_clear_errors():
         evaluate(encode, score, BATCHES, num_items=N, item_popularity=POP, evaluators=evs, mode="partial")
     with pytest.raises(ValueError, match="item_popularity"):
         evaluate(encode, score, BATCHES, num_items=N, item_popularity=POP[:3], evaluators=evs)
+
+
+def test_scores_are_float32_even_inside_autocast():
+    # item i scores 1 + i/1000 for every user: distinct in float32, mostly tied in bfloat16
+    table = 1.0 + torch.arange(N + 1, dtype=torch.float32)[:, None] / 1000
+
+    def enc(batch):
+        return torch.ones(batch.items.shape[0], 1) @ torch.ones(1, 1)     # bf16 under CPU autocast
+
+    batches = [_batch([[0] * (N + 1)] * 2, targets=[6, 5], histories=[[1], [1]], users=[1, 2])]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert enc(batches[0].batch).dtype == torch.bfloat16
+        res = evaluate(enc, lambda s, b: s @ table.T, batches, num_items=N, item_popularity=POP,
+                       evaluators=build_evaluators({"ranking": {}}))
+    assert res.rankings.target_rank.tolist() == [0, 1]       # 6 is best, 5 second: no bf16 ties

@@ -116,6 +116,16 @@ def compute_metrics(evaluators: Iterable[Evaluator], rankings: Rankings) -> dict
     return out
 
 
+def _full_precision(device: torch.device):
+    """A context that switches autocast off for scoring (float32 scores even inside an AMP region)."""
+    import contextlib
+
+    try:
+        return torch.autocast(device_type=device.type, enabled=False)
+    except (RuntimeError, ValueError):   # a device type without autocast support
+        return contextlib.nullcontext()
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -142,6 +152,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
     ``device``: where batches are moved before ``encode`` (None = leave them as they are).
     ``topk``: length of the stored top-K lists (default: what the evaluators need, at least 1).
+    ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
+    inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
     """
     if mode not in ("full", "sampled"):
@@ -167,7 +179,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
             states = encode(eb.batch)
             _sync(here)
             t1 = time.perf_counter()
-            scores = score(states, eb.batch)
+            with _full_precision(here):   # bf16 scores would tie and the pessimistic rule would punish that
+                scores = score(states.float() if states.is_floating_point() else states, eb.batch)
             if scores.shape != (eb.target_items.shape[0], num_items + 1):
                 raise ValueError(f"score() returned shape {tuple(scores.shape)}, expected "
                                  f"({eb.target_items.shape[0]}, {num_items + 1}) (column 0 = padding)")
