@@ -121,7 +121,8 @@ class Rankings:
     - ``target_rank`` (U,) int: 0-based rank of the held-out item among the
       candidates, ties counted pessimistically (every other candidate with a
       score >= the target's is ranked ahead of it), excluded items not counted.
-    - ``topk`` (U, K_max) int: the recommended item ids in order (excluded items never appear).
+    - ``topk`` (U, K_max) int: the recommended item ids in order (excluded items never appear;
+      0 pads the list when fewer than K_max items were candidates).
     - ``targets`` (U,) int: the held-out item ids.
     - ``num_candidates`` (U,) int: how many items were ranked for each user.
     - ``item_popularity`` (N+1,) float: training interaction counts per item id (index 0 is padding).
