@@ -145,9 +145,11 @@ class ComposerScreen(WorkbenchScreen):
         for section, kind, many in ec.PLUGIN_SECTIONS:
             picker = self.query_one(f"#pick-{section}")
             if many:
-                names = list(picker.selected)
-                # keep the order of the installed list, as shown
-                names = [n for n in reg.names(kind) if n in names]
+                chosen = set(picker.selected)
+                # the experiment's order first (it can matter to a fusion), then new picks as listed
+                before = [ec.split_entry(e)[0] for e in ec.section_entries(previous, section)]
+                names = [n for n in before if n in chosen]
+                names += [n for n in reg.names(kind) if n in chosen and n not in names]
             elif picker.value is Select.NULL:
                 names = [ec.split_entry(e)[0] for e in ec.section_entries(previous, section)]
             else:
