@@ -73,6 +73,11 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def _draw(cum: np.ndarray, rng: np.random.Generator) -> int:
+    """Index drawn from the distribution with cumulative probabilities ``cum`` (inverse CDF)."""
+    return min(int(np.searchsorted(cum, rng.random(), side="right")), len(cum) - 1)
+
+
 def _items(spec: DemoSpec, rng: np.random.Generator):
     """Item categories (N,), secondary categories, titles, popularity weights (N,) and series successor (N,)."""
     cats = list(VOCAB)
@@ -103,7 +108,7 @@ def generate(spec: DemoSpec | None = None) -> RawDataset:
     cats, primary, secondary, titles, weight, successor = _items(spec, rng)
     c = len(cats)
     by_cat = [np.flatnonzero((primary == k) | (secondary == k)) for k in range(c)]
-    cat_w = [weight[m] / weight[m].sum() for m in by_cat]
+    cat_cum = [np.cumsum(weight[m]) / weight[m].sum() for m in by_cat]   # for inverse-CDF draws
     age_pref = rng.normal(0, 1.2, size=(len(AGE_BANDS), c))
     region_pref = rng.normal(0, 0.8, size=(len(REGIONS), c))
     p_click, p_cart, p_buy = spec.funnel
@@ -121,18 +126,20 @@ def generate(spec: DemoSpec | None = None) -> RawDataset:
                 long_break = rng.random() < 0.06
                 t += rng.uniform(14, 42) * 86400 if long_break else rng.exponential(1.5 * 86400) + 600
                 logits = logits + rng.normal(0, spec.drift * (3 if long_break else 1), size=c)
-            intent = int(rng.choice(c, p=_softmax(logits)))
+            pref_cum = np.cumsum(_softmax(logits))
+            favourite = int(np.argmax(logits))
+            intent = _draw(pref_cum, rng)
             prev = -1
             for _ in range(int(rng.geometric(1 / spec.views_per_session))):
                 if prev >= 0 and successor[prev] >= 0 and rng.random() < spec.series_prob:
                     item = int(successor[prev])
                 elif rng.random() < 0.8:
-                    item = int(rng.choice(by_cat[intent], p=cat_w[intent]))
+                    item = int(by_cat[intent][_draw(cat_cum[intent], rng)])
                 else:
-                    other = int(rng.choice(c, p=_softmax(logits)))
-                    item = int(rng.choice(by_cat[other], p=cat_w[other]))
+                    other = _draw(pref_cum, rng)
+                    item = int(by_cat[other][_draw(cat_cum[other], rng)])
                 t += rng.exponential(90) + 5
-                boost = 1.5 if primary[item] == int(np.argmax(logits)) else 0.8
+                boost = 1.5 if primary[item] == favourite else 0.8
                 stage = 0
                 for p in (p_click, p_cart, p_buy):
                     if rng.random() >= min(0.95, p * boost):
