@@ -121,6 +121,9 @@ def test_install_list_use_uninstall_in_a_throwaway_environment(tmp_path, run_wor
     def wb(*args, **kw):
         return run_workbench(*args, python=python, env={"WORKBENCH_LOAD_PLUGINS": None}, **kw)
 
+    failed = wb("plugins", "install", str(tmp_path / "no-such-plugin"), "--no-index", timeout=300)
+    assert failed.returncode != 0 and "pip install failed" in failed.stderr
+
     before = wb("plugins", "list", "--json", check=True)
     assert "example_evaluator" not in {p["name"] for p in json.loads(before.stdout)["plugins"]}
 
