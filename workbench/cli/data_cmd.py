@@ -46,7 +46,14 @@ def _kv(values: tuple[str, ...]) -> dict[str, str]:
 @click.pass_context
 def import_cmd(ctx, path, fmt, name, replace, mapping, delimiter, item_text, reader_kv, min_rating, dedupe,
                kcore_users, kcore_items, split, valid_frac, test_frac, as_json):
-    """Import PATH (a file or a dataset folder) as a dataset: all rows or nothing."""
+    """Import PATH (a file or a dataset folder) as a dataset: all rows or nothing.
+
+    \b
+    Preprocessing, in order: --min-rating, chronological order per user (ties keep
+    file order), --dedupe, iterative k-core. Users and items are then numbered 1..n
+    in sorted raw-id order (numeric when all ids are integers); 0 is padding.
+    Everything is parsed before the workspace is touched; on any error it is unchanged.
+    """
     import time
     from pathlib import Path
 
