@@ -25,7 +25,7 @@ def _kv(values: tuple[str, ...]) -> dict[str, str]:
 @data.command("import")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--format", "fmt", default="auto", show_default=True,
-              help="Reader name (see `workbench plugins ls`), or auto-detect.")
+              help="Reader name (see `workbench plugins list`), or auto-detect.")
 @click.option("--name", default=None, help="Dataset name (default: from the file or folder name).")
 @click.option("--replace", is_flag=True, help="Replace an existing dataset with this name.")
 @click.option("--map", "mapping", default=None, help="Generic CSV column map: user=col,item=col,time=col,...")
