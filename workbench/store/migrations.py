@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import time
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily: the CLI lists workspaces without it
+    import sqlite_utils
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:

@@ -7,7 +7,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import sqlite_utils
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily: the CLI lists workspaces without it
+    import sqlite_utils
 
 from workbench.store import migrations
 
@@ -137,6 +140,8 @@ def inspect_workspace_file(path: Path, allow_empty: bool = False) -> int:
 
 
 def connect(path: Path) -> sqlite_utils.Database:
+    import sqlite_utils
+
     conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute("PRAGMA busy_timeout=30000")
