@@ -110,7 +110,7 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
         screen.query_one("#opt-views-sasrec-blocks", Input).value = "0"
         screen.action_validate()
         msg = text_of(screen.query_one("#compose-message"))
-        assert "views[1].blocks" in msg and "minimum" in msg  # views in installed order: gru, sasrec
+        assert "views[0].blocks" in msg and "minimum" in msg  # the kept view first, then new picks
         screen.query_one("#opt-views-sasrec-blocks", Input).value = "1"
         screen.query_one("#pick-head", Select).value = "softmax_ce"
         await pilot.pause(0.5)
@@ -118,7 +118,7 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
         screen.action_save()
         assert "saved experiment 'two-views'" in text_of(screen.query_one("#compose-message"))
         with_ws = queries.load_experiment(app.ws, "two-views")
-        assert [v["type"] for v in with_ws["views"]] == ["gru", "sasrec"]
+        assert [v["type"] for v in with_ws["views"]] == ["sasrec", "gru"]
         assert next(v for v in with_ws["views"] if v["type"] == "sasrec")["blocks"] == 1
         # export to TOML through the dialog; the file parses back to the same experiment
         screen.action_export_toml()

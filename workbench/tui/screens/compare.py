@@ -31,8 +31,8 @@ class CompareScreen(WorkbenchScreen):
                         classes="hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
-                yield Button("Export CSV (o)", id="csv")
-                yield Button("Export Markdown (k)", id="md")
+                yield Button("Export CSV (o)", id="csv", compact=True)
+                yield Button("Export Markdown (k)", id="md", compact=True)
                 yield Label("", id="compare-message")
             yield CurvePlot("marked runs", id="overlay")
 

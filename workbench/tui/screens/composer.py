@@ -34,9 +34,9 @@ def default_config(datasets: list[str]) -> dict[str, Any]:
         "dataset": datasets[0] if datasets else "",
         "split": "loo",
         "model": {"dim": 64, "max_len": 50},
-        "views": [{"type": views[0]}] if views else [],
-        "fusion": {"type": "weighted" if "weighted" in fusions else fusions[0]} if fusions else None,
-        "head": {"type": heads[0]} if heads else None,
+        "views": [{"type": "sasrec" if "sasrec" in views else views[0]}] if views else [],
+        "fusion": {"type": "identity" if "identity" in fusions else fusions[0]} if fusions else None,
+        "head": {"type": "softmax_ce" if "softmax_ce" in heads else heads[0]} if heads else None,
         "evaluators": [{"type": "ranking" if "ranking" in evals else evals[0]}] if evals else [],
         "trainer": {},
     }
@@ -71,28 +71,28 @@ class ComposerScreen(WorkbenchScreen):
         with VerticalScroll(id="composer"):
             yield Label("", id="compose-message")
             with Horizontal(classes="buttons"):
-                yield Button("Launch (l)", id="launch", variant="success")
-                yield Button("Save (s)", id="save")
-                yield Button("Load (o)", id="load")
-                yield Button("TOML (t)", id="export_toml")
+                yield Button("Launch (l)", id="launch", variant="success", compact=True)
+                yield Button("Save (s)", id="save", compact=True)
+                yield Button("Load (o)", id="load", compact=True)
+                yield Button("TOML (t)", id="export_toml", compact=True)
             with Horizontal(classes="field"):
                 yield Label("name", classes="field-name")
-                yield Input(c.get("name", ""), id="exp-name")
+                yield Input(c.get("name", ""), id="exp-name", compact=True)
             with Horizontal(classes="field"):
                 yield Label("dataset", classes="field-name")
                 yield Select([(d, d) for d in datasets], value=c.get("dataset") if c.get("dataset") in datasets
-                             else Select.NULL, id="exp-dataset", prompt="import a dataset first (d)")
+                             else Select.NULL, id="exp-dataset", prompt="import a dataset first (d)", compact=True)
             with Horizontal(classes="field"):
                 yield Label("split", classes="field-name")
                 yield Select([("leave-one-out", "loo"), ("temporal", "temporal")], value=_split_kind(c.get("split")),
-                             allow_blank=False, id="exp-split")
+                             allow_blank=False, id="exp-split", compact=True)
             model = c.get("model") or {}
             with Horizontal(classes="field"):
                 yield Label("model dim", classes="field-name")
-                yield Input(str(model.get("dim", 64)), id="model-dim")
+                yield Input(str(model.get("dim", 64)), id="model-dim", compact=True)
             with Horizontal(classes="field"):
                 yield Label("max length", classes="field-name")
-                yield Input(str(model.get("max_len", 50)), id="model-max_len")
+                yield Input(str(model.get("max_len", 50)), id="model-max_len", compact=True)
             for section, kind, many in ec.PLUGIN_SECTIONS:
                 entries = ec.section_entries(c, section)
                 chosen = [ec.split_entry(e)[0] for e in entries]
@@ -100,10 +100,10 @@ class ComposerScreen(WorkbenchScreen):
                 names = reg.names(kind)
                 if many:
                     yield SelectionList[str](*[(f"{n}: {reg.specs[kind][n].description[:50]}", n, n in chosen)
-                                               for n in names], id=f"pick-{section}")
+                                               for n in names], id=f"pick-{section}", compact=True)
                 else:
                     yield Select([(n, n) for n in names], value=chosen[0] if chosen and chosen[0] in names
-                                 else Select.NULL, id=f"pick-{section}")
+                                 else Select.NULL, id=f"pick-{section}", compact=True)
                 for name, opts in (ec.split_entry(e) for e in entries):
                     if name in reg.specs[kind]:
                         yield Label(f"{name} options", classes="hint")

@@ -24,8 +24,8 @@ class DatasetsScreen(WorkbenchScreen):
                 yield Label("Datasets", classes="title")
                 yield DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
                 with Horizontal(classes="buttons"):
-                    yield Button("Import (n)", id="import_dataset", variant="primary")
-                    yield Button("Delete", id="delete", variant="error")
+                    yield Button("Import (n)", id="import_dataset", variant="primary", compact=True)
+                    yield Button("Delete", id="delete", variant="error", compact=True)
             with Vertical(id="ds-right"):
                 yield Label("import a dataset with n (or the button)", id="ds-summary")
                 with TabbedContent(id="ds-tabs"):
@@ -50,7 +50,9 @@ class DatasetsScreen(WorkbenchScreen):
             table.add_row(d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}", f"{d['n_interactions']:,}",
                           key=str(d["id"]))
         if self.rows:
-            self.show_stats(self.rows[0]["id"] if self.shown not in {d["id"] for d in self.rows} else self.shown)
+            keep = self.shown if self.shown in {d["id"] for d in self.rows} else None
+            self.shown = None  # recompute: the data may have changed since
+            self.show_stats(keep or self.rows[0]["id"])
         else:
             self.shown = None
 
@@ -59,9 +61,10 @@ class DatasetsScreen(WorkbenchScreen):
             self.show_stats(int(event.row_key.value))
 
     def show_stats(self, dataset_id: int) -> None:
-        if dataset_id == self.shown and getattr(self, "stats", None):
-            return
+        if dataset_id == self.shown:
+            return  # shown, or being computed
         self.shown = dataset_id
+        self.stats = None
         self.query_one("#ds-summary", Label).update("computing statistics...")
         self._compute(dataset_id)
 

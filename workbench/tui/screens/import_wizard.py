@@ -30,7 +30,7 @@ class ImportWizard(ModalScreen[str | None]):
     ImportWizard > VerticalScroll { width: 98%; height: 98%; border: thick $accent; background: $surface;
                                     padding: 0 1; }
     ImportWizard .field { height: auto; }
-    ImportWizard .field-name { width: 12; padding-top: 1; }
+    ImportWizard .field-name { width: 12; }
     ImportWizard Input, ImportWizard Select { width: 1fr; }
     ImportWizard #preview { height: auto; max-height: 16; }
     ImportWizard #wiz-status { height: auto; }
@@ -54,16 +54,16 @@ class ImportWizard(ModalScreen[str | None]):
             yield Label("Import a dataset", classes="title")
             with Horizontal(classes="field"):
                 yield Label("path", classes="field-name")
-                yield Input(self.path_text, placeholder="file or folder, e.g. ../data/ml-100k", id="wiz-path")
-                yield Button("Detect", id="detect")
+                yield Input(self.path_text, placeholder="file or folder, e.g. ../data/ml-100k", id="wiz-path", compact=True)
+                yield Button("Detect", id="detect", compact=True)
             with Horizontal(classes="field"):
                 yield Label("format", classes="field-name")
                 yield Select([(n, n) for n in sorted(specs)], value=self.fmt if self.fmt in specs else Select.NULL,
-                             id="wiz-format", prompt="detect or choose")
+                             id="wiz-format", prompt="detect or choose", compact=True)
             yield Label("reader options (column mapping and parsing)", classes="hint")
             yield VerticalScroll(id="reader-options", classes="field")
             with Horizontal(classes="buttons"):
-                yield Button("Preview", id="preview-btn", variant="primary")
+                yield Button("Preview", id="preview-btn", variant="primary", compact=True)
             yield Label("", id="wiz-status")
             yield DataTable(id="preview", zebra_stripes=True)
             yield Label("preprocessing", classes="hint")
@@ -72,10 +72,10 @@ class ImportWizard(ModalScreen[str | None]):
             yield OptionsForm("preprocess", describe(PreprocessOptions), id="preprocess-form")
             with Horizontal(classes="field"):
                 yield Label("name", classes="field-name")
-                yield Input("", placeholder="dataset name (default: from the path)", id="wiz-name")
+                yield Input("", placeholder="dataset name (default: from the path)", id="wiz-name", compact=True)
             with Horizontal(classes="buttons"):
-                yield Button("Import", id="import-btn", variant="success")
-                yield Button("Close", id="close-btn")
+                yield Button("Import", id="import-btn", variant="success", compact=True)
+                yield Button("Close", id="close-btn", compact=True)
 
     # ------------------------------------------------------------ helpers
     def _status(self, text: str, error: bool = False) -> None:

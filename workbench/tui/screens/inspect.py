@@ -27,10 +27,10 @@ class InspectScreen(WorkbenchScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical():
             with Horizontal(classes="buttons", id="inspect-controls"):
-                yield Select([], id="inspect-run", prompt="run (completed)")
-                yield Input(placeholder="user id", id="inspect-user")
-                yield Button("Show", id="show", variant="primary")
-                yield Button("Next", id="next")
+                yield Select([], id="inspect-run", prompt="run (completed)", compact=True)
+                yield Input(placeholder="user id", id="inspect-user", compact=True)
+                yield Button("Show", id="show", variant="primary", compact=True)
+                yield Button("Next", id="next", compact=True)
             yield Label("pick a completed run and a user", id="inspect-message", classes="hint")
             with Horizontal():
                 with Vertical(id="history-box"):

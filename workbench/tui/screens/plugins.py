@@ -52,9 +52,9 @@ class PluginsScreen(WorkbenchScreen):
             yield DataTable(id="plugins-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="plugin-errors", classes="error")
             with Horizontal(classes="buttons"):
-                yield Input(placeholder="package name, local path or URL", id="plugin-spec")
-                yield Button("Install", id="install", variant="primary")
-                yield Button("Uninstall", id="uninstall", variant="error")
+                yield Input(placeholder="package name, local path or URL", id="plugin-spec", compact=True)
+                yield Button("Install", id="install", variant="primary", compact=True)
+                yield Button("Uninstall", id="uninstall", variant="error", compact=True)
             yield Label("", id="plugin-result")
             yield Log(id="pip-log", max_lines=5000)
 

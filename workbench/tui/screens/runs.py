@@ -61,9 +61,9 @@ class RunsScreen(WorkbenchScreen):
                     yield ProgressBar(total=1.0, show_eta=False, show_percentage=True, id="run-progress")
                     yield Label("", id="run-eta")
                 with Horizontal(classes="buttons"):
-                    yield Button("Cancel (x)", id="cancel", variant="error")
-                    yield Button("Resume (u)", id="resume", variant="primary")
-                    yield Button("Metric (m)", id="metric")
+                    yield Button("Cancel (x)", id="cancel", variant="error", compact=True)
+                    yield Button("Resume (u)", id="resume", variant="primary", compact=True)
+                    yield Button("Metric (m)", id="metric", compact=True)
                 with TabbedContent(id="run-tabs"):
                     with TabPane("Curves", id="tab-curves"):
                         with Horizontal():

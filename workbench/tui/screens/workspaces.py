@@ -25,11 +25,11 @@ class WorkspacesScreen(WorkbenchScreen):
             yield Label("Workspaces (one SQLite file each)", classes="title")
             yield DataTable(id="ws-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
-                yield Button("New (n)", id="new", variant="primary")
-                yield Button("Open (o)", id="open")
-                yield Button("Duplicate (u)", id="duplicate")
-                yield Button("Export (x)", id="export")
-                yield Button("Delete (del)", id="delete", variant="error")
+                yield Button("New (n)", id="new", variant="primary", compact=True)
+                yield Button("Open (o)", id="open", compact=True)
+                yield Button("Duplicate (u)", id="duplicate", compact=True)
+                yield Button("Export (x)", id="export", compact=True)
+                yield Button("Delete (del)", id="delete", variant="error", compact=True)
             yield Label("", id="ws-message", classes="hint")
 
     def on_mount(self) -> None:

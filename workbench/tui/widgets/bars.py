@@ -33,8 +33,14 @@ class BarPlot(PlotextPlot):
         plt.ylabel(ylabel)
         if log_y:
             plt.yscale("log")
+        # numeric positions and explicit ticks: plotext's own tick choice for string labels varies between draws
+        xs = list(range(1, len(values) + 1))
         if line:
-            plt.plot(labels, values, marker="braille")
+            plt.plot(xs, values, marker="braille")
         else:
-            plt.bar(labels, values, width=0.8)
+            plt.bar(xs, values, width=0.8)
+        if labels:
+            step = max(1, len(labels) // 5)
+            picks = list(range(0, len(labels), step))
+            plt.xticks([xs[i] for i in picks], [str(labels[i]) for i in picks])
         self.refresh()

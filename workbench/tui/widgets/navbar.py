@@ -22,11 +22,12 @@ class NavBar(Static):
 
         parts = []
         for mode, key, title in MODE_KEYS:
-            label = f"{title}[dim]({key})[/dim]"
+            # every title starts with its key: show that letter underlined
+            label = f"[u]{title[0]}[/u]{title[1:]}" if title[0].lower() == key else f"{title}({key})"
             if mode == self.mode:
-                parts.append(f"[reverse b] {title} [/]")
+                parts.append(f"[reverse b]{title}[/]")
             else:
                 parts.append(f"[@click=app.switch_mode('{mode}')]{label}[/]")
         ws = getattr(self.app, "ws_path", None)
-        name = f"[b]{ws.stem}[/b] " if ws is not None else ""
+        name = f"[b]{ws.stem[:12]}[/b] │ " if ws is not None else ""
         self.update(name + " ".join(parts))

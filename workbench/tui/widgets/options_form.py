@@ -58,7 +58,7 @@ class OptionsForm(Vertical):
     DEFAULT_CSS = """
     OptionsForm { height: auto; padding: 0 0 0 2; }
     OptionsForm .opt-row { height: auto; }
-    OptionsForm .opt-name { width: 22; padding-top: 1; }
+    OptionsForm .opt-name { width: 22; }
     OptionsForm Input { width: 1fr; }
     OptionsForm Select { width: 1fr; }
     OptionsForm .opt-help { color: $text-muted; padding-left: 22; height: auto; }
@@ -81,12 +81,12 @@ class OptionsForm(Vertical):
             with Horizontal(classes="opt-row"):
                 yield Label(name, classes="opt-name")
                 if d["type"] == "bool":
-                    yield Checkbox("", bool(value), id=wid)
+                    yield Checkbox("", bool(value), id=wid, compact=True)
                 elif d.get("choices"):
                     yield Select([(str(c), c) for c in d["choices"]], value=value if value in d["choices"]
-                                 else Select.NULL, allow_blank=value not in d["choices"], id=wid)
+                                 else Select.NULL, allow_blank=value not in d["choices"], id=wid, compact=True)
                 else:
-                    yield Input(_text(value), placeholder=d["type"], id=wid)
+                    yield Input(_text(value), placeholder=d["type"], id=wid, compact=True)
             bounds = []
             if "min" in d:
                 bounds.append(f">= {d['min']}")
