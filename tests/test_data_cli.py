@@ -70,7 +70,13 @@ def test_ambiguous_or_unknown_format_is_a_clear_error(wb_home, run_workbench, tm
     assert proc.returncode != 0 and "cannot tell the format" in proc.stderr and "sasrec" in proc.stderr
     bad_opt = run_workbench("-w", "lab", "data", "import", DATA / "recbole", "-o", "colour=red")
     assert bad_opt.returncode != 0 and "reader.recbole.colour" in bad_opt.stderr
-    assert not (wb_home / "lab.db").exists()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    nothing = run_workbench("-w", "lab", "data", "import", empty, "--format", "sasrec")
+    assert nothing.returncode != 0 and "nothing to import" in nothing.stderr
+    too_strict = run_workbench("-w", "lab", "data", "import", DATA / "recbole", "--kcore-users", "50")
+    assert too_strict.returncode != 0 and "kcore" in too_strict.stderr
+    assert not (wb_home / "lab.db").exists()  # no failed import creates the workspace
 
 
 def test_demo_command_builds_the_demo_workspace_once(wb_home, run_workbench):

@@ -58,7 +58,7 @@ def import_cmd(ctx, path, fmt, name, replace, mapping, delimiter, item_text, rea
     from pathlib import Path
 
     from workbench.data.importer import (
-        DatasetExists, dataset_exists, default_name, import_raw, preprocess_options, read_path,
+        DatasetExists, dataset_exists, default_name, import_raw, prepare, preprocess_options, read_path,
     )
     from workbench.kinds import ReaderError
     from workbench.options import ConfigError
@@ -84,10 +84,12 @@ def import_cmd(ctx, path, fmt, name, replace, mapping, delimiter, item_text, rea
                 ws.close()
         # Parse everything before creating or writing the workspace: a failed import leaves no trace.
         fmt, raw, ropts = read_path(path, fmt, reader_options)
+        processed = prepare(raw, opts)
         ws = open_ws(ctx, create=True)
         try:
             summary = import_raw(ws, raw, name=name, fmt=fmt, preprocess_opts=opts, replace=replace,
-                                 extra_options={"reader_options": ropts}, started=started)
+                                 extra_options={"reader_options": ropts}, started=started,
+                                 processed=processed)
         finally:
             ws.close()
     except (ReaderError, ConfigError, DatasetExists, ValueError) as e:

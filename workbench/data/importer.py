@@ -94,16 +94,24 @@ def default_name(path: Path) -> str:
     return stem or "dataset"
 
 
+def prepare(raw: RawDataset, opts: PreprocessOptions | dict[str, Any] | None = None) -> Processed:
+    """Preprocess ``raw`` (no workspace needed); ValueError when nothing is left to import."""
+    p = preprocess(raw, preprocess_options(opts))
+    if len(p) == 0:
+        raise ValueError(f"nothing to import: no interactions left after preprocessing "
+                         f"(removed: {p.removed or 'none; the input has no rows'})")
+    return p
+
+
 def import_raw(ws, raw: RawDataset, *, name: str, fmt: str,
                preprocess_opts: PreprocessOptions | dict[str, Any] | None = None, replace: bool = False,
-               extra_options: dict[str, Any] | None = None, started: float | None = None) -> ImportSummary:
-    """Preprocess ``raw`` and write it in one transaction (all or nothing)."""
+               extra_options: dict[str, Any] | None = None, started: float | None = None,
+               processed: Processed | None = None) -> ImportSummary:
+    """Preprocess ``raw`` (unless ``processed`` is given, from :func:`prepare` with the same
+    options) and write it in one transaction (all or nothing)."""
     started = time.perf_counter() if started is None else started
     opts = preprocess_options(preprocess_opts)
-    p = preprocess(raw, opts)
-    if len(p) == 0:
-        raise ValueError(f"nothing to import into {name!r}: no interactions left after preprocessing "
-                         f"(removed: {p.removed or 'none'})")
+    p = processed if processed is not None else prepare(raw, opts)
     fp = fingerprint(p)
     options = {**options_dict(opts), "id_order": ID_ORDER, "tie_rule": TIE_RULE, "removed": p.removed,
                **(extra_options or {})}
