@@ -255,3 +255,24 @@ def test_rm_refuses_a_workspace_with_a_live_job_unless_forced(wb_home, run_workb
     assert (wb_home / "busy.db").exists()
     run_workbench("workspace", "rm", "busy", "--yes", "--force", check=True)
     assert not (wb_home / "busy.db").exists()
+
+
+def test_export_warns_about_checkpoints_outside_the_files_folder(tmp_path, wb_home, run_workbench):
+    outside = tmp_path / "elsewhere" / "manual.pt"
+    outside.parent.mkdir()
+    outside.write_bytes(b"x")
+    with open_workspace("eps", create=True) as ws:
+        ws.db.execute("INSERT INTO runs (status, config, created_at) VALUES ('completed', '{}', 0)")
+        ws.db.execute("INSERT INTO checkpoints (run_id, epoch, path, sha256, created_at) VALUES (1, 1, ?, 'h', 0)",
+                      [str(outside)])
+        ws.db.execute("INSERT INTO checkpoints (run_id, epoch, path, sha256, created_at) "
+                      "VALUES (1, 2, 'run-1/epoch-2.pt', 'h', 0)")
+        ws.db.conn.commit()
+    proc = run_workbench("workspace", "export", "eps", str(tmp_path / "eps-copy.db"), check=True)
+    assert f"checkpoint {outside} is outside the workspace's files folder and was not copied" in proc.stderr
+    assert "made relative" not in proc.stdout
+    copy = sqlite3.connect(tmp_path / "eps-copy.db")
+    assert [r[0] for r in copy.execute("SELECT path FROM checkpoints ORDER BY epoch")] == [
+        str(outside), "run-1/epoch-2.pt"]
+    copy.close()
+    assert not (tmp_path / "eps-copy.files").exists()  # nothing to copy: the source has no files folder
