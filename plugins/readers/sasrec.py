@@ -49,7 +49,8 @@ class SASRecReader(DatasetReader):
         rows = c.lines(text)
         tokens = text.split()
         if len(tokens) != 2 * sum(1 for r in rows if r.strip()):
-            for n, parts in c.split_rows([" ".join(r.split()) for r in rows], " ", path, ("user", "item")):
+            # some line does not have exactly two fields: the row-by-row pass raises naming it
+            for _ in c.split_rows([" ".join(r.split()) for r in rows], " ", path, ("user", "item")):
                 pass
         users, items = tokens[0::2], tokens[1::2]
         if not all(u.isdigit() for u in users):
