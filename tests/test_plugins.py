@@ -141,3 +141,11 @@ def test_every_hook_has_a_test():
     sources = "\n".join(p.read_text() for p in (REPO / "tests").rglob("test_*.py"))
     for name in hook_names():
         assert re.search(rf"^def test_hook_{name}\(", sources, re.M), f"no test_hook_{name} in tests/"
+
+
+def test_plugin_docs_examples_are_valid_python():
+    doc = (REPO / "docs" / "plugins.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) >= 6
+    for i, block in enumerate(blocks):
+        compile(block, f"docs/plugins.md python block {i + 1}", "exec")
