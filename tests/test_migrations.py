@@ -156,3 +156,15 @@ def test_concurrent_first_opens_apply_each_migration_once(tmp_path):
     assert [p.returncode for p in procs] == [0] * 4, errors
     with open_workspace(path) as ws:
         assert versions(ws.db) == list(range(1, M.SCHEMA_VERSION + 1))
+
+
+def test_a_migration_that_commits_by_itself_is_caught(tmp_path):
+    def m_commits(db: sqlite_utils.Database) -> None:
+        db.execute("CREATE TABLE t (x INTEGER)")
+        db.conn.commit()
+
+    db = connect(tmp_path / "w.db")
+    with pytest.raises(RuntimeError, match="m_commits ended its transaction itself"):
+        M.migrate(db, [*M.MIGRATIONS, m_commits])
+    assert M.current_version(db) == M.SCHEMA_VERSION
+    db.close()

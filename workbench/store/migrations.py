@@ -206,6 +206,9 @@ def migrate(db: sqlite_utils.Database, migrations: list | None = None) -> list[s
                 conn.rollback()
                 continue
             fn(db)
+            if not conn.in_transaction:
+                raise RuntimeError(f"migration {fn.__name__} ended its transaction itself (a `with db.conn:` "
+                                   "or a sqlite-utils helper that commits); use db.execute only")
             conn.execute("INSERT INTO _workbench_migrations VALUES (?, ?, ?)",
                          (number, fn.__name__, time.time()))
             conn.commit()
