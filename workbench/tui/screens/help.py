@@ -15,12 +15,12 @@ Behaviour sequence -> **views** -> **fusion** -> **head**; **evaluators** turn r
 
 | key | screen | what for |
 |---|---|---|
-| `w` | Workspaces | list, create, open, duplicate, export, delete workspaces |
-| `d` | Datasets | import wizard (`i`), statistics and plots |
-| `e` | Experiment | compose views, fusion, head, evaluators, trainer; save, export TOML, launch (`l`) |
+| `w` | Workspaces | create (`n`), open (`o`), duplicate (`u`), export (`x`), delete (`del`) |
+| `d` | Datasets | import wizard (`n`), statistics and plots, delete (`del`) |
+| `e` | Experiment | compose views, fusion, head, evaluators, trainer; save (`s`), load (`o`), TOML (`t`), launch (`l`) |
 | `r` | Runs | live progress, loss and metric curves, epochs, log; cancel (`x`), resume (`u`) |
-| `c` | Compare | sort by any metric (click a header or `s`), mark runs (`space`) to overlay curves, export CSV/Markdown |
-| `i` | Inspect | a user's history, top-K recommendations with scores and per-view weights |
+| `c` | Compare | sort by any metric (click a header or `s`), mark runs (`space`) to overlay curves, export CSV (`o`) / Markdown (`k`) |
+| `i` | Inspect | a user's history, top-K recommendations with scores and per-view weights (`ctrl+n` next user) |
 | `p` | Plugins | installed plugins, load errors, install/uninstall with pip |
 | `?` `F1` | Help | this screen |
 | `ctrl+p` | | command palette: every main action by name |
