@@ -66,15 +66,15 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         base = await launch(app, pilot, "baseline")
         monitor = app.screen
         # progress arrives live from the worker process: epochs table and loss curve fill in
-        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count >= 1, timeout=120,
+        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count >= 1, timeout=240,
                        what="first epoch in the monitor")
-        await wait_for(pilot, lambda: run_status(app, base) == "completed", timeout=120, what="baseline done")
-        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count == 3)
+        await wait_for(pilot, lambda: run_status(app, base) == "completed", timeout=240, what="baseline done")
+        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count == 3, timeout=60)
         assert monitor.query_one("#run-progress", ProgressBar).percentage == 1.0
         assert monitor.query_one("#loss-plot")._series["loss"][0] == [1, 2, 3]
         assert "completed" in text_of(monitor.query_one("#run-title"))
         long = await launch(app, pilot, "long")
-        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) >= 1, timeout=120,
+        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) >= 1, timeout=240,
                        what="an epoch of the long run")
     # the app is closed; the job keeps running in its worker. A new app re-attaches to it.
     app = WorkbenchApp(ws_path)
@@ -82,23 +82,23 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         monitor = await wait_for(pilot, lambda: app.screen if app.current_mode == "runs" else None)
         assert app.selected_run == long
         seen = len(queries.epoch_metrics(app.ws, long))
-        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count > seen, timeout=120,
+        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count > seen, timeout=240,
                        what="new epochs after re-attaching")
         assert run_status(app, long) == "running"
         await pilot.press("x")  # cancel
-        await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=60, what="cancellation")
+        await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=150, what="cancellation")
         stopped_at = len(queries.epoch_metrics(app.ws, long))
         assert 2 <= stopped_at < 300
         await wait_for(pilot, lambda: "cancelled" in text_of(monitor.query_one("#run-title")), what="monitor status")
         await pilot.press("u")  # resume from the checkpoint: training continues after the last epoch
-        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) > stopped_at + 1, timeout=120,
+        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) > stopped_at + 1, timeout=240,
                        what="epochs after resuming")
         await pilot.press("x")
-        await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=60, what="second cancellation")
+        await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=150, what="second cancellation")
         epochs = [e["epoch"] for e in queries.epoch_metrics(app.ws, long)]
         assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > stopped_at
         multi = await launch(app, pilot, "two-views")
-        await wait_for(pilot, lambda: run_status(app, multi) == "completed", timeout=120, what="two-view run done")
+        await wait_for(pilot, lambda: run_status(app, multi) == "completed", timeout=240, what="two-view run done")
 
         # compare: all runs, sortable by a metric, marked curves overlaid, CSV export
         await pilot.press("c")
@@ -132,7 +132,7 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         inspect.query_one("#inspect-run").value = multi
         inspect.query_one("#inspect-user", Input).value = "2"
         inspect.show()
-        await wait_for(pilot, lambda: inspect.query_one("#recs", DataTable).row_count == 10, timeout=120,
+        await wait_for(pilot, lambda: inspect.query_one("#recs", DataTable).row_count == 10, timeout=240,
                        what="recommendations")
         assert inspect.query_one("#history", DataTable).row_count > 0
         message = text_of(inspect.query_one("#inspect-message"))

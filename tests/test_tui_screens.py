@@ -188,3 +188,13 @@ async def test_help_and_command_palette_at_80x24(home, tmp_path):
         rows = table_rows(screen.query_one("#plugins-table", DataTable))
         assert ["view", "sasrec"] in [r[:2] for r in rows]
         assert all(r[2] == "seqrec-workbench" for r in rows if r[1] == "sasrec")
+
+
+async def test_a_file_that_is_not_a_workspace_ends_the_app_with_its_message_and_is_untouched(home, tmp_path):
+    bad = tmp_path / "notes.db"
+    bad.write_text("my notes, not a database\n")
+    app = WorkbenchApp(bad)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.return_code == 2, what="the app to give up")
+    assert bad.read_text() == "my notes, not a database\n"
+    assert app.return_code == 2

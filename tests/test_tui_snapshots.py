@@ -55,7 +55,8 @@ def test_datasets_screen_with_statistics(snap_compare, data_ws):
         app = pilot.app
         await wait_for(pilot, lambda: app.current_mode == "datasets" and
                        "events/user" in text_of(app.screen.query_one("#ds-summary")), what="statistics")
-        await pilot.pause(0.2)
+        await pilot.pause(0.5)
+        await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(still(WorkbenchApp(data_ws, start_mode="datasets")), terminal_size=SIZE, run_before=ready)
 

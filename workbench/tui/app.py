@@ -79,6 +79,12 @@ class WorkbenchApp(App):
         if isinstance(self.screen, Screen) and hasattr(self.screen, "reload"):
             self.screen.reload()
 
+    def workspace_failed(self, error: Exception) -> None:
+        """The workspace cannot be used (not a workspace, newer schema): leave with its message, once."""
+        if not getattr(self, "_workspace_failed", False):
+            self._workspace_failed = True
+            self.exit(return_code=2, message=f"workbench: {error}")
+
     # ------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
         self.sub_title = self.ws_path.stem
@@ -124,11 +130,7 @@ def run_app(workspace_spec=None, *, experiment: str | None = None) -> None:
 
     ``experiment``: name of a saved experiment to open in the composer (``workbench demo``).
     """
-    from workbench.store import WorkspaceError, open_workspace
-
     app = WorkbenchApp(workspace_spec, experiment=experiment)
-    try:  # refuse a foreign or newer file before taking over the terminal
-        open_workspace(app.ws_path, create=True).close()
-    except WorkspaceError as e:
-        raise SystemExit(f"workbench: {e}") from None
-    app.run()
+    app.run()  # a file that is not a usable workspace ends the app with its message (exit code 2)
+    if app.return_code:
+        raise SystemExit(app.return_code)

@@ -29,4 +29,13 @@ class WorkbenchScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.query_one(NavBar).refresh_label()
-        self.reload()
+        # after the frame: the first paint does not wait for SQLite (sqlite_utils + numpy import)
+        self.call_after_refresh(self.safe_reload)
+
+    def safe_reload(self) -> None:
+        from workbench.store import WorkspaceError
+
+        try:
+            self.reload()
+        except WorkspaceError as e:  # not a workspace, or from a newer Workbench: say so and leave
+            self.app.workspace_failed(e)

@@ -38,7 +38,9 @@ class DatasetsScreen(WorkbenchScreen):
                 yield Label("", id="ds-message", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#ds-table", DataTable).add_columns("name", "users", "items", "events")
+        table = self.query_one("#ds-table", DataTable)
+        for label, width in (("name", 14), ("users", 6), ("items", 6), ("events", 9)):
+            table.add_column(label, width=width)  # fixed: auto widths depend on when rows arrive
         self.rows: list[dict] = []
         self.shown: int | None = None
 
@@ -47,7 +49,7 @@ class DatasetsScreen(WorkbenchScreen):
         table.clear()
         self.rows = queries.list_datasets(self.ws)
         for d in self.rows:
-            table.add_row(d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}", f"{d['n_interactions']:,}",
+            table.add_row(d["name"][:14], f"{d['n_users']:,}", f"{d['n_items']:,}", f"{d['n_interactions']:,}",
                           key=str(d["id"]))
         if self.rows:
             keep = self.shown if self.shown in {d["id"] for d in self.rows} else None

@@ -103,6 +103,14 @@ class RunsScreen(WorkbenchScreen):
             self.reload()
 
     def poll(self) -> None:
+        from workbench.store import WorkspaceError
+
+        try:
+            self._poll()
+        except WorkspaceError as e:
+            self.app.workspace_failed(e)
+
+    def _poll(self) -> None:
         now = time.time()
         if now - self._last_reap > REAP_EVERY_S:
             from workbench.jobs.queue import reap_dead
