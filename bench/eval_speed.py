@@ -73,30 +73,34 @@ def test_batches(ds, split, batch_size: int, max_len: int = 200):
     return out
 
 
-def timed(fn, repeats: int) -> tuple[float, float, object]:
-    """(median, min) wall seconds of ``repeats`` calls, and the last result.
+def timed(fn, repeats: int) -> tuple[float, float, float, object]:
+    """(median wall, min wall, min CPU) seconds of ``repeats`` calls, and the last result.
 
-    The minimum is the run least disturbed by other processes on a shared machine."""
-    times, result = [], None
+    The minimum is the run least disturbed by other processes on a shared machine. CPU time
+    is this process's user + system time over all its threads: it does not grow while the
+    process waits for a core, so with 2 threads the wall time on 2 idle cores is at most
+    about the CPU time (and about half of it when both threads are busy)."""
+    times, cpu, result = [], [], None
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), min(times), result
+        cpu.append(time.process_time() - c)
+    return statistics.median(times), min(times), min(cpu), result
 
 
 def stage_timings(batches, states, item_table, evaluators, pop, repeats: int,
                   k: int = 20) -> dict[str, list[float]]:
-    """[median, min] seconds per stage, summed over batches."""
+    """[median wall, min wall, min CPU] seconds per stage, summed over batches."""
     from workbench.engine.evaluate import compute_metrics, history_groups, subset_rankings
-    from workbench.engine.ranking import exclusion_mask, mask_scores, target_ranks, top_items
+    from workbench.engine.ranking import count_true, exclusion_mask, mask_scores, target_ranks, top_items
     from workbench.kinds import Rankings
 
-    total = {s: [0.0, 0.0] for s in ("score matmul", "exclusion", "rank", "topk")}
+    total = {s: [0.0, 0.0, 0.0] for s in ("score matmul", "exclusion", "rank", "topk")}
 
-    def add(stage, med, low):
-        total[stage][0] += med
-        total[stage][1] += low
+    def add(stage, *seconds):
+        for i, sec in enumerate(seconds):
+            total[stage][i] += sec
 
     parts = []
     row = 0
@@ -110,7 +114,7 @@ def stage_timings(batches, states, item_table, evaluators, pop, repeats: int,
 
             def exclude():
                 excl = exclusion_mask(b, scores.shape[1], eb.target_items, eb.seen_rows, eb.seen_items)
-                return excl, scores.shape[1] - excl.sum(1), mask_scores(scores, excl)
+                return excl, scores.shape[1] - count_true(excl), mask_scores(scores, excl)
 
             *t, (excl, ncand, masked) = timed(exclude, repeats)
             add("exclusion", *t)
@@ -130,7 +134,7 @@ def stage_timings(batches, states, item_table, evaluators, pop, repeats: int,
             compute_metrics(evaluators, subset_rankings(rankings, m))
         return out
 
-    total["metrics (+ 3 groups)"] = list(timed(metrics, repeats)[:2])
+    total["metrics (+ 3 groups)"] = list(timed(metrics, repeats)[:3])
     return total
 
 
@@ -164,11 +168,9 @@ def main(argv=None) -> int:
 
     stages = stage_timings(batches, states, item_table, evaluators, pop, args.repeats)
     print(f"\nfull ranking, {num_users} users x {n} items, d={args.dim}, batch {args.batch_size}, "
-          f"{args.repeats} repeats:            median       min")
-    for name, (med, low) in stages.items():
-        print(f"  {name:22s} {med * 1000:8.1f} ms {low * 1000:8.1f} ms")
-    print(f"  {'sum of stages':22s} {sum(v[0] for v in stages.values()) * 1000:8.1f} ms "
-          f"{sum(v[1] for v in stages.values()) * 1000:8.1f} ms")
+          f"{args.repeats} repeats:\n  {'stage':22s} {'median wall':>11s} {'min wall':>11s} {'min CPU':>11s}")
+    for name, secs in [*stages.items(), ("sum of stages", [sum(v[i] for v in stages.values()) for i in range(3)])]:
+        print(f"  {name:22s} " + " ".join(f"{x * 1000:8.1f} ms" for x in secs))
 
     lookup = {}
 
@@ -185,9 +187,10 @@ def main(argv=None) -> int:
                         mode=mode, negative_sampling=sampling)
 
     for mode, sampling in (("full", "uniform"), ("sampled", "uniform"), ("sampled", "popularity")):
-        med, low, res = timed(lambda: run(mode, sampling), args.repeats)
+        med, low, cpu, res = timed(lambda: run(mode, sampling), args.repeats)
         label = mode if mode == "full" else f"sampled 100 {sampling}"
-        print(f"evaluate() end to end, {label:23s}: median {med * 1000:7.1f} ms, min {low * 1000:7.1f} ms "
+        print(f"evaluate() end to end, {label:23s}: wall median {med * 1000:7.1f} ms, min {low * 1000:7.1f} ms, "
+              f"min CPU {cpu * 1000:7.1f} ms "
               f"(last run: forward {res.forward_s * 1000:.1f} ms, ranking {res.ranking_s * 1000:.1f} ms)")
 
     if args.baselines:

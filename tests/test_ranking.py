@@ -120,3 +120,13 @@ def test_popularity_sampling_follows_counts_and_skips_unseen_items():
     neg, valid = sample_negatives(forbidden, 1, None, torch.Generator().manual_seed(0))
     drawn = torch.bincount(neg[valid], minlength=11).float()
     assert drawn[0] == 0 and (drawn[1:] > 300).all()
+
+
+def test_count_true_matches_sum_for_narrow_and_wide_rows():
+    from workbench.engine.ranking import count_true
+
+    g = torch.Generator().manual_seed(1)
+    for cols in (7, 40_000):          # int16 and int32 accumulators
+        mask = torch.rand(3, cols, generator=g) < 0.9
+        mask[2] = True
+        assert count_true(mask).tolist() == mask.sum(dim=1).tolist()

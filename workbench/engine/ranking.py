@@ -54,6 +54,16 @@ def exclusion_mask(num_rows: int, num_cols: int, targets: torch.Tensor, seen_row
     return excluded
 
 
+def count_true(mask: torch.Tensor) -> torch.Tensor:
+    """(B,) long: True entries per row of a (B, C) bool tensor.
+
+    Summing the bytes with a narrow accumulator is several times faster on CPU than
+    ``mask.sum(1)``, which widens every element to int64 first.
+    """
+    acc = torch.int16 if mask.shape[1] < 2 ** 15 else torch.int32
+    return mask.view(torch.uint8).sum(dim=1, dtype=acc).long()
+
+
 def mask_scores(scores: torch.Tensor, excluded: torch.Tensor) -> torch.Tensor:
     """(B, N+1) copy of ``scores`` with -inf at every excluded position."""
     return scores.masked_fill(excluded, NEG_INF)
@@ -67,7 +77,7 @@ def target_ranks(masked: torch.Tensor, targets: torch.Tensor, num_candidates: to
     model itself ties with everything, so it is ranked last (num_candidates - 1).
     """
     target_scores = masked.gather(1, targets[:, None])            # (B, 1)
-    at_least = (masked >= target_scores).sum(dim=1) - 1            # other candidates >= target
+    at_least = count_true(masked >= target_scores) - 1             # other candidates >= target
     last = num_candidates - 1
     return torch.where(target_scores[:, 0] == NEG_INF, last, at_least)
 
@@ -87,7 +97,7 @@ def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tens
     """Full ranking of all N items for each row of ``scores`` (B, N+1)."""
     num_rows, num_cols = scores.shape
     excluded = exclusion_mask(num_rows, num_cols, targets, seen_rows, seen_items, exclude_seen)
-    num_candidates = num_cols - excluded.sum(dim=1)
+    num_candidates = num_cols - count_true(excluded)
     masked = mask_scores(scores, excluded)
     return BatchRanking(target_ranks(masked, targets, num_candidates), top_items(masked, excluded, k),
                         num_candidates)
