@@ -1,0 +1,86 @@
+"""The real `workbench run / runs / recommend` commands in subprocesses on real ml-100k."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine_helpers import copy_workspace, ml100k_workspace
+
+TOML = """
+name = "cli-tiny"
+dataset = "ml-100k"
+[model]
+dim = 16
+max_len = 30
+[[views]]
+type = "gru"
+[head]
+type = "softmax_ce"
+[[evaluators]]
+type = "ranking"
+ks = [10]
+[trainer]
+epochs = 5
+batch_size = 256
+lr = 5e-3
+"""
+
+
+@pytest.fixture(scope="module")
+def ws_template(tmp_path_factory):
+    return ml100k_workspace(tmp_path_factory)
+
+
+def test_run_ls_show_compare_recommend_rm(ws_template, tmp_path, run_workbench):
+    ws = copy_workspace(ws_template, tmp_path)
+    exp = tmp_path / "exp.toml"
+    exp.write_text(TOML)
+    out = run_workbench("-w", ws, "run", exp, "--epochs", "1", "--device", "cpu", "--json", check=True, timeout=300)
+    result = json.loads(out.stdout)
+    run_id = result["run_id"]
+    assert 0 <= result["test_metrics"]["NDCG@10"] <= 1
+    second = json.loads(run_workbench("-w", ws, "run", exp, "--epochs", "1", "--json", check=True,
+                                      timeout=300).stdout)["run_id"]
+
+    runs = json.loads(run_workbench("-w", ws, "runs", "ls", "--json", check=True).stdout)
+    assert [r["id"] for r in runs] == [second, run_id] and all(r["status"] == "completed" for r in runs)
+    show = json.loads(run_workbench("-w", ws, "runs", "show", run_id, "--json", check=True).stdout)
+    assert show["config"]["trainer"]["epochs"] == 1 and [e["epoch"] for e in show["epochs"]] == [1]
+    assert {c["is_best"] for c in show["checkpoints"]} == {0, 1}
+    cmp = json.loads(run_workbench("-w", ws, "runs", "compare", run_id, second, "--json", check=True).stdout)
+    assert [c["id"] for c in cmp] == [run_id, second] and "NDCG@10" in cmp[0]["metrics"]
+    text = run_workbench("-w", ws, "runs", "compare", run_id, second, check=True).stdout
+    assert "NDCG@10" in text
+
+    recs = json.loads(run_workbench("-w", ws, "recommend", "--run", run_id, "--user", "1", "-k", "5", "--json",
+                                    check=True).stdout)
+    assert len(recs["items"]) == 5 and all(r["title"] for r in recs["items"])
+    scores = [r["score"] for r in recs["items"]]
+    assert scores == sorted(scores, reverse=True)
+    # seen items are excluded: none of user 1's rated movies is recommended
+    from workbench.data.dataset import load_dataset
+    from workbench.store import open_workspace
+    with open_workspace(ws) as w:
+        ds = load_dataset(w, "ml-100k")
+        user = ds.user_raw_ids.index("1")
+        seen = {ds.item_raw_ids[i] for i in ds.sequence(user)}
+    assert not seen & {r["item"] for r in recs["items"]}
+
+    bad_user = run_workbench("-w", ws, "recommend", "--run", run_id, "--user", "no-such-user")
+    assert bad_user.returncode != 0 and "no-such-user" in bad_user.stderr
+
+    run_workbench("-w", ws, "runs", "rm", second, check=True)
+    runs = json.loads(run_workbench("-w", ws, "runs", "ls", "--json", check=True).stdout)
+    assert [r["id"] for r in runs] == [run_id]
+    assert not (ws.with_suffix(".files") / "runs" / str(second)).exists()
+
+
+def test_bad_experiment_names_the_key_and_stores_nothing(ws_template, tmp_path, run_workbench):
+    ws = copy_workspace(ws_template, tmp_path)
+    exp = tmp_path / "bad.toml"
+    exp.write_text(TOML.replace("type = \"gru\"", "type = \"gru\"\nlayers = 0"))
+    out = run_workbench("-w", ws, "run", exp)
+    assert out.returncode != 0 and "views[0].layers" in out.stderr and "bad.toml" in out.stderr
+    assert json.loads(run_workbench("-w", ws, "runs", "ls", "--json", check=True).stdout) == []
