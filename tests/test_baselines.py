@@ -78,6 +78,13 @@ def test_item_knn_neighbour_ordering_matches_cosine_by_hand():
         assert scores[j].item() == pytest.approx(_cosine(4, j) + _cosine(2, j), abs=1e-6)
 
 
+def test_item_knn_recent_uses_only_the_last_events():
+    head = _head("item_knn", _ctx(SEQS, 6), recent=1)
+    scores = head.score(torch.zeros(1, 8), None, _histories([[4, 2]]))[0]
+    for j in (1, 3, 5):
+        assert scores[j].item() == pytest.approx(_cosine(2, j), abs=1e-6)    # item 4 is too old
+
+
 def test_item_knn_keeps_only_the_top_neighbours():
     head = _head("item_knn", _ctx(SEQS, 6), neighbours=1)
     scores = head.score(torch.zeros(1, 8), None, _histories([[1]]))[0]

@@ -17,6 +17,8 @@ class ItemKNNOptions:
                                     "0.5 = cosine", min=0.0, max=1.0)
     shrinkage: float = option(0.0, help="added to the similarity denominator; damps pairs of rare items",
                               min=0.0)
+    recent: int = option(0, help="score from only the last n events of the history window (0 = all of it)",
+                         min=0)
 
 
 SPECS = [PluginSpec(

@@ -12,6 +12,8 @@ padding 0 ignored; a repeated event counts each time):
 
     score(j) = sum_l sim(h_l, j)
 
+(with ``recent = n > 0`` only the last n events of the window count)
+
 computed by gathering each history item's neighbour list and one scatter-add,
 so the cost is B * L * neighbours, independent of N.
 """
@@ -92,7 +94,9 @@ class ItemKNNHead(Head):
         return fused.new_zeros(())
 
     def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None, batch: SeqBatch) -> torch.Tensor:
-        items = batch.items.to(self.neighbour_items.device)          # (B, L)
+        items = batch.items.to(self.neighbour_items.device)          # (B, L), left-padded
+        if self.options.recent:
+            items = items[:, -self.options.recent:]
         num_rows, length = items.shape
         k = self.neighbour_items.shape[1]
         scores = torch.zeros(num_rows, self.ctx.num_items + 1, device=items.device)
