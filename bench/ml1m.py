@@ -23,11 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "datasets" / "ml-1m"
 
 
-def ensure_dataset(ws_path: Path) -> None:
+def ensure_dataset(ws_path: Path, name: str = "ml-1m") -> None:
     from workbench.data.importer import dataset_exists, import_path
     from workbench.store import open_workspace
     with open_workspace(ws_path, create=True) as ws:
-        if not dataset_exists(ws, "ml-1m"):
+        if name == "ml-100k" and not dataset_exists(ws, name):
+            import_path(ws, DATA.parent / "ml-100k", name="ml-100k")
+        if name == "ml-1m" and not dataset_exists(ws, "ml-1m"):
             s = import_path(ws, DATA / "ml-1m.txt.gz", name="ml-1m", fmt="sasrec",
                             reader_options={"item_text": str(DATA / "ml-1m_sas_items.tsv")})
             print(f"imported ml-1m: {s.as_dict()}", file=sys.stderr)
@@ -99,6 +101,8 @@ def main() -> None:
     ap.add_argument("--experiment", default=str(ROOT / "examples" / "sasrec_ce.toml"))
     ap.add_argument("--workspace", default="/tmp/workbench-bench-ml1m.db")
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--dataset", default="ml-1m", choices=["ml-1m", "ml-100k"],
+                    help="ml-100k: a quick sanity comparison (same engine, smaller data)")
     ap.add_argument("--set", action="append", default=[], help="dotted.key=value override (views.* = first view)")
     ap.add_argument("--profile", type=int, default=0, metavar="STEPS", help="profile STEPS training steps instead")
     args = ap.parse_args()
@@ -107,9 +111,9 @@ def main() -> None:
     from workbench.engine.config import load_toml
     from workbench.engine.runner import run_experiment
     ws_path = Path(args.workspace)
-    ensure_dataset(ws_path)
+    ensure_dataset(ws_path, args.dataset)
     raw = load_toml(args.experiment)
-    raw["dataset"] = "ml-1m"
+    raw["dataset"] = args.dataset
     if args.epochs is not None:
         raw.setdefault("trainer", {})["epochs"] = args.epochs
     for s in args.set:
