@@ -12,6 +12,7 @@ from textual.widgets import Button, DataTable, Label
 from workbench.tui import export, queries
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
+from workbench.tui.widgets.tables import fill_table
 
 FIXED = ["id", "name", "status", "dataset"]
 
@@ -53,18 +54,12 @@ class CompareScreen(WorkbenchScreen):
 
     def _fill(self) -> None:
         table = self.query_one("#compare-table", DataTable)
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        cols = FIXED + self.metric_columns
-        for c in cols:
-            arrow = (" v" if self.descending else " ^") if c == self.sort_key else ""
-            table.add_column(c + arrow, key=c)
-        for r in export.sort_rows(self.rows, self.sort_key, self.descending):
-            mark = "* " if r["id"] in self.marked else ""
-            table.add_row(mark + str(r["id"]), r["name"][:20], r["status"], r["dataset"],
-                          *[export._cell(r["metrics"].get(m)) for m in self.metric_columns], key=str(r["id"]))
-        if self.rows:
-            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
+                for c in FIXED + self.metric_columns]
+        rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + str(r["id"]), r["name"][:20], r["status"],
+                                r["dataset"], *[export._cell(r["metrics"].get(m)) for m in self.metric_columns]])
+                for r in export.sort_rows(self.rows, self.sort_key, self.descending)]
+        fill_table(table, cols, rows)
         self._draw_overlay()
 
     def _draw_overlay(self) -> None:

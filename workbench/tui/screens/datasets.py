@@ -12,6 +12,7 @@ from workbench.tui import queries
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.bars import BarPlot
 from workbench.tui.widgets.confirm import Confirm
+from workbench.tui.widgets.tables import fill_table
 
 
 class DatasetsScreen(WorkbenchScreen):
@@ -38,19 +39,14 @@ class DatasetsScreen(WorkbenchScreen):
                 yield Label("", id="ds-message", classes="hint")
 
     def on_mount(self) -> None:
-        table = self.query_one("#ds-table", DataTable)
-        for label, width in (("name", 14), ("users", 6), ("items", 6), ("events", 9)):
-            table.add_column(label, width=width)  # fixed: auto widths depend on when rows arrive
         self.rows: list[dict] = []
         self.shown: int | None = None
 
     def reload(self) -> None:
-        table = self.query_one("#ds-table", DataTable)
-        table.clear()
         self.rows = queries.list_datasets(self.ws)
-        for d in self.rows:
-            table.add_row(d["name"][:14], f"{d['n_users']:,}", f"{d['n_items']:,}", f"{d['n_interactions']:,}",
-                          key=str(d["id"]))
+        fill_table(self.query_one("#ds-table", DataTable), ["name", "users", "items", "events"],
+                   [(str(d["id"]), [d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}",
+                                    f"{d['n_interactions']:,}"]) for d in self.rows])
         if self.rows:
             keep = self.shown if self.shown in {d["id"] for d in self.rows} else None
             self.shown = None  # recompute: the data may have changed since

@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select
 
 from workbench.options import ConfigError, describe
 from workbench.tui.widgets.options_form import OptionsForm
+from workbench.tui.widgets.tables import fill_table
 
 PREVIEW_ROWS = 12
 
@@ -174,11 +175,9 @@ class ImportWizard(ModalScreen[str | None]):
             self._write(path, fmt, options, then_import)
 
     def _show_preview(self, raw) -> None:
-        table = self.query_one("#preview", DataTable)
-        table.clear(columns=True)
         cols = ["user", "item"] + [c for c, v in (("time", raw.timestamps), ("action", raw.actions),
                                                    ("value", raw.values)) if v is not None] + ["title"]
-        table.add_columns(*cols)
+        rows = []
         for i in range(min(PREVIEW_ROWS, len(raw.users))):
             row = [raw.users[i], raw.items[i]]
             if raw.timestamps is not None:
@@ -188,7 +187,8 @@ class ImportWizard(ModalScreen[str | None]):
             if raw.values is not None:
                 row.append(f"{raw.values[i]:g}")
             row.append(str((raw.item_info.get(raw.items[i]) or {}).get("title", ""))[:30])
-            table.add_row(*row)
+            rows.append((None, row))
+        fill_table(self.query_one("#preview", DataTable), cols, rows)
         self._status(f"parsed {len(raw.users):,} interactions, {len(set(raw.users)):,} users, "
                      f"{len(set(raw.items)):,} items; first {min(PREVIEW_ROWS, len(raw.users))} rows below")
 

@@ -16,6 +16,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select
 
 from workbench.tui import queries
 from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.tables import fill_table
 
 TOP_K = 10
 
@@ -41,7 +42,6 @@ class InspectScreen(WorkbenchScreen):
                     yield DataTable(id="recs", zebra_stripes=True, cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#history", DataTable).add_columns("#", "when", "action", "item")
         self.runs: list[dict] = []
 
     def reload(self) -> None:
@@ -98,10 +98,12 @@ class InspectScreen(WorkbenchScreen):
             self._say(f"no user {text!r} in dataset {run['dataset']}", error=True)
             return
         table = self.query_one("#history", DataTable)
-        table.clear()
+        rows = []
         for h in queries.user_history(self.ws, run["dataset_id"], user):
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
-            table.add_row(str(h["pos"] + 1), when, h["action"] or "", (h["title"] or h["raw_id"] or str(h["item"]))[:40])
+            rows.append((None, [str(h["pos"] + 1), when, h["action"] or "",
+                                (h["title"] or h["raw_id"] or str(h["item"]))[:40]]))
+        fill_table(table, ["#", "when", "action", "item"], rows, keep_cursor=False)
         table.move_cursor(row=max(0, table.row_count - 1))
         self._say(f"computing recommendations of run {run['id']} for user {text}...")
         self._recommend(run["id"], user, text)
@@ -119,13 +121,13 @@ class InspectScreen(WorkbenchScreen):
 
     def _show_recs(self, run_id: int, label: str, recs: dict) -> None:
         table = self.query_one("#recs", DataTable)
-        table.clear(columns=True)
         views = [v for v in recs["views"]] if any(r.get("view_scores") for r in recs["items"]) else []
-        table.add_columns("#", "item", "score", *[f"{v} alone" for v in views])
+        rows = []
         for i, r in enumerate(recs["items"], 1):
             vs = r.get("view_scores") or {}
-            table.add_row(str(i), str(r.get("title") or r.get("raw_id"))[:34], f"{r['score']:.3f}",
-                          *[f"{vs[v]:.3f}" if v in vs else "-" for v in views], key=str(r["item"]))
+            rows.append((str(r["item"]), [str(i), str(r.get("title") or r.get("raw_id"))[:34], f"{r['score']:.3f}",
+                                          *[f"{vs[v]:.3f}" if v in vs else "-" for v in views]]))
+        fill_table(table, ["#", "item", "score", *[f"{v} alone" for v in views]], rows, keep_cursor=False)
         weights = recs.get("view_weights")
         why = ("  fusion weights: " + "  ".join(f"{v} {w:.2f}" for v, w in weights.items())) if weights else ""
         self._say(f"run {run_id}, user {label} ({recs['history_length']} events): top {len(recs['items'])}.{why}"

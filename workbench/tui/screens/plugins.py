@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Input, Label, Log
 
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.confirm import Confirm
+from workbench.tui.widgets.tables import fill_table
 
 CLI = "from workbench.cli import main; main()"
 
@@ -59,15 +60,13 @@ class PluginsScreen(WorkbenchScreen):
             yield Log(id="pip-log", max_lines=5000)
 
     def on_mount(self) -> None:
-        self.query_one("#plugins-table", DataTable).add_columns("kind", "name", "package", "version", "description")
         self.busy = False
 
     def reload(self) -> None:
         rows, errors = plugin_rows()
-        table = self.query_one("#plugins-table", DataTable)
-        table.clear()
-        for r in rows:
-            table.add_row(r["kind"], r["name"], r["package"], r["version"], r["description"][:60])
+        fill_table(self.query_one("#plugins-table", DataTable), ["kind", "name", "package", "version", "description"],
+                   [(None, [r["kind"], r["name"], r["package"], r["version"], r["description"][:60]]) for r in rows],
+                   max_width=60)
         self.query_one("#plugin-errors", Label).update(
             "\n".join(f"load error: {e['plugin']} ({e['package']}): {e['error']}" for e in errors))
 

@@ -17,6 +17,7 @@ from textual.widgets import Button, DataTable, Label, Log, ProgressBar, TabbedCo
 from workbench.tui import queries
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
+from workbench.tui.widgets.tables import fill_table
 
 POLL_S = 0.5
 REAP_EVERY_S = 5.0
@@ -76,8 +77,6 @@ class RunsScreen(WorkbenchScreen):
                 yield Label("", id="run-message", classes="hint")
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs-table", DataTable)
-        table.add_columns("id", "name", "status", "progress")
         self._run_sig = None
         self._epochs_seen = -1
         self._log_after = 0
@@ -128,10 +127,9 @@ class RunsScreen(WorkbenchScreen):
             return
         self._run_sig = sig
         table = self.query_one("#runs-table", DataTable)
-        table.clear()
-        for r in runs:
-            frac, _ = _progress_fraction(r)
-            table.add_row(str(r["id"]), (r["name"] or "")[:18], r["status"], f"{frac * 100:3.0f}%", key=str(r["id"]))
+        fill_table(table, ["id", "name", "status", "done"],
+                   [(str(r["id"]), [str(r["id"]), (r["name"] or "")[:14], r["status"],
+                                    f"{_progress_fraction(r)[0] * 100:3.0f}%"]) for r in runs], keep_cursor=False)
         if self.app.selected_run is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(self.app.selected_run)))
@@ -178,13 +176,10 @@ class RunsScreen(WorkbenchScreen):
         self._epochs_seen = len(rows)
         self._epoch_rows = rows
         names = queries.metric_names(rows)
-        table = self.query_one("#epochs-table", DataTable)
-        table.clear(columns=True)
-        table.add_columns("epoch", "loss", *names, "time")
-        for r in rows:
-            table.add_row(str(r["epoch"]), f"{r['train_loss']:.4f}" if r["train_loss"] is not None else "-",
-                          *[f"{r['metrics'].get(n, float('nan')):.4f}" for n in names],
-                          queries.fmt_duration(r["wall_time"]))
+        fill_table(self.query_one("#epochs-table", DataTable), ["epoch", "loss", *names, "time"],
+                   [(None, [str(r["epoch"]), f"{r['train_loss']:.4f}" if r["train_loss"] is not None else "-",
+                            *[f"{r['metrics'].get(n, float('nan')):.4f}" for n in names],
+                            queries.fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
         self._draw_curves()
 
     def _draw_curves(self) -> None:

@@ -13,6 +13,7 @@ from workbench.tui import ws_files
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
 from workbench.tui.widgets.confirm import Confirm
+from workbench.tui.widgets.tables import fill_table
 
 
 class WorkspacesScreen(WorkbenchScreen):
@@ -33,18 +34,18 @@ class WorkspacesScreen(WorkbenchScreen):
             yield Label("", id="ws-message", classes="hint")
 
     def on_mount(self) -> None:
-        self.query_one("#ws-table", DataTable).add_columns(" ", "name", "datasets", "runs", "size", "path")
         self.items: list[dict] = []
 
     def reload(self) -> None:
-        table = self.query_one("#ws-table", DataTable)
-        table.clear()
         self.items = ws_files.list_workspaces(self.app.ws_path)
+        rows = []
         for w in self.items:
             here = "*" if Path(w["path"]) == self.app.ws_path else ""
-            table.add_row(here, w["name"], str(w["datasets"] if w["datasets"] is not None else "?"),
-                          str(w["runs"] if w["runs"] is not None else "?"), f"{w['size_mb']:.1f} MB",
-                          str(w["path"]), key=str(w["path"]))
+            rows.append((str(w["path"]), [here, w["name"], str(w["datasets"] if w["datasets"] is not None else "?"),
+                                          str(w["runs"] if w["runs"] is not None else "?"), f"{w['size_mb']:.1f} MB",
+                                          str(w["path"])]))
+        fill_table(self.query_one("#ws-table", DataTable), [" ", "name", "datasets", "runs", "size", "path"], rows,
+                   max_width=60)
 
     def _selected(self) -> Path | None:
         table = self.query_one("#ws-table", DataTable)
