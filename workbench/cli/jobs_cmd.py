@@ -49,11 +49,14 @@ def ls_cmd(ctx, show_all, as_json):
     click.echo(f"{'JOB':>4} {'RUN':>4} {'STATUS':<10} {'DEVICE':<8} {'PID':>7}  PROGRESS / ERROR")
     for r in rows:
         detail = _fmt_progress(r["progress"]) if r["status"] == "running" else ""
+        tm = r.get("test_metrics") or {}
+        if r["status"] == "completed" and "NDCG@10" in tm:
+            detail = f"test NDCG@10 {tm['NDCG@10']:.4f}"
         if r["status"] == "failed" and r["error"]:
             detail = r["error"].strip().splitlines()[-1][:80]
         name = f" {r['run_name']}" if r.get("run_name") else ""
         click.echo(f"{r['id']:>4} {r['run_id']:>4} {r['status']:<10} {r['device']:<8} {r['pid'] or '':>7}  "
-                   f"{detail}{name if not detail else ''}")
+                   f"{detail}{name}")
 
 
 @jobs.command("cancel")
