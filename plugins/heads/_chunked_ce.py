@@ -60,6 +60,7 @@ def chunked_softmax_ce(h: torch.Tensor, E: torch.Tensor, t: torch.Tensor, chunk:
     """Mean CE of targets ``t`` (P,) in 0..N-1 given states ``h`` (P, d) and class vectors ``E`` (N, d)."""
     dtype = torch.promote_types(h.dtype, E.dtype)
     if torch.is_autocast_enabled(h.device.type):
-        dtype = torch.get_autocast_dtype(h.device.type)
+        get = getattr(torch, "get_autocast_dtype", None)     # torch >= 2.4
+        dtype = get(h.device.type) if get else torch.bfloat16
     with torch.autocast(h.device.type, enabled=False):
         return ChunkedSoftmaxCE.apply(h.to(dtype), E.to(dtype), t, chunk, smoothing)
