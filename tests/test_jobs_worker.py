@@ -22,6 +22,7 @@ from workbench.jobs import launcher, queue
 from workbench.store import open_workspace
 
 CLI = "from workbench.cli import main; main()"
+EPOCHS_LONG = 80  # long enough that a cancel sent through a fresh CLI process lands mid-run
 
 
 def tiny_config(epochs: int) -> dict:
@@ -105,7 +106,7 @@ def test_jobs_run_one_at_a_time_per_device_and_record_progress(ws_path):
 
 
 def test_cancel_keeps_checkpoint_and_resume_continues_to_the_end(ws_path):
-    run_id = new_run(ws_path, 30)
+    run_id = new_run(ws_path, EPOCHS_LONG)
     with open_workspace(ws_path) as ws:
         job = launcher.submit(ws, run_id, "cpu")
     wait_until(lambda: len(epochs_of(ws_path, run_id)) >= 2, what="two epochs")
@@ -115,7 +116,7 @@ def test_cancel_keeps_checkpoint_and_resume_continues_to_the_end(ws_path):
     assert job_row(ws_path, job)["status"] == "cancelled"
     assert run_row(ws_path, run_id)["status"] == "cancelled"
     done = epochs_of(ws_path, run_id)
-    assert 2 <= len(done) < 30
+    assert 2 <= len(done) < EPOCHS_LONG
     with open_workspace(ws_path) as ws:
         assert ws.db.execute("SELECT COUNT(*) FROM checkpoints WHERE run_id = ?", [run_id]).fetchone()[0] >= 1
     out = cli(ws_path, "jobs", "resume", job)
@@ -124,7 +125,7 @@ def test_cancel_keeps_checkpoint_and_resume_continues_to_the_end(ws_path):
     wait_until(lambda: job_row(ws_path, new_job)["status"] in queue.FINISHED, what="resumed job")
     assert job_row(ws_path, new_job)["status"] == "completed", job_row(ws_path, new_job)["error"]
     after = epochs_of(ws_path, run_id)
-    assert [e[0] for e in after] == list(range(1, 31))
+    assert [e[0] for e in after] == list(range(1, EPOCHS_LONG + 1))
     assert after[0] == done[0], "resume must continue, not retrain epoch 1"
     assert run_row(ws_path, run_id)["status"] == "completed"
 
