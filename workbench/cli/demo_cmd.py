@@ -9,8 +9,9 @@ from workbench.cli.common import echo_json
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the demo dataset's stats as JSON.")
+@click.option("--no-app", is_flag=True, help="Do not open the app afterwards (it opens only in a terminal).")
 @click.pass_context
-def demo(ctx, as_json):
+def demo(ctx, as_json, no_app):
     """Create/open the demo workspace (workspaces/demo.db) and import the demo dataset if absent."""
     from workbench.cli.common import fail, workspace_spec
     from workbench.data.demo import DEMO_DATASET, ensure_demo_workspace
@@ -31,3 +32,9 @@ def demo(ctx, as_json):
         return
     click.echo(f"demo workspace: {path}")
     click.echo(format_stats(s))
+    import sys
+
+    if not no_app and sys.stdin.isatty() and sys.stdout.isatty():
+        from workbench.tui.demo_experiment import open_demo_app
+
+        open_demo_app(path)  # the app on the demo workspace, composer open on a ready experiment
