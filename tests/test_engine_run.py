@@ -78,7 +78,7 @@ def test_cancel_then_resume_continues_from_the_checkpoint(ws_path):
                                                   [run_id])]
         assert epochs == [1, 2, 3]
         messages = [r["message"] for r in ws.db.query("SELECT message FROM run_events WHERE run_id = ?", [run_id])]
-        assert f"resumed after epoch {done} from last.pt" in messages
+        assert any(m.startswith(f"resumed after epoch {done} from its last checkpoint (last-") for m in messages)
 
 
 def test_failure_is_stored_and_earlier_records_stay(ws_path):

@@ -24,19 +24,38 @@ def run_dir(ws, run_id: int) -> Path:
 
 
 def save_checkpoint(ws, run_id: int, kind: str, epoch: int, state: dict[str, Any]) -> Path:
-    """Atomically write ``<kind>.pt`` (kind: best | last) and record it (one row per run and kind)."""
+    """Write a ``kind`` checkpoint (best | last) so that a kill at any instant leaves a usable one.
+
+    Each save goes to a new file (``last-e0007.pt``), written under a temporary name
+    and renamed; its row is committed next, and only then are the superseded files
+    of the same kind removed. Killed before the commit, the previous checkpoint
+    and its row are intact (the new file is an orphan, swept by the next save);
+    killed after it, the new one is recorded with its own hash.
+    """
     folder = run_dir(ws, run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{kind}.pt"
-    tmp = folder / f".{kind}.pt.partial"
+    path = folder / f"{kind}-e{epoch:04d}.pt"
+    n = 1
+    while path.exists():  # the same epoch saved again (e.g. a resumed epoch): never overwrite a recorded file
+        path = folder / f"{kind}-e{epoch:04d}-{n}.pt"
+        n += 1
+    tmp = folder / f".{path.name}.partial"
     torch.save(state, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    digest = sha256_file(tmp)
     os.replace(tmp, path)
-    digest = sha256_file(path)
     stored = ws.relative_file(path) if hasattr(ws, "relative_file") else str(path)
+    is_best = int(kind == "best")
     with ws.db.conn:
-        ws.db.execute("DELETE FROM checkpoints WHERE run_id = ? AND path = ?", [run_id, stored])
-        ws.db.execute("INSERT INTO checkpoints (run_id, epoch, path, sha256, is_best, created_at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)", [run_id, epoch, stored, digest, int(kind == "best"), time.time()])
+        cur = ws.db.execute("INSERT INTO checkpoints (run_id, epoch, path, sha256, is_best, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", [run_id, epoch, stored, digest, is_best, time.time()])
+        new_id = cur.lastrowid
+        ws.db.execute("DELETE FROM checkpoints WHERE run_id = ? AND is_best = ? AND id != ?",
+                      [run_id, is_best, new_id])
+    for old in folder.glob(f"{kind}*.pt"):  # superseded and orphaned files of this kind
+        if old != path:
+            old.unlink(missing_ok=True)
     return path
 
 
@@ -46,7 +65,7 @@ def checkpoint_path(ws, run_id: int, kind: str = "best") -> Path | None:
                             "ORDER BY id DESC", [run_id, int(kind == "best")]))
     for row in rows:
         p = ws.resolve_file(row["path"]) if hasattr(ws, "resolve_file") else Path(row["path"])
-        if Path(p).name != f"{kind}.pt" or not Path(p).exists():
+        if not Path(p).name.startswith(kind) or not Path(p).exists():
             continue
         if sha256_file(p) != row["sha256"]:
             raise ValueError(f"checkpoint {p} does not match its recorded sha256 (file changed or corrupt)")

@@ -72,7 +72,7 @@ class RunSession:
             if last is not None:
                 best = checkpoint_path(self.ws, self.run_id, "best")
                 tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
-                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from {last.name}")
+                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
         num_params = sum(p.numel() for p in self.model.parameters())
         self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
                           epochs=cfg.trainer.epochs if self.model.trainable else 0,
