@@ -19,7 +19,7 @@ install-dev: $(VENV)/bin/python
 	$(VENV)/bin/pip install -q $(PIP_C) -e '.[dev]'
 
 demo: install
-	$(VENV)/bin/workbench demo
+	$(VENV)/bin/workbench demo --train
 
 test: install-dev
 	bash scripts/run-tests.sh $(VENV)
