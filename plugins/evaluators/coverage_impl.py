@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.kinds import Evaluator, Rankings
+from workbench.kinds import Rankings
+from workbench_plugins.evaluators._base_impl import CutoffEvaluator, top_k_lists
 from workbench_plugins.evaluators._common import metric_name
 from workbench_plugins.evaluators.coverage import CoverageOptions
 
 
-def top_k_lists(rankings: Rankings, k: int, who: str) -> np.ndarray:
-    """(U, K) recommended ids (0 = no item); clear error if the lists are shorter than K."""
-    topk = np.asarray(rankings.topk, dtype=np.int64)
-    if topk.ndim != 2 or topk.shape[1] < k:
-        have = topk.shape[1] if topk.ndim == 2 else 0
-        raise ValueError(f"{who}@{k} needs top-{k} lists but the rankings hold only {have} items per user")
-    return topk[:, :k]
-
-
-class CoverageEvaluator(Evaluator):
+class CoverageEvaluator(CutoffEvaluator):
     name = "coverage"
-
-    def __init__(self, options: CoverageOptions | None = None):
-        super().__init__(options or CoverageOptions())
-
-    @property
-    def max_k(self) -> int:
-        return max(self.options.ks)
+    options_class = CoverageOptions
 
     def evaluate(self, rankings: Rankings) -> dict[str, float]:
         if len(rankings.target_rank) == 0:

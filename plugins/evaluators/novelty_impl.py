@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.kinds import Evaluator, Rankings
+from workbench.kinds import Rankings
+from workbench_plugins.evaluators._base_impl import CutoffEvaluator, top_k_lists
 from workbench_plugins.evaluators._common import metric_name
-from workbench_plugins.evaluators.coverage_impl import top_k_lists
 from workbench_plugins.evaluators.novelty import NoveltyOptions
 
 
@@ -39,15 +39,9 @@ def item_statistics(popularity: np.ndarray) -> dict[str, np.ndarray]:
     return {"Novelty": -np.log2(p), "ARP": counts, "PopPercentile": (below + at_or_below) / (2.0 * n)}
 
 
-class NoveltyEvaluator(Evaluator):
+class NoveltyEvaluator(CutoffEvaluator):
     name = "novelty"
-
-    def __init__(self, options: NoveltyOptions | None = None):
-        super().__init__(options or NoveltyOptions())
-
-    @property
-    def max_k(self) -> int:
-        return max(self.options.ks)
+    options_class = NoveltyOptions
 
     def evaluate(self, rankings: Rankings) -> dict[str, float]:
         if len(rankings.target_rank) == 0:

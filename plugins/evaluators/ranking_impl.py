@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.kinds import Evaluator, Rankings
+from workbench.kinds import Rankings
+from workbench_plugins.evaluators._base_impl import CutoffEvaluator
 from workbench_plugins.evaluators._common import metric_name
 from workbench_plugins.evaluators.ranking import RankingOptions
 
 
-class RankingEvaluator(Evaluator):
+class RankingEvaluator(CutoffEvaluator):
     name = "ranking"
-
-    def __init__(self, options: RankingOptions | None = None):
-        super().__init__(options or RankingOptions())
+    options_class = RankingOptions
 
     @property
     def max_k(self) -> int:
