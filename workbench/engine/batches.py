@@ -62,15 +62,31 @@ def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.
                            t(tts).float(), t(acts), t(tacts))
 
 
-def training_tensors(ds: LoadedDataset, split: Split, max_len: int) -> SequenceTensors:
-    """One row per user with >= 2 training events: inputs = training events but the last,
-    targets = the next training event at every position (SASRec-style: every position trains)."""
+def training_tensors(ds: LoadedDataset, split: Split, max_len: int, windows: str = "last") -> SequenceTensors:
+    """Training rows for users with >= 2 training events: inputs = training events but the last,
+    targets = the next training event at every position (SASRec-style: every position trains).
+
+    ``windows="last"``: one row per user, its latest ``max_len`` targets; earlier events only
+    appear as targets when the history fits in the window. ``windows="all"``: the history is cut
+    into consecutive windows of ``max_len`` targets ending at the latest one, so every training
+    event is a target once per epoch (what feeding every prefix does, without the L-fold cost).
+    """
+    if windows not in ("last", "all"):
+        raise ValueError(f"windows must be 'last' or 'all', not {windows!r}")
     users = np.arange(1, ds.n_users + 1)
     starts = ds.offsets[users]
     ends = split.train_end[users]
     keep = ends - starts >= 2
     users, starts, ends = users[keep], starts[keep], ends[keep]
-    return _tensors(ds, users, starts, ends - 1, max_len, with_targets=True)
+    ends = ends - 1                                   # the last training event is only a target
+    if windows == "all":
+        n_windows = -(-(ends - starts) // max_len)    # ceil: windows of max_len inputs each
+        row_user = np.repeat(np.arange(len(users)), n_windows)
+        back = np.arange(n_windows.sum()) - np.repeat(np.cumsum(n_windows) - n_windows, n_windows)
+        users, win_ends = users[row_user], ends[row_user] - back * max_len
+        starts = np.maximum(starts[row_user], win_ends - max_len)
+        ends = win_ends
+    return _tensors(ds, users, starts, ends, max_len, with_targets=True)
 
 
 def eval_batches(ds: LoadedDataset, users: np.ndarray, positions: np.ndarray, max_len: int,

@@ -51,6 +51,9 @@ class TrainerOptions:
     eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
     amp: str = option("auto", help="bf16 autocast: auto (CUDA, or CPU with native bf16), bf16, off",
                       choices=["auto", "bf16", "off"])
+    train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
+                                "event is a target once per epoch (long histories give several windows)",
+                                choices=["last", "all"])
     threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
     # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py
     augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest 60-100%",

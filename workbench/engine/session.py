@@ -48,7 +48,7 @@ class RunSession:
         self.ctx = B.data_context(self.dataset, self.split, L, workspace=ws)
         self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
-        self.train = B.training_tensors(self.dataset, self.split, L)
+        self.train = B.training_tensors(self.dataset, self.split, L, t.train_windows)
         self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate,
