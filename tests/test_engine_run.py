@@ -41,6 +41,11 @@ def test_run_is_recorded_with_epochs_metrics_and_checkpoints(ws_path):
         run = dict(next(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id])))
         assert run["status"] == "completed" and run["device"] == "cpu" and run["seed"] == 7
         assert json.loads(run["test_metrics"])["NDCG@10"] == pytest.approx(test["NDCG@10"])
+        groups = json.loads(run["test_groups"])                      # the multi-scale breakdown is stored
+        assert set(groups["groups"]) == {"short", "medium", "long"}
+        assert sum(groups["group_sizes"].values()) == test["num_users"]
+        b1, b2 = groups["group_bounds"]
+        assert b1 < b2 and all(0.0 <= m["NDCG@10"] <= 1.0 for m in groups["groups"].values())
         assert "torch" in json.loads(run["versions"]) and run["data_fingerprint"]
         assert json.loads(run["config"])["views"][0]["blocks"] == 1
         epochs = list(ws.db.query("SELECT * FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", [run_id]))

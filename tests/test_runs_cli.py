@@ -49,6 +49,9 @@ def test_run_ls_show_compare_recommend_rm(ws_template, tmp_path, run_workbench):
     show = json.loads(run_workbench("-w", ws, "runs", "show", run_id, "--json", check=True).stdout)
     assert show["config"]["trainer"]["epochs"] == 1 and [e["epoch"] for e in show["epochs"]] == [1]
     assert {c["is_best"] for c in show["checkpoints"]} == {0, 1}
+    assert set(show["test_groups"]["groups"]) == {"short", "medium", "long"}
+    text = run_workbench("-w", ws, "runs", "show", run_id, check=True).stdout
+    assert "test short" in text and "test long" in text and "users)" in text
     cmp = json.loads(run_workbench("-w", ws, "runs", "compare", run_id, second, "--json", check=True).stdout)
     assert [c["id"] for c in cmp] == [run_id, second] and "NDCG@10" in cmp[0]["metrics"]
     text = run_workbench("-w", ws, "runs", "compare", run_id, second, check=True).stdout

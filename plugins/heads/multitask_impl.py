@@ -95,10 +95,23 @@ class MultitaskHead(Head):
         if batch.target_actions is None:
             return {}
         sel = batch.target_actions > 0
-        if not bool(sel.any()):
+        return self._metrics(self.action_logits(fused[sel]), batch.target_actions[sel])
+
+    def eval_outputs(self, user_states: torch.Tensor, batch: SeqBatch) -> dict[str, torch.Tensor]:
+        """Action logits at the evaluated position and the held-out event's action."""
+        if batch.target_actions is None:
             return {}
-        logits = self.action_logits(fused[sel])
-        truth = batch.target_actions[sel]
+        return {"action_logits": self.action_logits(user_states).float(), "action_truth": batch.target_actions[:, -1]}
+
+    def eval_metrics(self, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
+        if "action_truth" not in outputs:
+            return {}
+        sel = outputs["action_truth"] > 0
+        return self._metrics(outputs["action_logits"][sel], outputs["action_truth"][sel])
+
+    def _metrics(self, logits: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+        if truth.numel() == 0:
+            return {}
         pred = logits.argmax(-1)
         out = {"action_accuracy": float((pred == truth).float().mean())}
         out["action_macro_f1"] = sum(f1(pred == a, truth == a) for a in range(1, self.num_actions + 1)) \

@@ -18,7 +18,7 @@ def _run_row(ws, run_id: int) -> dict:
     if not rows:
         fail(f"no run {run_id} in {ws.path}")
     row = dict(rows[0])
-    for k in ("config", "versions", "progress", "test_metrics"):
+    for k in ("config", "versions", "progress", "test_metrics", "test_groups"):
         row[k] = json.loads(row[k]) if row.get(k) else None
     return row
 
@@ -88,7 +88,15 @@ def show(ctx, run_id, as_json):
                    "  ".join(f"{k} {m[k]:.4f}" for k in KEY_METRICS if k in m) + f"  {e['wall_time'] or 0:.1f}s")
     if row["test_metrics"]:
         click.echo("  test: " + "  ".join(f"{k} {v:.4f}" for k, v in row["test_metrics"].items()
-                                          if isinstance(v, float) and "@" in k))
+                                          if isinstance(v, float) and not k.endswith("_s")))
+    groups = (row.get("test_groups") or {}).get("groups") or {}
+    if groups:
+        b1, b2 = row["test_groups"]["group_bounds"]
+        bounds = {"short": f"<= {b1}", "medium": f"{b1 + 1}-{b2}", "long": f"> {b2}"}
+        sizes = row["test_groups"].get("group_sizes", {})
+        for g, m in groups.items():
+            click.echo(f"  test {g:<6} (history {bounds.get(g, '?')}, {sizes.get(g, '?')} users): " +
+                       "  ".join(f"{k} {m[k]:.4f}" for k in KEY_METRICS if k in m))
     if row["error"]:
         click.echo("  error:\n" + row["error"])
 

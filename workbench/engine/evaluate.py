@@ -146,12 +146,15 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              evaluators: list[Evaluator], exclude_seen: bool = True, mode: str = "full",
              num_negatives: int = 100, negative_sampling: str = "uniform", seed: int = 0,
              device: Any = None, group_bounds: tuple[int, int] | None = None,
-             topk: int | None = None) -> EvalResult:
+             topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
     ``device``: where batches are moved before ``encode`` (None = leave them as they are).
     ``topk``: length of the stored top-K lists (default: what the evaluators need, at least 1).
+    ``auxiliary``: ``(outputs(states, batch) -> {name: tensor}, metrics({name: tensor}) -> {name: float})``
+    for a head's auxiliary task (e.g. next action): outputs are concatenated over all batches
+    and the metrics computed once, then merged into ``metrics`` (not into the groups).
     ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
     inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
@@ -170,6 +173,7 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     parts: dict[str, list[np.ndarray]] = {n: [] for n in
                                           ("target_rank", "topk", "targets", "num_candidates", "history", "users")}
     generator, weights = None, None
+    aux_parts: dict[str, list] = {}
     with torch.no_grad():
         for eb in batches:
             if dev is not None:
@@ -185,6 +189,9 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
                 raise ValueError(f"score() returned shape {tuple(scores.shape)}, expected "
                                  f"({eb.target_items.shape[0]}, {num_items + 1}) (column 0 = padding)")
             scores = scores.float()
+            if auxiliary is not None:
+                for name, value in auxiliary[0](states, eb.batch).items():
+                    aux_parts.setdefault(name, []).append(value.detach().cpu())
             if torch.isnan(scores).any():
                 raise ValueError("the model produced NaN scores; its metrics would be meaningless")
             _sync(here)
@@ -212,6 +219,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
                         history_length=cat["history"], sampled=mode == "sampled")
     t4 = time.perf_counter()
     metrics = compute_metrics(evaluators, rankings)
+    if auxiliary is not None and aux_parts:
+        metrics.update(auxiliary[1]({n: torch.cat(v) for n, v in aux_parts.items()}))
     bounds, masks = history_groups(rankings.history_length, group_bounds)
     groups, sizes = {}, {}
     for g in GROUPS:

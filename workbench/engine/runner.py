@@ -121,9 +121,10 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
             raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "
                                "(fingerprint differs); create a new run")
         _update(ws, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
-        status, test_metrics = session.run(resume=resume)
+        status, test_metrics, test_groups = session.run(resume=resume)
         _update(ws, run_id, status=status, finished_at=time.time(), best_epoch=session.trainer.state.best_epoch or None,
-                **({"test_metrics": json.dumps(test_metrics)} if status == "completed" else {}))
+                **({"test_metrics": json.dumps(test_metrics), "test_groups": json.dumps(test_groups)}
+                   if status == "completed" else {}))
         emitter.emit("run_finished", status=status, test_metrics=test_metrics,
                      best_epoch=session.trainer.state.best_epoch)
         return test_metrics

@@ -63,9 +63,11 @@ class RunSession:
             return evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
                             item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
                             exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
-                            negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device)
+                            negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
+                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
 
-    def run(self, resume: bool = False) -> tuple[str, dict]:
+    def run(self, resume: bool = False) -> tuple[str, dict, dict]:
+        """-> (status, test metrics, test metrics by history-length group)."""
         cfg, tr = self.cfg, self.trainer
         if resume:
             last = checkpoint_path(self.ws, self.run_id, "last")
@@ -81,7 +83,7 @@ class RunSession:
         if self.model.trainable:
             status = tr.fit()
             if status == "cancelled":
-                return status, {}
+                return status, {}, {}
             if tr.best_weights is not None:
                 self.model.load_state_dict(tr.best_weights)
         else:
@@ -93,13 +95,13 @@ class RunSession:
         result = self.evaluate(test)
         metrics = {**result.metrics, "forward_s": result.forward_s, "ranking_s": result.ranking_s,
                    "num_users": result.num_users}
-        self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups),
-                          groups=result.groups, group_bounds=list(result.group_bounds),
-                          group_sizes=result.group_sizes)
+        groups = {"groups": result.groups, "group_bounds": list(result.group_bounds),
+                  "group_sizes": result.group_sizes}
+        self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups), **groups)
         if not self.model.trainable:
             save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
                                                                "train_state": tr.state.as_dict()})
-        return "completed", metrics
+        return "completed", metrics, groups
 
 
 def load_trained_model(ws, run_id: int, device: str = "cpu"):

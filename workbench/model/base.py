@@ -136,6 +136,11 @@ class Head(nn.Module):
       histories (for heads that score from history, e.g. item-KNN).
     - ``trainable``: False for heads that need no gradient training (baselines);
       the trainer then skips the training epochs and only evaluates.
+    - ``eval_outputs(user_states (B, d), batch) -> dict of tensors`` (optional): per-batch
+      outputs of an auxiliary task at the evaluated position (``batch.target_actions[:, -1]``
+      is the action of the held-out event); the evaluation driver concatenates them over all
+      batches and calls ``eval_metrics(outputs) -> {name: float}`` once, so metrics that do
+      not average over batches (AUC, F1) are computed over every evaluated user.
     ``item_emb`` is what the views offered (tied embeddings) or None, in which
     case the head uses its own table (untied).
     """
@@ -146,6 +151,12 @@ class Head(nn.Module):
 
     def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
+
+    def eval_outputs(self, user_states: torch.Tensor, batch: SeqBatch) -> dict[str, torch.Tensor]:
+        return {}
+
+    def eval_metrics(self, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
+        return {}
 
     trainable: bool = True
 

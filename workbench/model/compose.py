@@ -59,6 +59,13 @@ class ComposedModel(nn.Module):
     def score(self, states: torch.Tensor, batch: SeqBatch) -> torch.Tensor:
         return self.head.score(states, self.item_embeddings(), batch)
 
+    def eval_outputs(self, states: torch.Tensor, batch: SeqBatch) -> dict[str, torch.Tensor]:
+        """The head's auxiliary-task outputs at the evaluated position (see :class:`Head`)."""
+        return self.head.eval_outputs(states, batch)
+
+    def eval_metrics(self, outputs: dict[str, torch.Tensor]) -> dict[str, float]:
+        return self.head.eval_metrics(outputs)
+
 
 def build_model(config, ctx: DataContext, registry=None) -> ComposedModel:
     """``config``: :class:`workbench.engine.config.ExperimentConfig`. Plugins are constructed

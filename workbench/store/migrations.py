@@ -163,7 +163,12 @@ def m003_text_embeddings(db: sqlite_utils.Database) -> None:
         )""")
 
 
-MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings]
+def m004_test_groups(db: sqlite_utils.Database) -> None:
+    """Test metrics per history-length group (short/medium/long), next to ``test_metrics``."""
+    db.execute("ALTER TABLE runs ADD COLUMN test_groups TEXT")   # JSON {groups, group_bounds, group_sizes}
+
+
+MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
