@@ -46,9 +46,31 @@ class SequenceTensors:
                         self.target_timestamps[index], self.actions[index], self.target_actions[index])
 
 
+WEEK_S = 7 * 86400.0
+
+
+def time_origins(ts: np.ndarray, valid: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """(R,) float64 per-row time origins: a whole number of weeks since the Unix epoch, at
+    least one week before the row's earliest event (and ``extra``, e.g. the evaluated event).
+
+    Timestamps travel as float32 relative to this origin: absolute Unix seconds (~1.7e9) in
+    float32 are only good to 128 s, relative ones to 1 s within 194 days of the row's first
+    event (8 s over three years). Whole weeks keep hour of day and day of week computed from
+    the relative values right, and every real event stays > 0 (0 is padding).
+    """
+    first = np.where(valid, ts, np.inf).min(axis=1)
+    if extra is not None:
+        first = np.minimum(first, extra)
+    first = np.where(np.isfinite(first), first, 0.0)
+    return (np.floor(first / WEEK_S) - 1) * WEEK_S
+
+
 def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.ndarray, L: int,
-             with_targets: bool) -> SequenceTensors:
-    """Inputs are events [starts, ends); the target of event e is event e+1 (when ``with_targets``)."""
+             with_targets: bool, target_pos: np.ndarray | None = None) -> SequenceTensors:
+    """Inputs are events [starts, ends); the target of event e is event e+1 (when ``with_targets``).
+    ``target_pos``: the evaluated event of each row; its time and action go to the last column of
+    ``target_timestamps`` / ``target_actions``. Real timestamps are made relative to
+    :func:`time_origins` (positions, when the data has no time, are left as they are)."""
     src, valid = _windows(ds, starts, ends, L)
     nxt = np.minimum(src + 1, len(ds.items) - 1)
     items = np.where(valid, ds.items[src], 0)
@@ -56,6 +78,15 @@ def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.
     acts = np.where(valid, ds.actions[src], 0)
     tts = np.where(valid, ds.timestamps[nxt], 0.0)
     tacts = np.where(valid, ds.actions[nxt], 0)
+    tmask = valid.copy()
+    if target_pos is not None:
+        tts[:, -1], tacts[:, -1], tmask[:, -1] = ds.timestamps[target_pos], ds.actions[target_pos], True
+    elif not with_targets:        # recommending after the last event: no next event, ask "now" = its time
+        tts[:, -1], tacts[:, -1] = ts[:, -1], 0
+    if ds.has_timestamps:
+        origin = time_origins(ts, valid, ds.timestamps[target_pos] if target_pos is not None else None)[:, None]
+        ts = np.where(valid, ts - origin, 0.0)
+        tts = np.where(tmask, tts - origin, 0.0)
     targets = np.where(valid, ds.items[nxt], 0) if with_targets else np.zeros_like(items)
     t = torch.from_numpy
     return SequenceTensors(t(items), t(targets), t(np.asarray(users, dtype=np.int64)), t(ts).float(),
@@ -99,9 +130,7 @@ def eval_batches(ds: LoadedDataset, users: np.ndarray, positions: np.ndarray, ma
     for s in range(0, len(users), batch_size):
         u, p = users[s:s + batch_size], positions[s:s + batch_size]
         starts = ds.offsets[u]
-        seq = _tensors(ds, u, starts, p, max_len, with_targets=False)
-        seq.target_timestamps[:, -1] = torch.from_numpy(ds.timestamps[p]).float()
-        seq.target_actions[:, -1] = torch.from_numpy(ds.actions[p])
+        seq = _tensors(ds, u, starts, p, max_len, with_targets=False, target_pos=p)
         lengths = p - starts
         rows = np.repeat(np.arange(len(u)), lengths)
         idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)

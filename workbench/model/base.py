@@ -55,8 +55,12 @@ class SeqBatch:
     - ``targets`` (B, L) long: the next item after each position, 0 = no target
       (padding, or positions not trained/evaluated).
     - ``users`` (B,) long.
-    - ``timestamps`` (B, L) float seconds, or positions when the data has no time; 0 at padding.
-    - ``target_timestamps`` (B, L) float: time of the event being predicted (request context).
+    - ``timestamps`` (B, L) float32 seconds since a per-row origin that is a whole number of
+      weeks after the Unix epoch (so hour of day and day of week computed from them are right;
+      see :func:`workbench.engine.batches.time_origins`), > 0 at real events, 0 at padding.
+      Positions when the data has no time.
+    - ``target_timestamps`` (B, L) float: time of the event being predicted (request context),
+      same origin.
     - ``actions`` (B, L) long action ids (0 = padding/none) or None.
     - ``target_actions`` (B, L) long or None: action of the next event.
     """
