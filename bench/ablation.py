@@ -65,6 +65,10 @@ def run_row(ws_path: Path, toml: Path, dataset: str, a) -> dict:
         raw["model"]["dim"] = a.dim
     if a.threads:
         raw["trainer"]["threads"] = a.threads
+    from ml1m import set_key   # bench/ is the script's folder, first on sys.path
+
+    for item in a.set:
+        set_key(raw, item)
     raw["name"] = f"{raw.get('name', toml.stem)}-{dataset}"
     started = time.perf_counter()
     run_id, test = run_experiment(ws_path, raw, name=f"ablation {toml.stem} {dataset}")
@@ -77,7 +81,8 @@ def run_row(ws_path: Path, toml: Path, dataset: str, a) -> dict:
             "SELECT data FROM run_events WHERE run_id = ? AND kind = 'run_started'", [run_id])]
     epoch_s = sum(r["wall_time"] for r in rows) / max(1, len(rows))
     return {"row": toml.stem, "dataset": dataset, "run_id": run_id, "NDCG@10": test.get("NDCG@10"),
-            "HR@10": test.get("HR@10"), "epochs": len(rows), "best_epoch": best["best_epoch"],
+            "HR@10": test.get("HR@10"), "overrides": a.set,
+            **{k: v for k, v in test.items() if k.startswith(("cold_", "warm_"))}, "epochs": len(rows), "best_epoch": best["best_epoch"],
             "epoch_s": epoch_s, "total_s": total, "device": best["device"],
             "params": (started_ev[0].get("num_params") if started_ev else None),
             "max_len": raw["model"].get("max_len"), "dim": raw["model"].get("dim")}
@@ -93,6 +98,8 @@ def main() -> None:
     p.add_argument("--max-len", type=int)
     p.add_argument("--dim", type=int)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted override for every row, e.g. split.holdout_items=0.1 or trainer.train_windows=all")
     a = p.parse_args()
     if not SHARED.exists():
         sys.exit(f"datasets folder {SHARED} not found")
@@ -108,6 +115,11 @@ def main() -> None:
         results.append(r)
         print(f"| {key} | {r['NDCG@10']:.4f} | {r['HR@10']:.4f} | {r['epochs']} ({r['best_epoch']}) | "
               f"{r['epoch_s']:.1f} | {r['params']} | {r['device']} |", flush=True)
+        if "cold_num_users" in r:
+            print(f"|   cold start: {r['cold_num_users']} users with a held-out test item | "
+                  f"{r.get('cold_NDCG@10', float('nan')):.4f} | {r.get('cold_HR@10', float('nan')):.4f} | "
+                  f"warm {r.get('warm_NDCG@10', float('nan')):.4f} / {r.get('warm_HR@10', float('nan')):.4f} |",
+                  flush=True)
         with (out_dir / "ablation.json").open("a") as fh:
             fh.write(json.dumps({**r, "argv": sys.argv[1:], "time": time.time()}) + "\n")
 

@@ -47,6 +47,8 @@ def set_key(cfg: dict, dotted: str) -> None:
         if p == "views":
             node = node["views"][0]
             continue
+        if isinstance(node.get(p), str):      # split = "loo" -> [split] kind = "loo"
+            node[p] = {"kind": node[p]}
         node = node.setdefault(p, {})
     node[parts[-1]] = value
 

@@ -11,14 +11,33 @@ from workbench_plugins.heads._dot import DotProductHead
 
 
 class SoftmaxCEHead(DotProductHead):
+    """Classes are the items 1..N, minus the items held out of training in the cold-start
+    protocol (``ctx.extra["held_out_items"]``, (N+1,) bool): those did not exist at training
+    time, so they are not even negatives."""
+
+    def __init__(self, options, ctx, dim):
+        super().__init__(options, ctx, dim)
+        self.register_buffer("classes", None, persistent=False)      # item id of each class
+        self.register_buffer("class_of", None, persistent=False)     # class index of each item id
+        held = ctx.extra.get("held_out_items")
+        if held is not None and bool(torch.as_tensor(held).any()):
+            known = ~torch.as_tensor(held, dtype=torch.bool)
+            known[0] = False
+            self.classes = known.nonzero().squeeze(1)
+            self.class_of = torch.full((len(known),), -100, dtype=torch.long)
+            self.class_of[self.classes] = torch.arange(len(self.classes))
+
     def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
         """fused (B, L, d) -> mean CE over the P target positions; (P, N) logits at once, or
         recomputed chunk by chunk and never stored (``chunk_size`` > 0)."""
         h, t = self.targets_and_states(fused, batch)            # (P, d), (P,)
         if h.shape[0] == 0:
             return fused.sum() * 0.0
-        items = self.items(item_emb)[1:]                        # (N, d): padding is never a class
+        if self.classes is None:
+            items, t = self.items(item_emb)[1:], t - 1          # (N, d): padding is never a class
+        else:
+            items, t = self.items(item_emb)[self.classes], self.class_of[t]
         if self.options.chunk_size:
-            return chunked_softmax_ce(h, items, t - 1, self.options.chunk_size, self.options.label_smoothing)
+            return chunked_softmax_ce(h, items, t, self.options.chunk_size, self.options.label_smoothing)
         logits = h @ items.to(h.dtype).T                        # (P, N)
-        return F.cross_entropy(logits.float(), t - 1, label_smoothing=self.options.label_smoothing)
+        return F.cross_entropy(logits.float(), t, label_smoothing=self.options.label_smoothing)

@@ -31,6 +31,10 @@ class SplitOptions:
     kind: str = option("loo", help="leave-one-out or global temporal split", choices=["loo", "temporal"])
     valid_frac: float = option(0.1, help="temporal split: validation share of time", min=0.0, max=0.5)
     test_frac: float = option(0.1, help="temporal split: test share of time", min=0.0, max=0.5)
+    holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
+                                  "(test metrics then also given for users whose test item is one, cold_*)",
+                                  min=0.0, max=0.9)
+    holdout_seed: int = option(0, help="cold start: seed of the held-out item draw")
 
 
 @dataclass

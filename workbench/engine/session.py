@@ -45,10 +45,17 @@ class RunSession:
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
-        self.ctx = B.data_context(self.dataset, self.split, L, workspace=ws)
+        train_ds, train_split, self.held_out = self.dataset, self.split, None
+        if cfg.split.holdout_items > 0:          # cold start: those items never reach training
+            from workbench.data.cold_start import held_out_items, training_without
+            self.held_out = held_out_items(self.dataset.n_items, cfg.split.holdout_items, cfg.split.holdout_seed)
+            train_ds, train_split = training_without(self.dataset, self.split, self.held_out)
+        self.ctx = B.data_context(train_ds, train_split, L, workspace=ws)
+        if self.held_out is not None:
+            self.ctx.extra["held_out_items"] = torch.from_numpy(self.held_out)
         self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
-        self.train = B.training_tensors(self.dataset, self.split, L, t.train_windows)
+        self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)
         self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate,
@@ -93,8 +100,8 @@ class RunSession:
         test = B.eval_batches(self.dataset, self.split.test_users, self.split.test_pos, cfg.model.max_len,
                               cfg.trainer.eval_batch_size)
         result = self.evaluate(test)
-        metrics = {**result.metrics, "forward_s": result.forward_s, "ranking_s": result.ranking_s,
-                   "num_users": result.num_users}
+        metrics = {**result.metrics, **self.cold_start_metrics(result), "forward_s": result.forward_s,
+                   "ranking_s": result.ranking_s, "num_users": result.num_users}
         groups = {"groups": result.groups, "group_bounds": list(result.group_bounds),
                   "group_sizes": result.group_sizes}
         self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups), **groups)
@@ -102,6 +109,21 @@ class RunSession:
             save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
                                                                "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
+
+
+    def cold_start_metrics(self, result) -> dict:
+        """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
+        and over the others (``warm_*``), and how many users each has."""
+        if self.held_out is None:
+            return {}
+        from workbench.engine.evaluate import compute_metrics, subset_rankings
+        cold = self.held_out[result.rankings.targets]
+        out = {"cold_num_users": int(cold.sum()), "warm_num_users": int((~cold).sum())}
+        for prefix, mask in (("cold_", cold), ("warm_", ~cold)):
+            if mask.any():
+                sub = compute_metrics(self.evaluators, subset_rankings(result.rankings, mask))
+                out.update({prefix + k: v for k, v in sub.items()})
+        return out
 
 
 def load_trained_model(ws, run_id: int, device: str = "cpu"):

@@ -1,0 +1,47 @@
+"""Cold-start protocol: a share of the items is held out of training entirely.
+
+The held-out items are drawn uniformly at random (seeded). Their events are removed from
+every training sequence (so they are never an input, a target or a graph edge), while
+validation and test keep the users' real histories and targets: a user whose test item is
+held out asks for an item the model never saw, which only content (e.g. the text view's
+item vectors) can recommend. The returned training dataset is a filtered copy in which
+every event trains; evaluation uses the original dataset and split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from workbench.data.dataset import LoadedDataset, Split
+
+
+def held_out_items(n_items: int, share: float, seed: int) -> np.ndarray:
+    """(N+1,) bool: True for the ``round(share * N)`` held-out item ids (never the padding id 0)."""
+    if not 0.0 <= share < 1.0:
+        raise ValueError(f"held-out item share must be in [0, 1), got {share}")
+    mask = np.zeros(n_items + 1, dtype=bool)
+    count = int(round(share * n_items))
+    if count:
+        mask[1 + np.random.default_rng(seed).choice(n_items, size=count, replace=False)] = True
+    return mask
+
+
+def training_without(ds: LoadedDataset, split: Split, held_out: np.ndarray) -> tuple[LoadedDataset, Split]:
+    """A copy of ``ds`` holding only training events of items not held out, and a split in
+    which all of them train (no validation/test cases: evaluate on the original)."""
+    users = np.arange(1, ds.n_users + 1)
+    in_train = np.zeros(len(ds.items), dtype=bool)
+    starts, ends = ds.offsets[users], split.train_end[users]
+    lengths = ends - starts
+    idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    in_train[idx] = True
+    keep = in_train & ~held_out[ds.items]
+    counts = np.bincount(np.repeat(users, lengths)[keep[idx]], minlength=ds.n_users + 1)[: ds.n_users + 1]
+    offsets = np.zeros(ds.n_users + 2, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)                  # events of user u: offsets[u]:offsets[u + 1]
+    filtered = replace(ds, offsets=offsets, items=ds.items[keep], timestamps=ds.timestamps[keep],
+                       actions=ds.actions[keep])
+    empty = np.zeros(0, dtype=np.int64)
+    return filtered, Split(split.kind, offsets[1:].copy(), empty, empty, empty, empty)
