@@ -11,6 +11,8 @@ from workbench.options import option
 @dataclass
 class GMUOptions:
     dropout: float = option(0.1, help="dropout on the fused state", min=0.0, max=0.9)
+    norm: bool = option(True, help="LayerNorm on the fused state: the tanh units keep it small, which slows "
+                                   "a dot-product head (the other fusions normalise too)")
 
 
 SPECS = [PluginSpec(

@@ -17,11 +17,12 @@ class GMUFusion(Fusion):
         self.transforms = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_views))
         self.gate = nn.Linear(num_views * dim, num_views)
         self.out = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim) if options.norm else nn.Identity()
         self.dropout = nn.Dropout(options.dropout)
 
     def forward(self, states, batch) -> FusionOutput:
         """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = gates z."""
         hidden = torch.stack([torch.tanh(t(s)) for t, s in zip(self.transforms, states)], dim=2)  # (B, L, V, d)
         z = torch.softmax(self.gate(torch.cat(list(states), dim=-1)), dim=-1)                    # (B, L, V)
-        fused = self.out((z.unsqueeze(-1) * hidden).sum(2))
+        fused = self.norm(self.out((z.unsqueeze(-1) * hidden).sum(2)))
         return FusionOutput(self.dropout(fused), z)
