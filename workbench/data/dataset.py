@@ -111,15 +111,26 @@ class Split:
     test_pos: np.ndarray
 
 
-def leave_one_out(ds: LoadedDataset) -> Split:
-    """Last event = test, second last = validation, the rest trains (users with < 3 events: all train)."""
+def leave_one_out(ds: LoadedDataset, valid_users: int = 0, seed: int = 0) -> Split:
+    """Last event = test, second last = validation, the rest trains (users with < 3 events: all train).
+
+    ``valid_users`` > 0: only that many users (drawn with ``seed`` among those with >= 3 events)
+    hold their second-last event out for validation; every other user trains on it. This is the
+    protocol of gSASRec / SASRec+ (a validation sample of users instead of every user's
+    second-last event): the test target then follows a trained event for most users.
+    """
     users = np.arange(1, ds.n_users + 1)
     start, end = ds.offsets[1:ds.n_users + 1], ds.offsets[2:ds.n_users + 2]
     length = end - start
     ok = length >= 3
+    validated = ok.copy()
+    if 0 < valid_users < int(ok.sum()):
+        chosen = np.random.default_rng(seed).choice(np.flatnonzero(ok), size=valid_users, replace=False)
+        validated[:] = False
+        validated[chosen] = True
     train_end = np.zeros(ds.n_users + 1, dtype=np.int64)
-    train_end[1:] = np.where(ok, end - 2, end)
-    return Split("loo", train_end, users[ok], end[ok] - 2, users[ok], end[ok] - 1)
+    train_end[1:] = np.where(validated, end - 2, np.where(ok, end - 1, end))
+    return Split("loo", train_end, users[validated], end[validated] - 2, users[ok], end[ok] - 1)
 
 
 def temporal_split(ds: LoadedDataset, valid_frac: float = 0.1, test_frac: float = 0.1) -> Split:
@@ -148,7 +159,7 @@ def temporal_split(ds: LoadedDataset, valid_frac: float = 0.1, test_frac: float 
 
 def make_split(ds: LoadedDataset, kind: str = "loo", **kwargs) -> Split:
     if kind == "loo":
-        return leave_one_out(ds)
+        return leave_one_out(ds, **kwargs)
     if kind == "temporal":
         return temporal_split(ds, **kwargs)
     raise ValueError(f"unknown split {kind!r} (use 'loo' or 'temporal')")

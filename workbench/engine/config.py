@@ -31,6 +31,9 @@ class SplitOptions:
     kind: str = option("loo", help="leave-one-out or global temporal split", choices=["loo", "temporal"])
     valid_frac: float = option(0.1, help="temporal split: validation share of time", min=0.0, max=0.5)
     test_frac: float = option(0.1, help="temporal split: test share of time", min=0.0, max=0.5)
+    valid_users: int = option(0, help="loo: validate on this many random users only (0 = every user); the "
+                              "others train on their second-last event (gSASRec / SASRec+ protocol)", min=0)
+    valid_seed: int = option(0, help="loo: seed of the validation user sample")
     holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
                                   "(test metrics then also given for users whose test item is one, cold_*)",
                                   min=0.0, max=0.9)

@@ -20,7 +20,7 @@ from workbench.model.compose import build_model
 def make_split_for(ds, cfg):
     if cfg.split.kind == "temporal":
         return make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
-    return make_split(ds, "loo")
+    return make_split(ds, "loo", valid_users=cfg.split.valid_users, seed=cfg.split.valid_seed)
 
 
 def build_evaluators(cfg, registry=None):
