@@ -130,3 +130,20 @@ def test_identity_fusion_refuses_two_views():
                         "head": {"type": "softmax_ce"}})
     with pytest.raises(ValueError, match="fusion.type"):
         build_model(cfg, DataContext(num_items=N, num_users=5, max_len=L))
+
+
+def test_sasrec_id_dropout_hides_item_vectors_in_training_only():
+    """DropoutNet-style cold-start training: a random share of the ID rows offered to the head is
+    zeroed at each training call (so content views must score those items), never in evaluation."""
+    model = model_for({"type": "sasrec", "blocks": 1, "id_dropout": 0.5})
+    view = model.views[0]
+    full = view.items.weight
+    view.train()
+    torch.manual_seed(1)
+    first, second = view.item_representations(), view.item_representations()
+    dropped = (first == 0).all(1)
+    assert 0.3 < dropped.float().mean() < 0.7
+    assert torch.equal(first[~dropped], full[~dropped])
+    assert not torch.equal(dropped, (second == 0).all(1))              # redrawn every step
+    view.eval()
+    assert torch.equal(view.item_representations(), full)

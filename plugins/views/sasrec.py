@@ -16,6 +16,9 @@ class SASRecOptions:
     norm: str = option("pre", help="LayerNorm placement", choices=["pre", "post"])
     ffn_mult: int = option(1, help="feed-forward width as a multiple of dim", min=1)
     scale_embeddings: bool = option(True, help="multiply item embeddings by sqrt(dim) (as SASRec)")
+    id_dropout: float = option(0.0, help="cold start (DropoutNet): in training, drop this share of items' ID "
+                               "vectors from the item table offered to the head, so content views learn to score "
+                               "items alone", min=0.0, max=0.9)
 
 
 SPECS = [PluginSpec(

@@ -89,4 +89,12 @@ class SASRecView(View):
         return (causal & (valid[:, None, :] | eye))[:, None]
 
     def item_representations(self) -> torch.Tensor:
-        return self.items.weight
+        """(N+1, d) the ID table; in training with ``id_dropout`` a fresh random share of its rows is
+        zeroed at every call (one call per step), so for those items the head sees only what the
+        content views offer: the way items never seen in training are scored."""
+        table = self.items.weight
+        p = self.options.id_dropout
+        if self.training and p > 0:
+            keep = torch.rand(table.shape[0], 1, device=table.device) >= p
+            table = table * keep.to(table.dtype)
+        return table
