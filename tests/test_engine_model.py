@@ -147,3 +147,23 @@ def test_sasrec_id_dropout_hides_item_vectors_in_training_only():
     assert not torch.equal(dropped, (second == 0).all(1))              # redrawn every step
     view.eval()
     assert torch.equal(view.item_representations(), full)
+
+
+def test_many_negatives_are_scored_through_the_item_table_with_the_same_logits():
+    """gBCE's 256 negatives are scored by one (P, N+1) matmul + gather (cheaper than gathering
+    (P, k, d) vectors); the logits must equal the per-negative dot products."""
+    from workbench_plugins.heads.bce_impl import pos_neg_logits
+
+    model = model_for(VIEWS[0], {"type": "gbce", "negatives": 8, "t": 0.5}).eval()
+    batch = batch_of(left_padded([L, 7, 3]))
+    fused, _, _ = model.states(batch)
+    torch.manual_seed(3)
+    pos, neg_logits, _ = pos_neg_logits(model.head, fused, batch, model.item_embeddings(), 8)
+    torch.manual_seed(3)
+    h, t = model.head.targets_and_states(fused, batch)
+    neg = model.head.sample_uniform((t.shape[0], 8), h.device)
+    neg = torch.where(neg == t[:, None], model.head.sample_uniform(neg.shape, h.device), neg)
+    items = model.item_embeddings()
+    assert 8 * D >= items.shape[0]                                        # the table path is taken
+    assert torch.allclose(neg_logits, torch.einsum("pd,pkd->pk", h, items[neg]), atol=1e-5)
+    assert torch.allclose(pos, (h * items[t]).sum(-1), atol=1e-5)

@@ -17,7 +17,12 @@ def pos_neg_logits(head: DotProductHead, fused: torch.Tensor, batch: SeqBatch, i
     hit = neg == t[:, None]
     neg = torch.where(hit, head.sample_uniform(neg.shape, h.device), neg)
     pos = (h * items[t]).sum(-1).float()
-    negl = torch.einsum("pd,pkd->pk", h, items[neg]).float()
+    if k * h.shape[1] >= items.shape[0]:
+        # many negatives (gSASRec's 256 x d 64 > 3,417 items): one (P, N+1) matmul and a gather of
+        # k logits is far cheaper than gathering a (P, k, d) tensor of negative vectors
+        negl = torch.gather(h @ items.T, 1, neg).float()
+    else:
+        negl = torch.einsum("pd,pkd->pk", h, items[neg]).float()
     return pos, negl, neg == t[:, None]
 
 
