@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from workbench.data.dataset import LoadedDataset, Split
+from workbench.data.dataset import LoadedDataset, Split, event_indices
 
 
 def held_out_items(n_items: int, share: float, seed: int) -> np.ndarray:
@@ -32,15 +32,13 @@ def training_without(ds: LoadedDataset, split: Split, held_out: np.ndarray) -> t
     """A copy of ``ds`` holding only training events of items not held out, and a split in
     which all of them train (no validation/test cases: evaluate on the original)."""
     users = np.arange(1, ds.n_users + 1)
-    in_train = np.zeros(len(ds.items), dtype=bool)
     starts, ends = ds.offsets[users], split.train_end[users]
-    lengths = ends - starts
-    idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-    in_train[idx] = True
-    keep = in_train & ~held_out[ds.items]
-    counts = np.bincount(np.repeat(users, lengths)[keep[idx]], minlength=ds.n_users + 1)[: ds.n_users + 1]
+    idx = event_indices(starts, ends)                            # every training event, user by user
+    kept = ~held_out[ds.items[idx]]
+    counts = np.bincount(np.repeat(users, ends - starts)[kept], minlength=ds.n_users + 1)
     offsets = np.zeros(ds.n_users + 2, dtype=np.int64)
     offsets[1:] = np.cumsum(counts)                  # events of user u: offsets[u]:offsets[u + 1]
+    keep = idx[kept]
     filtered = replace(ds, offsets=offsets, items=ds.items[keep], timestamps=ds.timestamps[keep],
                        actions=ds.actions[keep])
     empty = np.zeros(0, dtype=np.int64)

@@ -47,6 +47,18 @@ class LoadedDataset:
         return np.diff(self.offsets)[: self.n_users + 1]
 
 
+def ragged_arange(lengths: np.ndarray) -> np.ndarray:
+    """``concat(arange(n) for n in lengths)`` without a Python loop: the index inside each segment."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def event_indices(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Absolute event indices of the ranges ``[starts[r], ends[r])``, concatenated in row order."""
+    lengths = ends - starts
+    return np.repeat(starts, lengths) + ragged_arange(lengths)
+
+
 def load_dataset(ws, name: str) -> LoadedDataset:
     """Read dataset ``name`` from an open workspace into numpy arrays."""
     db = ws.db

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.data.dataset import LoadedDataset, Split
+from workbench.data.dataset import LoadedDataset, Split, event_indices, ragged_arange
 from workbench.engine.eval_types import EvalBatch
 from workbench.model.base import DataContext, SeqBatch
 
@@ -113,7 +113,7 @@ def training_tensors(ds: LoadedDataset, split: Split, max_len: int, windows: str
     if windows == "all":
         n_windows = -(-(ends - starts) // max_len)    # ceil: windows of max_len inputs each
         row_user = np.repeat(np.arange(len(users)), n_windows)
-        back = np.arange(n_windows.sum()) - np.repeat(np.cumsum(n_windows) - n_windows, n_windows)
+        back = ragged_arange(n_windows)               # 0 = the latest window of its user
         users, win_ends = users[row_user], ends[row_user] - back * max_len
         starts = np.maximum(starts[row_user], win_ends - max_len)
         ends = win_ends
@@ -133,8 +133,7 @@ def eval_batches(ds: LoadedDataset, users: np.ndarray, positions: np.ndarray, ma
         seq = _tensors(ds, u, starts, p, max_len, with_targets=False, target_pos=p)
         lengths = p - starts
         rows = np.repeat(np.arange(len(u)), lengths)
-        idx = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-        seen = ds.items[idx]
+        seen = ds.items[event_indices(starts, p)]
         targets = ds.items[p]
         keep = seen != targets[rows]
         out.append(EvalBatch(
@@ -154,10 +153,9 @@ def history_batch(ds: LoadedDataset, user: int, max_len: int, upto: int | None =
 
 def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
     """(N+1,) float training interaction counts."""
-    mask = np.zeros(len(ds.items), dtype=bool)
-    for u in range(1, ds.n_users + 1):
-        mask[ds.offsets[u]:split.train_end[u]] = True
-    return np.bincount(ds.items[mask], minlength=ds.n_items + 1).astype(np.float64)
+    users = np.arange(1, ds.n_users + 1)
+    train = ds.items[event_indices(ds.offsets[users], split.train_end[users])]
+    return np.bincount(train, minlength=ds.n_items + 1).astype(np.float64)
 
 
 def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None) -> DataContext:

@@ -110,7 +110,6 @@ class RunSession:
                                                                "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
 
-
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
         and over the others (``warm_*``), and how many users each has."""
