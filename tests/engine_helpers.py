@@ -23,6 +23,14 @@ def ml100k_workspace(tmp_path_factory) -> Path:
     return path
 
 
+def ml100k_dataset(tmp_path_factory):
+    """The real ml-100k as a :class:`LoadedDataset`, imported by the product importer."""
+    from workbench.data.dataset import load_dataset
+    from workbench.store import open_workspace
+    with open_workspace(ml100k_workspace(tmp_path_factory)) as ws:
+        return load_dataset(ws, "ml-100k")
+
+
 def copy_workspace(src: Path, dest_dir: Path) -> Path:
     dest = dest_dir / "ws.db"
     shutil.copy(src, dest)

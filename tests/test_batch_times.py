@@ -6,18 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine_helpers import ml100k_workspace
-from workbench.data.dataset import load_dataset, make_split
+from engine_helpers import ml100k_dataset
+from workbench.data.dataset import make_split
 from workbench.engine.batches import eval_batches, history_batch, training_tensors
-from workbench.store import open_workspace
 
 L = 50
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    with open_workspace(ml100k_workspace(tmp_path_factory)) as ws:
-        ds = load_dataset(ws, "ml-100k")
+    ds = ml100k_dataset(tmp_path_factory)
     return ds, make_split(ds, "loo")
 
 

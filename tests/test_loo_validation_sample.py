@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine_helpers import ml100k_workspace
-from workbench.data.dataset import load_dataset, make_split
+from engine_helpers import ml100k_dataset
+from workbench.data.dataset import make_split
 from workbench.engine.batches import training_tensors
-from workbench.store import open_workspace
 
 
 @pytest.fixture(scope="module")
 def ds(tmp_path_factory):
-    with open_workspace(ml100k_workspace(tmp_path_factory)) as ws:
-        return load_dataset(ws, "ml-100k")
+    return ml100k_dataset(tmp_path_factory)
 
 
 def test_every_user_validates_by_default(ds):

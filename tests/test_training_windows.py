@@ -8,18 +8,16 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from engine_helpers import ml100k_workspace
-from workbench.data.dataset import load_dataset, make_split
+from engine_helpers import ml100k_dataset
+from workbench.data.dataset import make_split
 from workbench.engine.batches import training_tensors
-from workbench.store import open_workspace
 
 L = 50
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    with open_workspace(ml100k_workspace(tmp_path_factory)) as ws:
-        ds = load_dataset(ws, "ml-100k")
+    ds = ml100k_dataset(tmp_path_factory)
     return ds, make_split(ds, "loo")
 
 
