@@ -38,6 +38,7 @@ def left_padded(lengths, seed=0) -> torch.Tensor:
 
 VIEWS = [{"type": "sasrec", "blocks": 2, "heads": 2, "norm": "pre"},
          {"type": "sasrec", "blocks": 1, "heads": 1, "norm": "post"},
+         {"type": "sasrec", "blocks": 2, "heads": 2, "norm": "sasrec", "positions": "from_start"},
          {"type": "gru"}, {"type": "lstm", "layers": 2}]
 
 
@@ -68,6 +69,22 @@ def test_sasrec_state_does_not_depend_on_padding_amount():
         sb, _, _ = model.states(batch_of(b))
         sc, _, _ = model.states(batch_of(c))
     assert torch.allclose(sb[0, -1], sc[0, -1], atol=1e-6)
+
+
+@pytest.mark.parametrize("positions", ["from_start", "from_end"])
+def test_sasrec_positions_from_start_train_on_what_inference_sees(positions):
+    """With positions counted from the first event, the state at position i of a training row is the
+    state inference computes for the prefix ending there; counted from the end, it is not."""
+    model = model_for({"type": "sasrec", "blocks": 2, "positions": positions, "dropout": 0.0}).eval()
+    row = left_padded([9])
+    i = L - 4                                   # the 6th of the 9 events
+    prefix = torch.zeros_like(row)
+    prefix[0, L - (i - (L - 9) + 1):] = row[0, L - 9: i + 1]
+    with torch.no_grad():
+        full, _, _ = model.states(batch_of(row))
+        alone, _, _ = model.states(batch_of(prefix))
+    same = torch.allclose(full[0, i], alone[0, -1], atol=1e-5)
+    assert same == (positions == "from_start")
 
 
 @pytest.mark.parametrize("head", [{"type": "softmax_ce"}, {"type": "softmax_ce", "chunk_size": 7},

@@ -20,10 +20,17 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        """x (B, L, d); attn_mask (B, 1, L, L) bool (True = may attend) or None -> (B, L, d)."""
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
+                kv: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, L, d) queries (and keys/values unless ``kv`` (B, L, d) gives those);
+        attn_mask (B, 1, L, L) bool (True = may attend) or None -> (B, L, d)."""
         B, L, d = x.shape
-        q, k, v = self.qkv(x).view(B, L, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        if kv is None:
+            q, k, v = self.qkv(x).view(B, L, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        else:
+            w, b = self.qkv.weight, self.qkv.bias
+            q = F.linear(x, w[:d], b[:d]).view(B, L, self.heads, d // self.heads).transpose(1, 2)
+            k, v = F.linear(kv, w[d:], b[d:]).view(B, L, 2, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         p = self.dropout if self.training else 0.0
         if attn_mask is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
@@ -33,9 +40,9 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float, attn_dropout: float, ffn_mult: int, pre_norm: bool):
+    def __init__(self, dim: int, heads: int, dropout: float, attn_dropout: float, ffn_mult: int, norm: str):
         super().__init__()
-        self.pre_norm = pre_norm
+        self.norm = norm
         self.attn = CausalSelfAttention(dim, heads, attn_dropout)
         self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout),
@@ -43,15 +50,23 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        if self.pre_norm:
+        if self.norm == "pre":
             x = x + self.drop(self.attn(self.ln1(x), attn_mask))
             return x + self.drop(self.ffn(self.ln2(x)))
+        if self.norm == "sasrec":         # the original SASRec code: normalized queries, raw keys/values
+            q = self.ln1(x)
+            x = q + self.drop(self.attn(q, attn_mask, kv=x))
+            h = self.ln2(x)
+            return h + self.drop(self.ffn(h))
         x = self.ln1(x + self.drop(self.attn(x, attn_mask)))
         return self.ln2(x + self.drop(self.ffn(x)))
 
 
 class SASRecView(View):
-    """Item embedding + learned position (the latest event has position L-1) -> causal blocks.
+    """Item embedding + learned position -> causal blocks.
+
+    Positions ``from_end``: the latest event has position L-1; ``from_start``: the first event of the
+    window has position 0, so the latest one's position is the history length (capped at L).
 
     Left padding: padded keys are masked out; a padded query attends to itself only,
     so no row is fully masked (no NaN). Outputs at padded positions are zeroed.
@@ -64,16 +79,19 @@ class SASRecView(View):
         self.positions = nn.Embedding(ctx.max_len, dim)
         nn.init.trunc_normal_(self.positions.weight, std=0.02)
         self.drop = nn.Dropout(o.dropout)
-        self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.attn_dropout, o.ffn_mult, o.norm == "pre")
+        self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.attn_dropout, o.ffn_mult, o.norm)
                                     for _ in range(o.blocks))
-        self.final_norm = nn.LayerNorm(dim) if o.norm == "pre" else nn.Identity()
+        self.final_norm = nn.LayerNorm(dim) if o.norm in ("pre", "sasrec") else nn.Identity()
 
     def forward(self, batch: SeqBatch) -> ViewOutput:
         items = batch.items                                    # (B, L)
         B, L = items.shape
         valid = items > 0                                      # (B, L)
-        pos = torch.arange(self.ctx.max_len - L, self.ctx.max_len, device=items.device)
-        x = self.items(items, scale=self.options.scale_embeddings) + self.positions(pos)[None]
+        if self.options.positions == "from_start":            # left padding: count the real events
+            pos = (valid.cumsum(1) - 1).clamp(min=0)
+        else:
+            pos = torch.arange(self.ctx.max_len - L, self.ctx.max_len, device=items.device)[None]
+        x = self.items(items, scale=self.options.scale_embeddings) + self.positions(pos)
         x = self.drop(x) * valid[..., None]
         mask = self._mask(valid)
         for block in self.blocks:
