@@ -72,9 +72,10 @@ def profile(ws_path: Path, raw: dict, steps: int) -> dict:
         t0 = time.perf_counter()
         batch = s.train.batch(order[i * bs:(i + 1) * bs]).to(s.device)
         t1 = time.perf_counter()
-        fused, aux, _ = m.states(batch)
-        t2 = time.perf_counter()
-        loss = m.head.loss(fused, batch, m.item_embeddings())
+        with s.trainer.autocast():
+            fused, aux, _ = m.states(batch)
+            t2 = time.perf_counter()
+            loss = m.head.loss(fused, batch, m.item_embeddings())
         t3 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -90,6 +91,7 @@ def profile(ws_path: Path, raw: dict, steps: int) -> dict:
     parts["valid_eval_total"] = time.perf_counter() - t0
     parts["valid_forward_s"], parts["valid_ranking_s"] = result.forward_s, result.ranking_s
     parts["steps_per_epoch"] = s.trainer.steps_per_epoch
+    parts["amp_dtype"] = str(s.trainer.amp_dtype)
     parts["est_epoch_s"] = s.trainer.steps_per_epoch * sum(parts[k] for k in
                                                           ("batch", "forward_views", "head_loss", "backward", "optimizer"))
     with ws.db.conn:

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import Fusion, FusionOutput
+from workbench.model.dropout import Dropout
 
 
 class AttentionFusion(Fusion):
@@ -19,7 +20,7 @@ class AttentionFusion(Fusion):
         self.value = nn.Linear(dim, dim)
         self.view_bias = nn.Parameter(torch.zeros(num_views))   # learned prior per view
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = Dropout(options.dropout)
 
     def forward(self, states, batch) -> FusionOutput:
         """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = attention over views."""

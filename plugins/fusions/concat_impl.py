@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import Fusion, FusionOutput
+from workbench.model.dropout import Dropout
 
 
 class ConcatFusion(Fusion):
@@ -14,7 +15,7 @@ class ConcatFusion(Fusion):
         # one d x d block per view == one Linear over the concatenation, but the blocks give weights
         self.blocks = nn.ModuleList(nn.Linear(dim, dim, bias=False) for _ in range(num_views))
         self.bias = nn.Parameter(torch.zeros(dim))
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = Dropout(options.dropout)
 
     def forward(self, states, batch) -> FusionOutput:
         """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = share of ||W_k s_k||."""

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import Fusion, FusionOutput
+from workbench.model.dropout import Dropout
 
 
 class GMUFusion(Fusion):
@@ -18,7 +19,7 @@ class GMUFusion(Fusion):
         self.gate = nn.Linear(num_views * dim, num_views)
         self.out = nn.Linear(dim, dim)
         self.norm = nn.LayerNorm(dim) if options.norm else nn.Identity()
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = Dropout(options.dropout)
 
     def forward(self, states, batch) -> FusionOutput:
         """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = gates z."""

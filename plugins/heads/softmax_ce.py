@@ -8,8 +8,9 @@ from workbench.options import option
 
 @dataclass
 class SoftmaxCEOptions:
-    chunk_size: int = option(0, help="0: one (P, N) logits matrix; > 0: positions per chunk, logits recomputed "
-                                     "in backward and never stored (bounds memory for large catalogues)", min=0)
+    chunk_size: int = option(512, help="positions per chunk of the fused CE (logits, softmax and gradients "
+                                       "chunk by chunk, the (P, N) logits never stored); 0: plain autograd "
+                                       "cross-entropy over one (P, N) logits matrix", min=0)
     label_smoothing: float = option(0.0, help="cross-entropy label smoothing", min=0.0, max=0.5)
 
 

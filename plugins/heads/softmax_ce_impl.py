@@ -28,8 +28,8 @@ class SoftmaxCEHead(DotProductHead):
             self.class_of[self.classes] = torch.arange(len(self.classes))
 
     def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
-        """fused (B, L, d) -> mean CE over the P target positions; (P, N) logits at once, or
-        recomputed chunk by chunk and never stored (``chunk_size`` > 0)."""
+        """fused (B, L, d) -> mean CE over the P target positions: fused chunk by chunk, the (P, N)
+        logits never stored (``chunk_size`` > 0), or plain autograd over all (P, N) logits (0)."""
         h, t = self.targets_and_states(fused, batch)            # (P, d), (P,)
         if h.shape[0] == 0:
             return fused.sum() * 0.0

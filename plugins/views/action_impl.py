@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
 
 
@@ -25,7 +26,7 @@ class ActionView(View):
             self.item_emb = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
             nn.init.normal_(self.item_emb.weight, std=0.02)
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = Dropout(options.dropout)
 
     def forward(self, batch: SeqBatch) -> ViewOutput:
         mask = batch.mask

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
 
 with warnings.catch_warnings():
@@ -79,7 +80,7 @@ class GraphView(View):
                                        for _ in range(o.layers))
         else:
             self.convs = nn.ModuleList([GatedGraphConv(dim, num_layers=o.layers)])
-        self.dropout = nn.Dropout(o.dropout)
+        self.dropout = Dropout(o.dropout)
         self.norm = nn.LayerNorm(dim)
 
     def refined_items(self) -> torch.Tensor:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
 
 
@@ -101,7 +102,7 @@ class PrecomputedView(View):
         self.register_buffer("features", features, persistent=False)
         self.register_buffer("has_vector", has, persistent=False)
         F_ = features.shape[1]
-        self.proj = nn.Sequential(nn.Linear(F_, dim * 2), nn.GELU(), nn.Dropout(options.dropout),
+        self.proj = nn.Sequential(nn.Linear(F_, dim * 2), nn.GELU(), Dropout(options.dropout),
                                   nn.Linear(dim * 2, dim))
         self.norm = nn.LayerNorm(dim)
         self.out_norm = nn.LayerNorm(dim)

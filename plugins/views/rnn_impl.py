@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views._embedding import ItemEmbedding
 
 
@@ -15,7 +16,7 @@ class _RNNView(View):
     def __init__(self, options, ctx, dim):
         super().__init__(options, ctx, dim)
         self.items = ItemEmbedding(ctx.num_items, dim)
-        self.drop = nn.Dropout(options.dropout)
+        self.drop = Dropout(options.dropout)
         self.rnn = self.rnn_cls(dim, dim, num_layers=options.layers, batch_first=True,
                                 dropout=options.dropout if options.layers > 1 else 0.0)
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.model.base import SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views._embedding import ItemEmbedding
 
 
@@ -32,11 +33,20 @@ class CausalSelfAttention(nn.Module):
             q = F.linear(x, w[:d], b[:d]).view(B, L, self.heads, d // self.heads).transpose(1, 2)
             k, v = F.linear(kv, w[d:], b[d:]).view(B, L, 2, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         p = self.dropout if self.training else 0.0
-        if attn_mask is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+        dtype = q.dtype
+        if dtype == torch.bfloat16 and q.device.type == "cpu":
+            # torch's CPU flash-attention kernel is ~1.6x faster in fp32 than in bf16 (forward + backward)
+            with torch.autocast("cpu", enabled=False):
+                y = _attend(q.float(), k.float(), v.float(), attn_mask, p).to(dtype)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+            y = _attend(q, k, v, attn_mask, p)
         return self.out(y.transpose(1, 2).reshape(B, L, d))
+
+
+def _attend(q, k, v, attn_mask: torch.Tensor | None, dropout_p: float) -> torch.Tensor:
+    if attn_mask is None:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
 
 
 class Block(nn.Module):
@@ -45,9 +55,9 @@ class Block(nn.Module):
         self.norm = norm
         self.attn = CausalSelfAttention(dim, heads, attn_dropout)
         self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.GELU(), nn.Dropout(dropout),
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.GELU(), Dropout(dropout),
                                  nn.Linear(ffn_mult * dim, dim))
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         if self.norm == "pre":
@@ -78,7 +88,7 @@ class SASRecView(View):
         self.items = ItemEmbedding(ctx.num_items, dim)
         self.positions = nn.Embedding(ctx.max_len, dim)
         nn.init.trunc_normal_(self.positions.weight, std=0.02)
-        self.drop = nn.Dropout(o.dropout)
+        self.drop = Dropout(o.dropout)
         self.blocks = nn.ModuleList(Block(dim, o.heads, o.dropout, o.attn_dropout, o.ffn_mult, o.norm)
                                     for _ in range(o.blocks))
         self.final_norm = nn.LayerNorm(dim) if o.norm in ("pre", "sasrec") else nn.Identity()

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import (
     causal_window_mean, causal_window_sum, first_real_index, log_bucket, previous)
 
@@ -70,7 +71,7 @@ class TemporalView(View):
         self.scale_key = nn.Linear(dim, dim)
         self.scale_bias = nn.Parameter(torch.zeros(len(self.windows)))
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(o.dropout)
+        self.dropout = Dropout(o.dropout)
         self.last_scale_weights: torch.Tensor | None = None
 
     # ------------------------------------------------------------ features

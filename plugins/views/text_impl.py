@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
 from workbench_plugins.views.text_cache import encode_texts, item_text
 
@@ -60,7 +61,7 @@ class TextView(View):
         if o.adapter == "linear":
             self.adapter = nn.Linear(D, dim)
         elif o.adapter == "mlp":
-            self.adapter = nn.Sequential(nn.Linear(D, dim * 2), nn.GELU(), nn.Dropout(o.dropout),
+            self.adapter = nn.Sequential(nn.Linear(D, dim * 2), nn.GELU(), Dropout(o.dropout),
                                          nn.Linear(dim * 2, dim))
         else:
             self.experts = nn.ModuleList(nn.Sequential(nn.Linear(D, dim), nn.GELU(), nn.Linear(dim, dim))

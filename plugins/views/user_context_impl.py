@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 from workbench_plugins.views.temporal_pooling_impl import log_bucket
 
 
@@ -62,7 +63,7 @@ class UserContextView(View):
         self.dow_emb = nn.Embedding(8, dim, padding_idx=0)
         self.gap_emb = nn.Embedding(26, dim, padding_idx=0)
         self.norm = nn.LayerNorm(dim)
-        self.dropout = nn.Dropout(options.dropout)
+        self.dropout = Dropout(options.dropout)
 
     def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
         """(B,) user ids -> (B, d)."""

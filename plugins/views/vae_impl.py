@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.dropout import Dropout
 
 
 class VAEView(View):
@@ -36,7 +37,7 @@ class VAEView(View):
         self.to_mu = nn.Linear(dim, dim)
         self.to_logvar = nn.Linear(dim, dim)
         nn.init.constant_(self.to_logvar.bias, -2.0)   # start with a small posterior variance
-        self.dropout = nn.Dropout(o.dropout)
+        self.dropout = Dropout(o.dropout)
         self.norm = nn.LayerNorm(dim)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 

@@ -41,9 +41,46 @@ class SequenceTensors:
     def __len__(self) -> int:
         return self.items.shape[0]
 
-    def batch(self, index: torch.Tensor) -> SeqBatch:
-        return SeqBatch(self.items[index], self.targets[index], self.users[index], self.timestamps[index],
-                        self.target_timestamps[index], self.actions[index], self.target_actions[index])
+    def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
+        """Rows ``index`` as a batch; ``trim``: without the leading columns that are padding in every
+        row (the batch is as wide as its longest sequence; the latest event stays at the last column)."""
+        if not trim:
+            return SeqBatch(self.items[index], self.targets[index], self.users[index], self.timestamps[index],
+                            self.target_timestamps[index], self.actions[index], self.target_actions[index])
+        L = self.items.shape[1]
+        cols = slice(L - max(1, int(self.lengths[index].max())), L)
+
+        def rows(x: torch.Tensor) -> torch.Tensor:
+            return x[index, cols]
+        return SeqBatch(rows(self.items), rows(self.targets), self.users[index], rows(self.timestamps),
+                        rows(self.target_timestamps), rows(self.actions), rows(self.target_actions))
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """(R,) long: real events per row (computed once)."""
+        if getattr(self, "_lengths", None) is None:
+            self._lengths = (self.items > 0).sum(1)
+        return self._lengths
+
+
+def epoch_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
+                  by_length: bool = False, pool: int = 64) -> list[torch.Tensor]:
+    """Row indices of each step of one epoch: a seeded permutation cut into batches.
+
+    ``by_length``: the permutation is cut into pools of ``pool`` batches, each pool is sorted by
+    sequence length and cut into batches, and the batches are shuffled, so a batch holds
+    sequences of similar length and, trimmed (``SequenceTensors.batch(trim=True)``), carries
+    little padding. Every row is still used exactly once per epoch.
+    """
+    order = torch.randperm(len(lengths), generator=generator)
+    if not by_length:
+        return list(order.split(batch_size))
+    batches: list[torch.Tensor] = []
+    for chunk in order.split(batch_size * pool):
+        by_len = chunk[torch.sort(lengths[chunk], stable=True).indices]
+        batches.extend(by_len.split(batch_size))
+    shuffle = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in shuffle.tolist()]
 
 
 WEEK_S = 7 * 86400.0

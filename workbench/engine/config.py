@@ -61,6 +61,8 @@ class TrainerOptions:
     train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
                                 "event is a target once per epoch (long histories give several windows)",
                                 choices=["last", "all"])
+    length_buckets: bool = option(False, help="batch sequences of similar length together and cut each batch "
+                                  "to its longest sequence (less padding: faster steps)")
     threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
     # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py
     augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest 60-100%",

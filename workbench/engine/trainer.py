@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 
 from workbench.engine.augment import augment_batch
-from workbench.engine.batches import SequenceTensors
+from workbench.engine.batches import SequenceTensors, epoch_batches
 from workbench.engine.eval_types import EvalBatch
 from workbench.events import Emitter
 from workbench.options import ConfigError
@@ -177,11 +177,11 @@ class Trainer:
         t = self.cfg.trainer
         self.model.train()
         gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(self.train), generator=gen)
+        batches = epoch_batches(self.train.lengths, t.batch_size, gen, by_length=t.length_buckets)
         loss_sum = torch.zeros((), device=self.device)
         last_emit, epoch_start, steps_done = time.monotonic(), time.monotonic(), 0
-        for step in range(self.steps_per_epoch):
-            batch = self.train.batch(order[step * t.batch_size:(step + 1) * t.batch_size]).to(self.device)
+        for step, rows in enumerate(batches):
+            batch = self.train.batch(rows, trim=t.length_buckets).to(self.device)
             if self.augment is not None:
                 batch = augment_batch(batch, self.augment, gen)
             with self.autocast():
