@@ -106,8 +106,9 @@ def test_create_run_validates_and_inserts_nothing_on_error(ws_path):
         assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
 
 
-def test_trained_sasrec_beats_popularity(ws_path):
+@pytest.mark.parametrize("length_buckets", [False, True], ids=["mixed-batches", "length-buckets"])
+def test_trained_sasrec_beats_popularity(ws_path, length_buckets):
     _, pop = _run(ws_path, {"name": "pop", "dataset": "ml-100k", "model": {"max_len": 50},
                             "head": {"type": "popularity"}, "evaluators": [{"type": "ranking", "ks": [10]}]})
-    _, sas = _run(ws_path, tiny_config(epochs=4, lr=5e-3))
+    _, sas = _run(ws_path, tiny_config(epochs=4, lr=5e-3, length_buckets=length_buckets))
     assert sas["NDCG@10"] > pop["NDCG@10"] * 1.1, (sas["NDCG@10"], pop["NDCG@10"])

@@ -60,3 +60,25 @@ def test_unknown_window_mode_is_refused(data):
     ds, split = data
     with pytest.raises(ValueError, match="windows"):
         training_tensors(ds, split, L, "random")
+
+
+def test_length_buckets_use_every_row_once_in_short_batches(data):
+    import torch
+    from workbench.engine.batches import epoch_batches
+    ds, split = data
+    t = training_tensors(ds, split, L, "all")
+    gen = torch.Generator().manual_seed(0)
+    plain = epoch_batches(t.lengths, 32, gen)
+    bucketed = epoch_batches(t.lengths, 32, gen, by_length=True, pool=8)
+    for batches in (plain, bucketed):
+        assert sorted(torch.cat(batches).tolist()) == list(range(len(t)))
+        assert len(batches) == -(-len(t) // 32)
+    width = lambda batches: sum(int(t.lengths[b].max()) * len(b) for b in batches)
+    assert width(bucketed) < 0.9 * width(plain)          # less padding to compute over
+    first = bucketed[0]
+    trimmed, full = t.batch(first, trim=True), t.batch(first)
+    k = trimmed.items.shape[1]
+    assert k == int(t.lengths[first].max()) < L or k == L
+    for name in ("items", "targets", "timestamps", "target_timestamps", "actions", "target_actions"):
+        assert torch.equal(getattr(trimmed, name), getattr(full, name)[:, L - k:])   # only all-padding columns go
+        assert not (getattr(full, name)[:, :L - k] != 0).any()

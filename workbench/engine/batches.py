@@ -56,6 +56,11 @@ class SequenceTensors:
                         rows(self.target_timestamps), rows(self.actions), rows(self.target_actions))
 
     @property
+    def num_targets(self) -> int:
+        """Positions with a target over all rows."""
+        return int((self.targets > 0).sum())
+
+    @property
     def lengths(self) -> torch.Tensor:
         """(R,) long: real events per row (computed once)."""
         if getattr(self, "_lengths", None) is None:

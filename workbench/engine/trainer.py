@@ -180,14 +180,20 @@ class Trainer:
         batches = epoch_batches(self.train.lengths, t.batch_size, gen, by_length=t.length_buckets)
         loss_sum = torch.zeros((), device=self.device)
         last_emit, epoch_start, steps_done = time.monotonic(), time.monotonic(), 0
+        targets_per_batch = self.train.num_targets / max(1, len(batches))
         for step, rows in enumerate(batches):
-            batch = self.train.batch(rows, trim=t.length_buckets).to(self.device)
+            batch = self.train.batch(rows, trim=t.length_buckets)
+            # Bucketed batches hold 2k to 25k targets; each loss is a mean over its batch, so it is
+            # weighted by the batch's share of targets to keep every target's weight what it is in
+            # mixed batches. Counted on the CPU before the copy: no device sync.
+            weight = float((batch.targets > 0).sum()) / targets_per_batch if t.length_buckets else 1.0
+            batch = batch.to(self.device)
             if self.augment is not None:
                 batch = augment_batch(batch, self.augment, gen)
             with self.autocast():
                 loss = self.adversary.loss(batch) if self.adversary is not None else self.model.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight if weight != 1.0 else loss).backward()
             if t.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
             self.optimizer.step()
