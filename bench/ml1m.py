@@ -135,7 +135,7 @@ def main() -> None:
             m = e.data["metrics"]
             curve.append({"epoch": e.data["epoch"], "loss": round(e.data["train_loss"], 4),
                           "NDCG@10": round(m.get("NDCG@10", float("nan")), 4), "HR@10": round(m.get("HR@10", float("nan")), 4),
-                          "wall_s": round(e.data["wall_time"], 1), "at_s": round(time.perf_counter() - started, 1)})
+                          "wall_s": round(e.data["wall_time"], 1), "train_s": round(m.get("train_s", float("nan")), 1), "at_s": round(time.perf_counter() - started, 1)})
             print(json.dumps(curve[-1]), flush=True)
 
     run_id, test = run_experiment(ws_path, raw, listeners=[listener])
@@ -145,6 +145,7 @@ def main() -> None:
                                                                          "forward_s", "ranking_s")},
                "epochs": len(curve), "best_epoch": best.get("epoch"), "time_to_best_s": best.get("at_s"),
                "median_epoch_s": sorted(c["wall_s"] for c in curve)[len(curve) // 2] if curve else None,
+               "median_train_s": sorted(c["train_s"] for c in curve)[len(curve) // 2] if curve else None,
                "total_s": round(time.perf_counter() - started, 1),
                "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     print(json.dumps(summary, indent=2))

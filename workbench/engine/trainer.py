@@ -138,7 +138,7 @@ class Trainer:
             train_loss = float(loss_sum) / max(1, steps_done)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"epoch {epoch}: training loss is {train_loss} (lower trainer.lr?)")
-            metrics: dict[str, float] = {}
+            metrics: dict[str, float] = {"train_s": time.perf_counter() - started}   # training part of the epoch
             improved = False
             if epoch % t.eval_every == 0 or epoch == t.epochs:
                 result = self.evaluate_fn(self.valid)
