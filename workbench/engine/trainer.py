@@ -142,7 +142,7 @@ class Trainer:
             improved = False
             if epoch % t.eval_every == 0 or epoch == t.epochs:
                 result = self.evaluate_fn(self.valid)
-                metrics = dict(result.metrics)
+                metrics.update(result.metrics)
                 metrics["forward_s"], metrics["ranking_s"] = result.forward_s, result.ranking_s
                 improved = self._track(epoch, metrics)
             wall = time.perf_counter() - started
