@@ -55,6 +55,7 @@ def set_key(cfg: dict, dotted: str) -> None:
 
 def profile(ws_path: Path, raw: dict, steps: int) -> dict:
     import torch
+    from workbench.engine.batches import epoch_batches
     from workbench.engine.config import parse_config
     from workbench.engine.session import RunSession
     from workbench.engine.runner import create_run
@@ -66,11 +67,12 @@ def profile(ws_path: Path, raw: dict, steps: int) -> dict:
     m, opt = s.model, s.trainer.optimizer
     m.train()
     parts = {"batch": 0.0, "forward_views": 0.0, "head_loss": 0.0, "backward": 0.0, "optimizer": 0.0}
-    order = torch.randperm(len(s.train))
-    bs = s.cfg.trainer.batch_size
+    by_length = s.cfg.trainer.length_buckets
+    batches = epoch_batches(s.train.lengths, s.cfg.trainer.batch_size, torch.Generator().manual_seed(0),
+                            by_length=by_length)     # the trainer's own batches (trimmed when bucketed)
     for i in range(steps + 1):
         t0 = time.perf_counter()
-        batch = s.train.batch(order[i * bs:(i + 1) * bs]).to(s.device)
+        batch = s.train.batch(batches[i % len(batches)], trim=by_length).to(s.device)
         t1 = time.perf_counter()
         with s.trainer.autocast():
             fused, aux, _ = m.states(batch)

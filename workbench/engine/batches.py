@@ -7,6 +7,7 @@ the trainer indexes with a shuffled permutation. Left padding, latest event at L
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -44,11 +45,8 @@ class SequenceTensors:
     def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
         """Rows ``index`` as a batch; ``trim``: without the leading columns that are padding in every
         row (the batch is as wide as its longest sequence; the latest event stays at the last column)."""
-        if not trim:
-            return SeqBatch(self.items[index], self.targets[index], self.users[index], self.timestamps[index],
-                            self.target_timestamps[index], self.actions[index], self.target_actions[index])
         L = self.items.shape[1]
-        cols = slice(L - max(1, int(self.lengths[index].max())), L)
+        cols = slice(L - max(1, int(self.lengths[index].max())), L) if trim else slice(None)
 
         def rows(x: torch.Tensor) -> torch.Tensor:
             return x[index, cols]
@@ -60,13 +58,10 @@ class SequenceTensors:
         """Positions with a target over all rows."""
         return int((self.targets > 0).sum())
 
-    @property
+    @cached_property
     def lengths(self) -> torch.Tensor:
-        """(R,) long: real events per row (computed once)."""
-        if getattr(self, "_lengths", None) is None:
-            self._lengths = (self.items > 0).sum(1)
-        return self._lengths
-
+        """(R,) long: real events per row."""
+        return (self.items > 0).sum(1)
 
 def epoch_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
                   by_length: bool = False, pool: int = 64) -> list[torch.Tensor]:
