@@ -3,7 +3,14 @@
 # because a suite that silently collects nothing must not look green.
 set -u
 VENV=${1:-.venv}
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"
+EXTRA=()
+# Without ../shared/datasets the real-data tests skip, and so do the TUI snapshots that need a
+# dataset: their stored snapshots are then "unused", which syrupy would count as a failure.
+if [ ! -d "$(dirname "$0")/../../shared/datasets" ]; then
+  echo "run-tests: ../shared/datasets not found: real-data tests skip, unused snapshots only warn" >&2
+  EXTRA=(--snapshot-warn-unused)
+fi
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider "${EXTRA[@]}" "${@:2}"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "run-tests: pytest collected no tests; treating as failure" >&2
