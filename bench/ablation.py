@@ -23,14 +23,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-ROWS = {"sasrec": "ml1m_sasrec.toml", "temporal": "ml1m_temporal.toml", "text": "ml1m_text.toml",
+ROWS = {"sasrec_ce": "sasrec_ce.toml", "sasrec": "ml1m_sasrec.toml", "temporal": "ml1m_temporal.toml", "text": "ml1m_text.toml",
         "graph": "ml1m_graph.toml", "vae": "ml1m_vae.toml", "interest": "ml1m_interest.toml",
-        "best": "ml1m_best.toml"}
+        "best": "ml1m_best.toml", "gated": "ml1m_gated.toml"}
 DATASETS = {
     "ml-1m": ["--format", "sasrec", str(SHARED / "ml-1m" / "ml-1m.txt.gz"),
               "--item-text", str(SHARED / "ml-1m" / "ml-1m_sas_items.tsv")],
     "ml-100k": ["--format", "movielens_100k", str(SHARED / "ml-100k")],
     "ml-latest-small": ["--format", "movielens_csv", str(SHARED / "ml-latest-small")],
+    # ml-100k's u.data with each rating (1-5 stars) imported as the event's action type, for the
+    # action view and the multi-task head (none of the shared datasets logs view/cart/purchase)
+    "ml-100k-actions": ["--format", "csv", str(SHARED / "ml-100k" / "u.data"),
+                        "--map", "user=0,item=1,time=3,action=2", "--delimiter", "tab", "-o", "header=false"],
 }
 
 
@@ -81,7 +85,7 @@ def run_row(ws_path: Path, toml: Path, dataset: str, a) -> dict:
             "SELECT data FROM run_events WHERE run_id = ? AND kind = 'run_started'", [run_id])]
     epoch_s = sum(r["wall_time"] for r in rows) / max(1, len(rows))
     return {"row": toml.stem, "dataset": dataset, "run_id": run_id, "NDCG@10": test.get("NDCG@10"),
-            "HR@10": test.get("HR@10"), "overrides": a.set,
+            "HR@10": test.get("HR@10"), "overrides": a.set, "test": test,
             **{k: v for k, v in test.items() if k.startswith(("cold_", "warm_"))}, "epochs": len(rows), "best_epoch": best["best_epoch"],
             "epoch_s": epoch_s, "total_s": total, "device": best["device"],
             "params": (started_ev[0].get("num_params") if started_ev else None),
@@ -98,6 +102,7 @@ def main() -> None:
     p.add_argument("--max-len", type=int)
     p.add_argument("--dim", type=int)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--label", default="", help="name for the row(s) in the printed table and the json")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted override for every row, e.g. split.holdout_items=0.1 or trainer.train_windows=all")
     a = p.parse_args()
@@ -112,9 +117,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for key in a.rows.split(","):
         r = run_row(ws_path, ROOT / "examples" / ROWS[key], a.dataset, a)
+        r["label"] = a.label or key
+        key = r["label"]
         results.append(r)
         print(f"| {key} | {r['NDCG@10']:.4f} | {r['HR@10']:.4f} | {r['epochs']} ({r['best_epoch']}) | "
               f"{r['epoch_s']:.1f} | {r['params']} | {r['device']} |", flush=True)
+        extra = {k: v for k, v in r["test"].items() if k.startswith("action_") or k.endswith(("_auc", "_f1"))}
+        if extra:
+            print("|   " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(extra.items())) + " |", flush=True)
         if "cold_num_users" in r:
             print(f"|   cold start: {r['cold_num_users']} users with a held-out test item | "
                   f"{r.get('cold_NDCG@10', float('nan')):.4f} | {r.get('cold_HR@10', float('nan')):.4f} | "

@@ -36,20 +36,38 @@ def ensure_dataset(ws_path: Path, name: str = "ml-1m") -> None:
 
 
 def set_key(cfg: dict, dotted: str) -> None:
+    """Apply one ``KEY=VALUE`` override (VALUE parsed as JSON when it is JSON).
+
+    ``trainer.lr=2e-3`` sets a nested key; ``views.dropout=0.1`` sets it on the first view and
+    ``views.1.path=...`` on the second; ``views+={"type": "text"}`` appends a view.
+    """
     key, _, value = dotted.partition("=")
     try:
         value = json.loads(value)
     except json.JSONDecodeError:
         pass
+    if key == "views+":
+        if not isinstance(value, dict) or "type" not in value:
+            raise SystemExit(f"--set {dotted}: views+= takes a JSON object with a 'type'")
+        cfg.setdefault("views", []).append(value)
+        return
     parts = key.split(".")
     node = cfg
-    for p in parts[:-1]:
+    i = 0
+    while i < len(parts) - 1:
+        p = parts[i]
         if p == "views":
-            node = node["views"][0]
+            index = 0
+            if parts[i + 1].isdigit() and i + 2 < len(parts):
+                index = int(parts[i + 1])
+                i += 1
+            node = node["views"][index]
+            i += 1
             continue
         if isinstance(node.get(p), str):      # split = "loo" -> [split] kind = "loo"
             node[p] = {"kind": node[p]}
         node = node.setdefault(p, {})
+        i += 1
     node[parts[-1]] = value
 
 

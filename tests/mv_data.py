@@ -145,7 +145,7 @@ def causality_check(view, batch, t: int) -> float:
 
 def fused_losses(views, fusion, head, batch, steps: int = 8, lr: float = 0.01, seed: int = 0):
     """Train views -> fusion -> head on one real batch for ``steps`` Adam steps, composed as the
-    contract says (item tables offered by views are summed); returns the loss of every step."""
+    contract says (the fusion combines the item tables the views offer); returns the loss of every step."""
     import torch
 
     torch.manual_seed(seed)
@@ -156,8 +156,7 @@ def fused_losses(views, fusion, head, batch, steps: int = 8, lr: float = 0.01, s
     for _ in range(steps):
         outs = [v(batch) for v in views]
         fused = fusion([o.states for o in outs], batch).fused
-        reps = [r for r in (v.item_representations() for v in views) if r is not None]
-        item_emb = sum(reps) if reps else None
+        item_emb = fusion.combine_item_tables([v.item_representations() for v in views])
         loss = head.loss(fused, batch, item_emb)
         for o in outs:
             if o.aux_loss is not None:

@@ -5,7 +5,7 @@ import torch
 
 from mv_data import build, fused_losses, make_batch, ml100k_slice
 
-FUSIONS = ["concat", "weighted", "attention", "gmu"]
+FUSIONS = ["concat", "weighted", "attention", "gmu", "gated"]
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,8 @@ def test_bad_fusion_options_name_the_key(data):
         build("fusions.attention", "attention", ctx, dim=8, num_views=2, values={"query_view": 2})
     with pytest.raises(ValueError, match="initial"):
         build("fusions.weighted", "weighted", ctx, dim=8, num_views=2, values={"initial": [1.0]})
+    with pytest.raises(ValueError, match="base_view"):
+        build("fusions.gated", "gated", ctx, dim=8, num_views=2, values={"base_view": 2})
 
 
 @pytest.mark.parametrize("name", ["attention", "gmu"])
@@ -97,3 +99,33 @@ def test_fused_states_keep_the_scale_a_dot_product_head_needs(data, name):
     raw = build("fusions.gmu", "gmu", ctx, dim=16, num_views=2, values={"norm": False}).eval()
     raw_rms = raw([v(batch).states for v in views], batch).fused[batch.items > 0].pow(2).mean(-1).sqrt()
     assert raw_rms.mean() < 0.5 * rms.mean()
+
+
+def test_gated_fusion_starts_as_the_base_view_and_learns_to_open_its_gates(data):
+    """At initialisation the fused state and the head's item vectors are exactly the base view's;
+    training moves the gates, so the other view then changes the fused state."""
+    ctx, batch = data
+    views = _views(ctx)
+    fusion = build("fusions.gated", "gated", ctx, dim=16, num_views=2)
+    with torch.no_grad():
+        states = [v(batch).states for v in views]
+        out = fusion(states, batch)
+        assert torch.equal(out.fused, states[0])
+        assert torch.allclose(out.weights[..., 0][batch.items > 0], torch.ones(()))
+        table = torch.randn(ctx.num_items + 1, 16)
+        other = torch.randn(ctx.num_items + 1, 16)
+        assert torch.equal(fusion.combine_item_tables([table, other]), table)
+        assert torch.equal(fusion.combine_item_tables([None, other]), torch.zeros_like(other))
+    head = build("heads.interest", "interest", ctx, dim=16)
+    fused_losses(views, fusion, head, batch, steps=10)
+    assert fusion.gates.abs().max() > 0
+    with torch.no_grad():
+        states = [v(batch).states for v in views]
+        assert not torch.allclose(fusion(states, batch).fused, states[0])
+
+
+def test_gated_fusion_can_sum_item_tables_like_the_others(data):
+    ctx, _ = data
+    fusion = build("fusions.gated", "gated", ctx, dim=4, num_views=2, values={"item_gates": False})
+    a, b = torch.ones(5, 4), torch.full((5, 4), 2.0)
+    assert torch.equal(fusion.combine_item_tables([a, b]), torch.full((5, 4), 3.0))

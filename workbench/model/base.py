@@ -97,7 +97,8 @@ class View(nn.Module):
 
     ``item_representations()`` returns (N+1, d) item vectors this view offers
     to the head (e.g. the ID embedding table, or projected text embeddings), or
-    None. When several views offer them, the model sums them.
+    None. When several views offer them, the fusion combines them (a sum unless
+    the fusion overrides ``Fusion.combine_item_tables``).
     """
 
     def __init__(self, options: Any, ctx: DataContext, dim: int):
@@ -128,6 +129,19 @@ class Fusion(nn.Module):
 
     def forward(self, states: list[torch.Tensor], batch: SeqBatch) -> FusionOutput:  # pragma: no cover
         raise NotImplementedError
+
+    def combine_item_tables(self, tables: list[torch.Tensor | None]) -> torch.Tensor | None:
+        """One (N+1, d) table or None per view (what each view offers the head) -> the head's item
+        vectors: their sum by default; a fusion may weight them (e.g. gated fusion)."""
+        return sum_item_tables(tables)
+
+
+def sum_item_tables(tables: list[torch.Tensor | None]) -> torch.Tensor | None:
+    """The sum of the offered (N+1, d) item tables (None entries skipped), or None when none is offered."""
+    offered = [t for t in tables if t is not None]
+    if not offered:
+        return None
+    return offered[0] if len(offered) == 1 else torch.stack(offered).sum(0)
 
 
 class Head(nn.Module):

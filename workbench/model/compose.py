@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench.model.base import DataContext, SeqBatch
+from workbench.model.base import DataContext, SeqBatch, sum_item_tables
 
 
 class ComposedModel(nn.Module):
@@ -30,13 +30,12 @@ class ComposedModel(nn.Module):
         return bool(getattr(self.head, "trainable", True))
 
     def item_embeddings(self) -> torch.Tensor | None:
-        """(N+1, d) sum of what the views offer when tied, else None (the head's own table)."""
+        """(N+1, d) what the views offer, combined by the fusion, when tied; else None (the head's own table)."""
         if not self.tied:
             return None
-        reps = [r for r in (v.item_representations() for v in self.views) if r is not None]
-        if not reps:
-            return None
-        return reps[0] if len(reps) == 1 else torch.stack(reps).sum(0)
+        tables = [v.item_representations() for v in self.views]
+        combine = getattr(self.fusion, "combine_item_tables", sum_item_tables)   # a fusion may not subclass Fusion
+        return combine(tables)
 
     def states(self, batch: SeqBatch):
         if not self.views:
