@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 ROWS = {"sasrec_ce": "sasrec_ce.toml", "sasrec": "ml1m_sasrec.toml", "temporal": "ml1m_temporal.toml", "text": "ml1m_text.toml",
         "graph": "ml1m_graph.toml", "vae": "ml1m_vae.toml", "interest": "ml1m_interest.toml",
-        "best": "ml1m_best.toml", "gated": "ml1m_gated.toml"}
+        "best": "ml1m_best.toml"}
 DATASETS = {
     "ml-1m": ["--format", "sasrec", str(SHARED / "ml-1m" / "ml-1m.txt.gz"),
               "--item-text", str(SHARED / "ml-1m" / "ml-1m_sas_items.tsv")],
