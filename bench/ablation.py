@@ -118,9 +118,8 @@ def main() -> None:
     for key in a.rows.split(","):
         r = run_row(ws_path, ROOT / "examples" / ROWS[key], a.dataset, a)
         r["label"] = a.label or key
-        key = r["label"]
         results.append(r)
-        print(f"| {key} | {r['NDCG@10']:.4f} | {r['HR@10']:.4f} | {r['epochs']} ({r['best_epoch']}) | "
+        print(f"| {r['label']} | {r['NDCG@10']:.4f} | {r['HR@10']:.4f} | {r['epochs']} ({r['best_epoch']}) | "
               f"{r['epoch_s']:.1f} | {r['params']} | {r['device']} |", flush=True)
         extra = {k: v for k, v in r["test"].items() if k.startswith("action_") or k.endswith(("_auc", "_f1"))}
         if extra:

@@ -7,6 +7,7 @@ from torch import nn
 
 from workbench.model.base import Fusion, FusionOutput
 from workbench.model.dropout import Dropout
+from workbench_plugins.fusions._norm_shares import norm_shares
 
 
 class ConcatFusion(Fusion):
@@ -22,7 +23,5 @@ class ConcatFusion(Fusion):
         parts = torch.stack([blk(s) for blk, s in zip(self.blocks, states)], dim=2)   # (B, L, V, d)
         fused = parts.sum(2) + self.bias
         norms = parts.detach().norm(dim=-1)                                          # (B, L, V)
-        total = norms.sum(-1, keepdim=True)
-        weights = torch.where(total > 0, norms / total.clamp(min=1e-12),
-                              torch.full_like(norms, 1.0 / self.num_views))
+        weights = norm_shares(norms, torch.full((self.num_views,), 1.0 / self.num_views))
         return FusionOutput(self.dropout(fused), weights)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from workbench.model.base import Fusion, FusionOutput
+from workbench_plugins.fusions._norm_shares import norm_shares
 
 
 class GatedFusion(Fusion):
@@ -22,8 +23,10 @@ class GatedFusion(Fusion):
             raise ValueError(f"fusion.gated.base_view: {options.base_view} but only {num_views} views (0-based)")
         others = num_views - 1
         self.project = nn.ModuleList(nn.Linear(dim, dim) for _ in range(others))
-        self.gates = nn.Parameter(torch.full((max(others, 0), dim), float(options.gate_init)))
-        self.item_gate = nn.Parameter(torch.full((max(others, 0), dim), float(options.gate_init)))
+        self.gates = nn.Parameter(torch.full((others, dim), float(options.gate_init)))
+        self.item_gate = nn.Parameter(torch.full((others, dim), float(options.gate_init)))
+        # the weights where every state is zero (padding): all on the base view
+        self.register_buffer("base_only", torch.eye(num_views)[options.base_view], persistent=False)
 
     def _others(self, seq):
         return [x for k, x in enumerate(seq) if k != self.options.base_view]
@@ -37,11 +40,7 @@ class GatedFusion(Fusion):
         with torch.no_grad():
             norms = [p.float().norm(dim=-1) for p in parts]
             norms.insert(self.options.base_view, base.float().norm(dim=-1))
-            norms = torch.stack(norms, dim=-1)                                   # (B, L, V)
-            total = norms.sum(-1, keepdim=True)
-            silent = total <= 1e-12                  # all-zero states (padding): the base view's, weight 1
-            norms[..., self.options.base_view] += silent.squeeze(-1).to(norms.dtype)
-            weights = norms / (total + silent.to(norms.dtype))
+            weights = norm_shares(torch.stack(norms, dim=-1), self.base_only)      # (B, L, V)
         return FusionOutput(fused, weights)
 
     def combine_item_tables(self, tables):
