@@ -35,7 +35,7 @@ def test_kl_is_an_annealed_auxiliary_loss(data):
     for _ in range(6):
         out = view(batch)
         assert out.aux_loss is not None and out.aux_loss.item() >= 0
-        weights.append(view.kl_weight())
+        weights.append(float(view.kl_weight()))
     assert weights == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
     assert view.last_kl.item() > 0
     # sampling in training: two forwards differ; eval uses the mean: identical

@@ -52,11 +52,12 @@ class VAEView(View):
         causal = torch.triu(torch.ones(L, L, dtype=torch.bool, device=x.device), diagonal=1)
         return self.transformer(x, mask=causal, src_key_padding_mask=~batch.mask & (batch.mask.any(1, keepdim=True)))
 
-    def kl_weight(self) -> float:
+    def kl_weight(self) -> torch.Tensor:
+        """beta * anneal as a 0-dim tensor on the view's device (no host sync per training step)."""
         o = self.options
         if o.anneal_steps <= 0:
-            return o.beta
-        return o.beta * min(1.0, float(self.steps.item()) / o.anneal_steps)
+            return torch.tensor(o.beta, device=self.steps.device)
+        return o.beta * (self.steps.float() / o.anneal_steps).clamp(max=1.0)
 
     def forward(self, batch: SeqBatch) -> ViewOutput:
         mask = batch.mask
