@@ -65,7 +65,7 @@ class Trainer:
     """Trains ``model`` (a :class:`workbench.model.compose.ComposedModel`) on ``train`` rows.
 
     ``save(kind, epoch, state)`` persists a checkpoint (kind: "last" | "best"); ``evaluate(batches)``
-    returns an EvalResult for the validation cases. ``should_stop()`` is polled at most once a second.
+    returns an EvalResult for the validation cases. ``should_stop()`` is polled at most once a second during an epoch, and after every epoch that is not the last.
     """
 
     def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
@@ -153,6 +153,9 @@ class Trainer:
             if improved:
                 self.save("best", epoch, {"model": self.model.state_dict(), "train_state": self.state.as_dict()})
             self.save("last", epoch, self.full_state())
+            if epoch < t.epochs and self.should_stop():   # also between epochs: an epoch can be shorter than a poll
+                self.cancelled = True
+                return "cancelled"
             if t.patience and self.state.bad_evals >= t.patience:
                 self.emitter.emit("log", message=f"early stop at epoch {epoch}: {t.monitor} did not improve for "
                                   f"{t.patience} evaluations (best {self.state.best_metric:.4f} at epoch "
