@@ -17,11 +17,13 @@ class ConcatFusion(Fusion):
         self.blocks = nn.ModuleList(nn.Linear(dim, dim, bias=False) for _ in range(num_views))
         self.bias = nn.Parameter(torch.zeros(dim))
         self.dropout = Dropout(options.dropout)
+        # the weights where every contribution is zero (padding): uniform
+        self.register_buffer("uniform", torch.full((num_views,), 1.0 / num_views), persistent=False)
 
     def forward(self, states, batch) -> FusionOutput:
         """states: V x (B, L, d) -> fused (B, L, d), weights (B, L, V) = share of ||W_k s_k||."""
         parts = torch.stack([blk(s) for blk, s in zip(self.blocks, states)], dim=2)   # (B, L, V, d)
         fused = parts.sum(2) + self.bias
         norms = parts.detach().norm(dim=-1)                                          # (B, L, V)
-        weights = norm_shares(norms, torch.full((self.num_views,), 1.0 / self.num_views))
+        weights = norm_shares(norms, self.uniform)
         return FusionOutput(self.dropout(fused), weights)
