@@ -65,7 +65,8 @@ class Trainer:
     """Trains ``model`` (a :class:`workbench.model.compose.ComposedModel`) on ``train`` rows.
 
     ``save(kind, epoch, state)`` persists a checkpoint (kind: "last" | "best"); ``evaluate(batches)``
-    returns an EvalResult for the validation cases. ``should_stop()`` is polled at most once a second during an epoch, and after every epoch that is not the last.
+    returns an EvalResult for the validation cases. ``should_stop()`` is polled at most once a second during
+    an epoch, and after every epoch that is not the last (a run that stops early completes).
     """
 
     def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
@@ -153,14 +154,14 @@ class Trainer:
             if improved:
                 self.save("best", epoch, {"model": self.model.state_dict(), "train_state": self.state.as_dict()})
             self.save("last", epoch, self.full_state())
-            if epoch < t.epochs and self.should_stop():   # also between epochs: an epoch can be shorter than a poll
-                self.cancelled = True
-                return "cancelled"
             if t.patience and self.state.bad_evals >= t.patience:
                 self.emitter.emit("log", message=f"early stop at epoch {epoch}: {t.monitor} did not improve for "
                                   f"{t.patience} evaluations (best {self.state.best_metric:.4f} at epoch "
                                   f"{self.state.best_epoch})")
                 break
+            if epoch < t.epochs and self.should_stop():   # also between epochs: an epoch can be shorter than a poll
+                self.cancelled = True
+                return "cancelled"
         return "completed"
 
     def _track(self, epoch: int, metrics: dict[str, float]) -> bool:
