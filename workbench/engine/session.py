@@ -32,7 +32,7 @@ def build_evaluators(cfg, registry=None):
 
 class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
-                 should_stop: Callable[[], bool] = lambda: False, record: bool = True):
+                 should_stop: Callable[[], bool] = lambda: False, record: bool = True, token: int | None = None):
         from workbench.engine.runner import seed_everything
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
         t = cfg.trainer
@@ -41,7 +41,9 @@ class RunSession:
         seed_everything(t.seed)
         self.device = resolve_device(t.device)
         self.amp_dtype = autocast_dtype(self.device, t.amp)
-        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners))
+        # the recorder is required: a write it cannot make (lease lost, disk full) stops the run
+        recorder = [RunRecorder(ws, run_id, token=token)] if record else []
+        self.emitter = Emitter(recorder + list(listeners), required=recorder)
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
@@ -59,7 +61,7 @@ class RunSession:
         self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate,
-                               save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state),
+                               save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state, token=token),
                                should_stop=should_stop)
 
     def evaluate(self, batches):
