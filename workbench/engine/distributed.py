@@ -34,9 +34,10 @@ import tempfile
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 POLL_STEPS = 16          # ranks agree on a cancel request every this many steps (and after every epoch)
 STOP_FLAG = "stop"
@@ -249,8 +250,8 @@ def _outcome(ws_path, run_id: int, rc: int, failures: list[dict]) -> dict:
     from workbench.store import open_workspace
     ws = open_workspace(Path(ws_path))
     try:
-        row = ws.db.execute("SELECT status, test_metrics, error FROM runs WHERE id = ?", [run_id]).fetchone()
-        status, test_metrics, error = row if row is not None else ("failed", None, None)
+        row = ws.db.execute("SELECT status, test_metrics FROM runs WHERE id = ?", [run_id]).fetchone()
+        status, test_metrics = row if row is not None else ("failed", None)
         if rc == 0 and status in ("completed", "cancelled"):
             return json.loads(test_metrics) if status == "completed" and test_metrics else {}
         text = _failure_text(failures, rc)
@@ -291,6 +292,34 @@ def _follow(ws_path: Path, shared: dict, resume: bool, ctx: DistContext) -> None
         ws.close()
 
 
+def _rank_body(ctx: DistContext, ws_path: Path, run_id: int | None, *, resume: bool, quiet: bool) -> None:
+    """Rank 0 reads the run's config and sends it to the others; then rank 0 executes (and records)
+    the run while the others follow it."""
+    shared = None
+    if ctx.writer:
+        if run_id is None:
+            raise RuntimeError("rank 0 needs --run-id (node 0 creates the run)")
+        from workbench.engine.runner import run_config
+        from workbench.store import open_workspace
+        with open_workspace(ws_path) as ws:
+            row, _ = run_config(ws, run_id)
+        shared = {"run_id": run_id, "config": json.loads(row["config"]), "fingerprint": row["data_fingerprint"]}
+    shared = ctx.broadcast(shared)
+    if not ctx.writer:
+        _follow(ws_path, shared, resume, ctx)
+        return
+    from workbench.engine.runner import execute_run
+    listeners = []
+    if not quiet:
+        from workbench.cli.run_cmd import ProgressPrinter
+        listeners.append(ProgressPrinter(quiet=False))
+    try:
+        execute_run(ws_path, run_id, listeners=listeners, should_stop=ctx.stop_flag_set, resume=resume, dist=ctx)
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
 def rank_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workbench.engine.distributed",
                                      description="One torchrun rank of a Workbench run (started by launch_run).")
@@ -300,43 +329,17 @@ def rank_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    ctx = DistContext(rank, world, int(os.environ.get("LOCAL_RANK", 0)),
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    ctx = DistContext(rank, world, int(os.environ.get("LOCAL_RANK", "0")),
                       Path(args.control_dir) if args.control_dir else None)
-    ws_path = Path(args.workspace)
     try:
         import torch
         import torch.distributed as dist
         backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
         dist.init_process_group(backend=backend)
-        try:
-            shared = None
-            if ctx.writer:
-                if args.run_id is None:
-                    raise RuntimeError("rank 0 needs --run-id (node 0 creates the run)")
-                from workbench.engine.runner import run_config
-                from workbench.store import open_workspace
-                with open_workspace(ws_path) as ws:
-                    row, _ = run_config(ws, args.run_id)
-                shared = {"run_id": args.run_id, "config": json.loads(row["config"]),
-                          "fingerprint": row["data_fingerprint"]}
-            shared = ctx.broadcast(shared)
-            if ctx.writer:
-                from workbench.engine.runner import execute_run
-                listeners = []
-                if not args.quiet:
-                    from workbench.cli.run_cmd import ProgressPrinter
-                    listeners.append(ProgressPrinter(quiet=False))
-                try:
-                    execute_run(ws_path, args.run_id, listeners=listeners, should_stop=ctx.stop_flag_set,
-                                resume=args.resume, dist=ctx)
-                finally:
-                    for listener in listeners:
-                        listener.close()
-            else:
-                _follow(ws_path, shared, args.resume, ctx)
-        finally:
-            dist.destroy_process_group()
+        _rank_body(ctx, Path(args.workspace), args.run_id, resume=args.resume, quiet=args.quiet)
+        dist.destroy_process_group()     # on success only: a failing rank records its traceback and exits
+        #                                  before its peers lose their connections (the root cause is earliest)
     except KeyboardInterrupt:          # Ctrl+C: rank 0 recorded the run as cancelled
         raise
     except BaseException:

@@ -111,7 +111,8 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
             nproc = run_config(ws, run_id)[1].trainer.nproc
         if nproc > 1:
             from workbench.engine.distributed import LaunchOptions, launch_run
-            return launch_run(ws_path, run_id, LaunchOptions(nproc), resume=resume, should_stop=should_stop, quiet=True)
+            quiet = all(getattr(listener, "quiet", True) for listener in listeners)   # rank 0 prints progress
+            return launch_run(ws_path, run_id, LaunchOptions(nproc), resume=resume, should_stop=should_stop, quiet=quiet)
     ws = open_workspace(Path(ws_path))
     emitter = None
     try:

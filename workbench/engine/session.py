@@ -69,8 +69,9 @@ class RunSession:
 
     def eval_cases(self, users, positions):
         """Evaluation batches of these (user, position) cases; with several ranks, this rank's share."""
-        return B.eval_batches(self.dataset, self.dist.shard(users), self.dist.shard(positions),
-                              self.cfg.model.max_len, self.cfg.trainer.eval_batch_size)
+        batches = B.eval_batches(self.dataset, self.dist.shard(users), self.dist.shard(positions),
+                                 self.cfg.model.max_len, self.cfg.trainer.eval_batch_size)
+        return [b.pin_memory() for b in batches] if self.device.type == "cuda" else batches
 
     def evaluate(self, batches):
         from workbench.engine.evaluate import evaluate

@@ -222,11 +222,11 @@ class Trainer:
                 weight = world * n_mine / (targets_per_batch if t.length_buckets else max(n_all, 1.0))
             elif t.length_buckets:
                 weight = float((batch.targets > 0).sum()) / targets_per_batch
+            if self.augment is not None:     # on the CPU copy: its random draws are CPU ones, and no device sync
+                batch = augment_batch(batch, self.augment, gen)
             if self.pin:
                 batch = batch.pin_memory()
             batch = batch.to(self.device)
-            if self.augment is not None:
-                batch = augment_batch(batch, self.augment, gen)
             with self.autocast():
                 loss = self.loss_fn(batch)
             self.optimizer.zero_grad(set_to_none=True)
