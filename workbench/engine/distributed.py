@@ -247,18 +247,20 @@ def _failure_text(failures: list[dict], rc: int) -> str:
 
 def _outcome(ws_path, run_id: int, rc: int, failures: list[dict]) -> dict:
     """After torchrun: the run's test metrics, or RuntimeError with the root cause recorded."""
-    from workbench.store import open_workspace
+    from workbench.store import open_workspace, runs
     ws = open_workspace(Path(ws_path))
     try:
-        row = ws.db.execute("SELECT status, test_metrics FROM runs WHERE id = ?", [run_id]).fetchone()
-        status, test_metrics = row if row is not None else ("failed", None)
-        if rc == 0 and status in ("completed", "cancelled"):
-            return json.loads(test_metrics) if status == "completed" and test_metrics else {}
+        row = runs.get(ws, run_id) or {"status": "failed", "test_metrics": None}
+        status = row["status"]
+        if status == "completed":        # rank 0 recorded the whole run
+            return json.loads(row["test_metrics"]) if row["test_metrics"] else {}
+        if rc == 0 and status == "cancelled":
+            return {}
         text = _failure_text(failures, rc)
-        if status != "cancelled" or failures:
-            with ws.db.conn:
-                ws.db.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                              [text, time.time(), run_id])
+        if status in ("queued", "running"):      # rank 0 was stopped before it could record anything
+            runs.set_status(ws, run_id, "failed", only_from=("queued", "running"), error=text, finished_at=time.time())
+        elif status == "failed" or failures:     # rank 0 recorded what it saw; the root cause may be another rank
+            runs.update(ws, run_id, error=text)
         raise RuntimeError(f"rank {failures[0]['rank']} failed: {failures[0]['summary']}" if failures else text)
     finally:
         ws.close()
