@@ -56,8 +56,8 @@ class TrainerOptions:
     device: str = option("auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     eval_every: int = option(1, help="validate every N epochs", min=1)
     eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
-    amp: str = option("auto", help="bf16 autocast: auto (CUDA, or CPU with native bf16), bf16, off",
-                      choices=["auto", "bf16", "off"])
+    amp: str = option("auto", help="autocast: auto (bf16 on CUDA, or CPU with native bf16), bf16, fp16 (float16 "
+                      "with loss scaling, for GPUs without bf16), off", choices=["auto", "bf16", "fp16", "off"])
     train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
                                 "event is a target once per epoch (long histories give several windows)",
                                 choices=["last", "all"])

@@ -89,7 +89,9 @@ class Trainer:
         no_decay = [p for p in params if p.ndim < 2]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=tuple(t.betas)) if params else None
+            lr=t.lr, betas=tuple(t.betas), fused=device.type == "cuda" or None) if params else None
+        # float16 needs loss scaling; with the fused CUDA AdamW the scaler's inf check stays on the device
+        self.scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 and params else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(t.warmup_steps, t.epochs * self.steps_per_epoch, t.schedule)) \
             if self.optimizer else None
@@ -114,6 +116,8 @@ class Trainer:
             state["scheduler"] = self.scheduler.state_dict()
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.scaler is not None:
+            state["grad_scaler"] = self.scaler.state_dict()
         return state
 
     def restore(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:
@@ -126,6 +130,8 @@ class Trainer:
         torch.set_rng_state(last["torch_rng"].cpu())
         if "cuda_rng" in last and self.device.type == "cuda":
             torch.cuda.set_rng_state(last["cuda_rng"].cpu(), self.device)
+        if self.scaler is not None and "grad_scaler" in last:
+            self.scaler.load_state_dict(last["grad_scaler"])
         if best is not None:
             self.best_weights = best["model"]
 
@@ -193,6 +199,21 @@ class Trainer:
         self.state.bad_evals += 1
         return False
 
+    def _backward_and_step(self, loss: torch.Tensor) -> None:
+        clip = self.cfg.trainer.clip_norm
+        if self.scaler is None:
+            loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        if clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.scaler.step(self.optimizer)     # skipped when the scaled gradients overflowed
+        self.scaler.update()
+
     def _epoch(self, epoch: int, last_poll: float):
         t = self.cfg.trainer
         self.model.train()
@@ -230,10 +251,7 @@ class Trainer:
             with self.autocast():
                 loss = self.loss_fn(batch)
             self.optimizer.zero_grad(set_to_none=True)
-            (loss * weight if weight != 1.0 else loss).backward()
-            if t.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
-            self.optimizer.step()
+            self._backward_and_step(loss * weight if weight != 1.0 else loss)
             self.scheduler.step()
             if dist.active:
                 loss_sum += loss.detach().float() * share
