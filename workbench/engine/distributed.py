@@ -73,6 +73,9 @@ class DistContext:
             if self.active and device.type not in ("cpu", "cuda"):
                 raise ValueError(f"trainer.nproc > 1 runs on CPU or CUDA, not {device.type}")
             return device
+        if self.local_rank >= torch.cuda.device_count():
+            raise ValueError(f"rank {self.rank} needs GPU {self.local_rank} but {torch.cuda.device_count()} are "
+                             "visible: --nproc at most the number of GPUs (or trainer.device = \"cpu\")")
         device = torch.device("cuda", self.local_rank)
         torch.cuda.set_device(device)
         return device
