@@ -149,7 +149,9 @@ class RunSession:
 def load_trained_model(ws, run_id: int, device: str = "cpu"):
     """(session without training listeners, model with the best weights) for inference."""
     from workbench.engine.runner import run_config
+    from workbench.store import runs
     row, cfg = run_config(ws, run_id)
+    runs.check_data(ws, row)          # never serve a model on data it was not trained on
     cfg.trainer.device = device
     session = RunSession(ws, run_id, cfg, record=False)
     path = checkpoint_path(ws, run_id, "best")
