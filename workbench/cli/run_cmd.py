@@ -74,14 +74,17 @@ class ProgressPrinter:
                    "others only join it (their workspace needs the same dataset).")
 @click.option("--rdzv-endpoint", default=None,
               help="HOST:PORT on node 0 where the nodes meet (torchrun --rdzv-endpoint); needed with --nnodes > 1.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Run N seeds (trainer.seed, +1, ...) as one group; `workbench runs group gID` summarises it.")
 @click.pass_context
-def run(ctx, experiment, dataset, device, epochs, name, as_json, background, nproc, nnodes, node_rank, rdzv_endpoint):
+def run(ctx, experiment, dataset, device, epochs, name, as_json, background, nproc, nnodes, node_rank, rdzv_endpoint,
+        seeds):
     """Train EXPERIMENT (a TOML file), evaluate on the test split and store the run."""
     from workbench.engine.config import apply_overrides, load_toml
     from workbench.options import ConfigError
 
-    if nnodes > 1 and background:
-        fail("--nnodes > 1 runs in the foreground only (start the command on every node)")
+    if nnodes > 1 and (background or seeds is not None):
+        fail("--nnodes > 1 runs one run in the foreground only (start the command on every node)")
     if node_rank >= nnodes:
         fail(f"--node-rank {node_rank}: must be below --nnodes {nnodes}")
     if nnodes > 1 and not rdzv_endpoint:
@@ -93,6 +96,10 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background, npr
         raw = apply_overrides(load_toml(experiment), epochs=epochs, nproc=nproc)
     except ConfigError as e:
         fail(str(e))
+    if seeds is not None:
+        from workbench.cli.seeds_cmd import run_seed_group
+        return run_seed_group(ctx, experiment, raw, seeds, dataset=dataset, device=device, name=name,
+                              as_json=as_json, background=background)
     ws = open_ws(ctx)
     ws_path = ws.path
     try:
