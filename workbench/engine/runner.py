@@ -80,14 +80,23 @@ def seed_everything(seed: int) -> None:
 
 
 def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,
-                resume: bool = False) -> dict:
+                resume: bool = False, dist=None) -> dict:
     """Train, validate, test and record run ``run_id``; returns the test metrics ({} when cancelled).
 
     Opens its own workspace connection. Status: running -> completed | cancelled | failed.
     On an exception the traceback goes to ``runs.error``, status 'failed', and it is re-raised.
+    A run with ``trainer.nproc > 1`` is handed to torchrun (:mod:`workbench.engine.distributed`),
+    whose rank 0 calls this again with its ``dist`` context (``listeners`` stay in this process unused).
     """
     from workbench.engine.ownership import Ownership
     from workbench.store import leases, open_workspace, runs
+    if dist is None:
+        with open_workspace(Path(ws_path)) as ws:
+            nproc = run_config(ws, run_id)[1].trainer.nproc
+        if nproc > 1:
+            from workbench.engine.distributed import LaunchOptions, launch_run
+            quiet = all(getattr(listener, "quiet", True) for listener in listeners)   # rank 0 prints progress
+            return launch_run(ws_path, run_id, LaunchOptions(nproc), resume=resume, should_stop=should_stop, quiet=quiet)
     ws = open_workspace(Path(ws_path))
     emitter = None
     owner = None
@@ -110,7 +119,7 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
         owned = True
         from workbench.engine.session import RunSession
         session = RunSession(ws, run_id, cfg, listeners=listeners,
-                             should_stop=lambda: owner.lost or should_stop(), token=owner.token)
+                             should_stop=lambda: owner.lost or should_stop(), dist=dist, token=owner.token)
         emitter = session.emitter
         if row["data_fingerprint"] and row["data_fingerprint"] != session.dataset.fingerprint:
             raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "

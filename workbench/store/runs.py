@@ -165,10 +165,11 @@ def detail(ws, run_id: int) -> dict[str, Any] | None:
 
 
 def summaries(ws) -> list[dict[str, Any]]:
-    """Every run, newest first: id, name, status, dataset, device, best epoch, test metrics (parsed), created_at."""
+    """Every run, newest first: id, name, status, dataset, device, best epoch, test metrics (parsed), created_at,
+    group_id (its seeds group or tuning study, None when ungrouped)."""
     rows = [dict(r) for r in ws.db.query(
-        "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at "
-        "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
+        "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at, "
+        "r.group_id FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
     for r in rows:
         r["test_metrics"] = loads(r["test_metrics"])
     return rows
