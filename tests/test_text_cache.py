@@ -5,12 +5,12 @@ import sqlite3
 import numpy as np
 import pytest
 
-from mv_data import build, ml100k_slice
+from mv_data import build, demo_slice
 
 
 @pytest.fixture(scope="module")
 def ctx():
-    c, _, _, _ = ml100k_slice(n_users=3, max_len=10)
+    c, _, _, _ = demo_slice(n_users=3, max_len=10)
     return c
 
 
