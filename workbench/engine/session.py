@@ -71,7 +71,8 @@ class RunSession:
                             item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
                             exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
                             negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
-                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
+                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                            score_table=self.model.score_table)
 
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
