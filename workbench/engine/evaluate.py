@@ -147,7 +147,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              num_negatives: int = 100, negative_sampling: str = "uniform", seed: int = 0,
              device: Any = None, group_bounds: tuple[int, int] | None = None,
              topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None,
-             score_table: Callable[[], torch.Tensor | None] | None = None) -> EvalResult:
+             score_table: Callable[[], torch.Tensor | None] | None = None,
+             gather: Callable | None = None) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
@@ -161,6 +162,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     ``score_table() -> (N+1, d) | None``: when it gives a table T and ``score`` is ``states @ T.T``
     (a dot-product head), full ranking scores the catalogue in item blocks from T and never builds
     the (B, N+1) score matrix (memory O(B x block + B x K)); ``score`` is then not called.
+    ``gather(parts, aux_parts) -> (parts, aux_parts)``: with several ranks each evaluating its share
+    of the users, the per-user arrays of all of them (see :mod:`workbench.engine.distributed`).
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
     """
     if mode not in ("full", "sampled"):
@@ -196,8 +199,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
                         aux_parts.setdefault(name, []).append(value.detach().cpu())
                 with _full_precision(here):
                     t2 = time.perf_counter()   # scoring happens inside the blocked ranking
-                    ranked = rank_full_dot(states.float(), table.to(here, non_blocking=True), eb.target_items, eb.seen_rows,
-                                           eb.seen_items, k, exclude_seen, buffers)
+                    ranked = rank_full_dot(states.float(), table.to(here, non_blocking=True), eb.target_items,
+                                           eb.seen_rows, eb.seen_items, k, exclude_seen, buffers)
             else:
                 with _full_precision(here):   # bf16 scores would tie and the pessimistic rule would punish that
                     scores = score(states.float() if states.is_floating_point() else states, eb.batch)
@@ -228,6 +231,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
             forward_s += t1 - t0
             timings["score_s"] += t2 - t1
             timings["rank_s"] += t3 - t2
+    if gather is not None:
+        parts, aux_parts = gather(parts, aux_parts)
     if not parts["targets"]:
         raise ValueError("no evaluation cases: every user was filtered out (too short histories?)")
     cat = {n: np.concatenate(v) for n, v in parts.items()}
