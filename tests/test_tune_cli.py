@@ -133,3 +133,28 @@ def test_a_pruned_trial_stops_its_run_between_epochs(demo_ws, tmp_path):
     assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
     assert [e for (e,) in db.execute("SELECT epoch FROM epoch_metrics WHERE run_id = ?", [run_id])] == [1]
     assert list(study.trials[0].intermediate_values) == [1]
+
+
+def test_cancel_stops_a_background_study(demo_ws, tmp_path, run_workbench):
+    ws, exp = _copy(demo_ws, tmp_path)
+    out = run_workbench("-w", ws, "tune", exp, "--trials", "20", "--epochs", "30", "--pruner", "none",
+                        "--set", "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json", check=True)
+    group = json.loads(out.stdout)["group_id"]
+    db = sqlite3.connect(ws)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:   # wait until the first trial's run is training
+        if db.execute("SELECT COUNT(*) FROM runs WHERE group_id = ? AND status = 'running'", [group]).fetchone()[0]:
+            break
+        time.sleep(0.2)
+    assert "cancel requested" in run_workbench("-w", ws, "studies", "cancel", f"g{group}", check=True).stdout
+    while time.monotonic() < deadline:
+        status = db.execute("SELECT status FROM run_groups WHERE id = ?", [group]).fetchone()[0]
+        if status not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    log = (tmp_path / "ws.files" / f"tune-g{group}.log").read_text()
+    assert status == "cancelled", log
+    runs = db.execute("SELECT status FROM runs WHERE group_id = ?", [group]).fetchall()
+    assert runs == [("cancelled",)]           # the running trial stopped, no other started
+    again = run_workbench("-w", ws, "studies", "cancel", f"g{group}")
+    assert again.returncode == 1 and "already cancelled" in again.stderr
