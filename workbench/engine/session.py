@@ -89,6 +89,7 @@ class RunSession:
                               exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
                               negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
                               auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                              score_table=self.model.score_table,
                               gather=self.dist.gather_eval if self.dist.active else None)
             self.last_eval = result
             return result
