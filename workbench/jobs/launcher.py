@@ -30,16 +30,23 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     always starts one, so a job is never left behind by a worker that was just
     exiting.
     """
+    from workbench.liveness import this_host
+    from workbench.store import jobs as job_rows
+    from workbench.store import open_workspace
+
     ws_path = Path(ws_path).resolve()
     log = open(worker_log_path(ws_path), "ab")
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "workbench.jobs.worker", "--workspace", str(ws_path), "--device", device],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     finally:
         log.close()
+    with open_workspace(ws_path) as ws:  # until it exits, the device's queued jobs have a worker
+        job_rows.register_worker(ws, proc.pid, this_host(), device)
+    return proc
 
 
 def submit(ws, run_id: int, device: str | None = None, *, resume: bool = False, start: bool = True) -> int:
