@@ -6,7 +6,7 @@ the trainer indexes with a shuffled permutation. Left padding, latest event at L
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -186,6 +186,29 @@ def history_batch(ds: LoadedDataset, user: int, max_len: int, upto: int | None =
     start, end = int(ds.offsets[user]), int(ds.offsets[user + 1] if upto is None else upto)
     seq = _tensors(ds, np.array([user]), np.array([start]), np.array([end]), max_len, with_targets=False)
     return seq.batch(torch.arange(1)), ds.items[start:end]
+
+
+def new_history_batch(ds: LoadedDataset, items: np.ndarray, max_len: int) -> SeqBatch:
+    """A one-row batch for a person ``ds`` never saw, from their item ids (oldest first), for
+    recommending the next item. User index 0 (no attributes). Their events carry the dataset's
+    most common action; with timestamps, they are spaced by the dataset's median gap between a
+    user's consecutive events and end at the dataset's latest event (without, positions as always)."""
+    items = np.asarray(items, dtype=np.int64)
+    n = len(items)
+    counts = np.bincount(ds.actions, minlength=2)
+    actions = np.full(n, int(counts[1:].argmax()) + 1 if counts[1:].any() else 0, dtype=np.int64)
+    if ds.has_timestamps and len(ds.timestamps) > 1:
+        same_user = np.ones(len(ds.timestamps) - 1, dtype=bool)     # gap j: event j -> j + 1
+        starts = ds.offsets[1:ds.n_users + 1]
+        same_user[starts[(starts > 0) & (starts < len(ds.timestamps))] - 1] = False
+        gaps = np.diff(ds.timestamps)[same_user]
+        gap = float(np.median(gaps)) if len(gaps) else 0.0
+        times = float(ds.timestamps.max()) - gap * np.arange(n - 1, -1, -1, dtype=np.float64)
+    else:
+        times = np.arange(n, dtype=np.float64)
+    one = replace(ds, items=items, timestamps=times, actions=actions)
+    seq = _tensors(one, np.array([0]), np.array([0]), np.array([n]), max_len, with_targets=False)
+    return seq.batch(torch.arange(1))
 
 
 def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:

@@ -239,5 +239,14 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
     return out
 
 
+def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
+    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError when there is none."""
+    import json
+
+    from workbench.store.runs import get_run
+    row = get_run(ws, run_id)
+    return row, parse_config(json.loads(row["config"]))
+
+
 def options_fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]

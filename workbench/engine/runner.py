@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import platform
-import random
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from workbench.engine.config import ExperimentConfig, apply_overrides, parse_config
+from workbench.engine.config import apply_overrides, parse_config, run_config
 from workbench.options import ConfigError
 
 VERSIONED_PACKAGES = ("seqrec-workbench", "torch", "numpy", "torch-geometric", "sentence-transformers",
@@ -75,25 +74,10 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
     return int(cur.lastrowid)
 
 
-def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
-    rows = list(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
-        raise KeyError(f"no run {run_id} in {ws.path}")
-    return rows[0], parse_config(json.loads(rows[0]["config"]))
-
-
 def _update(ws, run_id: int, **values) -> None:
     sets = ", ".join(f"{k} = ?" for k in values)
     with ws.db.conn:
         ws.db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,

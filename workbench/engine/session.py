@@ -1,4 +1,9 @@
-"""One run's live objects: data, split, model, trainer, evaluation batches (imports torch)."""
+"""One training run's live objects: the built model and data, training tensors, validation batches,
+the trainer, and the evaluation of validation and test (imports torch).
+
+The model and its data context come from :func:`workbench.engine.build.build_model_for` (shared
+with inference); orchestration (run rows, status) is :mod:`workbench.engine.runner`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,12 @@ from typing import Callable, Iterable
 
 import torch
 
-from workbench.data.dataset import load_dataset, make_split
 from workbench.engine import batches as B
+from workbench.engine.build import build_model_for
 from workbench.engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from workbench.engine.device import autocast_dtype, resolve_device
 from workbench.engine.recorder import RunRecorder
 from workbench.engine.trainer import Trainer
 from workbench.events import Emitter
-from workbench.model.compose import build_model
-
-
-def make_split_for(ds, cfg):
-    if cfg.split.kind == "temporal":
-        return make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
-    return make_split(ds, "loo", valid_users=cfg.split.valid_users, seed=cfg.split.valid_seed)
 
 
 def build_evaluators(cfg, registry=None):
@@ -33,35 +30,21 @@ def build_evaluators(cfg, registry=None):
 class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
                  should_stop: Callable[[], bool] = lambda: False, record: bool = True):
-        from workbench.engine.runner import seed_everything
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
         t = cfg.trainer
-        if t.threads:
-            torch.set_num_threads(t.threads)
-        seed_everything(t.seed)
-        self.device = resolve_device(t.device)
-        self.amp_dtype = autocast_dtype(self.device, t.amp)
+        self.built = built = build_model_for(ws, cfg)
+        self.device, self.amp_dtype = built.device, built.amp_dtype
+        self.dataset, self.split, self.held_out = built.dataset, built.split, built.held_out
+        self.ctx, self.model = built.ctx, built.model
         self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners))
-        self.dataset = load_dataset(ws, cfg.dataset)
-        self.split = make_split_for(self.dataset, cfg)
-        L = cfg.model.max_len
-        train_ds, train_split, self.held_out = self.dataset, self.split, None
-        if cfg.split.holdout_items > 0:          # cold start: those items never reach training
-            from workbench.data.cold_start import held_out_items, training_without
-            self.held_out = held_out_items(self.dataset.n_items, cfg.split.holdout_items, cfg.split.holdout_seed)
-            train_ds, train_split = training_without(self.dataset, self.split, self.held_out)
-        self.ctx = B.data_context(train_ds, train_split, L, workspace=ws)
-        if self.held_out is not None:
-            self.ctx.extra["held_out_items"] = torch.from_numpy(self.held_out)
-        self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
-        self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)
+        L = cfg.model.max_len
+        self.train = B.training_tensors(built.train_dataset, built.train_split, L, t.train_windows)
         self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate,
                                save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state),
                                should_stop=should_stop)
-
     def evaluate(self, batches):
         from workbench.engine.evaluate import evaluate
         e = self.cfg.evaluation
@@ -123,17 +106,3 @@ class RunSession:
                 sub = compute_metrics(self.evaluators, subset_rankings(result.rankings, mask))
                 out.update({prefix + k: v for k, v in sub.items()})
         return out
-
-
-def load_trained_model(ws, run_id: int, device: str = "cpu"):
-    """(session without training listeners, model with the best weights) for inference."""
-    from workbench.engine.runner import run_config
-    row, cfg = run_config(ws, run_id)
-    cfg.trainer.device = device
-    session = RunSession(ws, run_id, cfg, record=False)
-    path = checkpoint_path(ws, run_id, "best")
-    if path is None:
-        raise FileNotFoundError(f"run {run_id} has no best checkpoint (status {row['status']})")
-    session.model.load_state_dict(load_checkpoint(path, session.device)["model"])
-    session.model.eval()
-    return session
