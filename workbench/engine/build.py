@@ -91,15 +91,20 @@ def load_run_weights(ws, run_id: int, device: str | torch.device = "cpu", kind: 
     FileNotFoundError when the run has none (not trained yet, or its files were removed)."""
     path = checkpoint_path(ws, run_id, kind)
     if path is None:
-        from workbench.store.runs import get_run
-        raise FileNotFoundError(f"run {run_id} has no {kind} checkpoint (status {get_run(ws, run_id)['status']})")
+        from workbench.store import runs
+        raise FileNotFoundError(f"run {run_id} has no {kind} checkpoint (status {runs.require(ws, run_id)['status']})")
     return load_checkpoint(path, device)["model"]
 
 
 def load_trained_model(ws, run_id: int, device: str = "cpu") -> BuiltModel:
-    """Run ``run_id``'s model with its best weights, in eval mode, for inference."""
+    """Run ``run_id``'s model with its best weights, in eval mode, for inference.
+
+    Refuses (:class:`workbench.store.runs.DataChanged`) when the run's dataset was removed or
+    now holds other data than it was trained on."""
     from workbench.engine.config import run_config
-    _, cfg = run_config(ws, run_id)
+    from workbench.store import runs
+    row, cfg = run_config(ws, run_id)
+    runs.check_data(ws, row)          # never serve a model on data it was not trained on
     dev = resolve_device(str(device))
     cfg.trainer.device = str(dev)
     weights = load_run_weights(ws, run_id, dev)          # before building: no checkpoint fails fast

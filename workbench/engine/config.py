@@ -240,11 +240,12 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
 
 
 def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
-    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError when there is none."""
+    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError
+    (:class:`workbench.store.runs.RunNotFound`) when there is none."""
     import json
 
-    from workbench.store.runs import get_run
-    row = get_run(ws, run_id)
+    from workbench.store import runs
+    row = runs.require(ws, run_id)
     return row, parse_config(json.loads(row["config"]))
 
 
