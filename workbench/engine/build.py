@@ -32,7 +32,8 @@ class BuiltModel:
 
     ``dataset`` / ``split``: the whole dataset and its split (what evaluation uses);
     ``train_dataset`` / ``train_split``: what training sees (a filtered copy when items are
-    held out for cold start, else the same objects); ``held_out``: (N+1,) bool or None.
+    held out for cold start, else the same objects); ``held_out``: (N+1,) bool or None;
+    ``held_out_users``: (U+1,) bool (users without any training event) or None.
     """
 
     cfg: Any                      # ExperimentConfig
@@ -45,6 +46,7 @@ class BuiltModel:
     held_out: np.ndarray | None
     ctx: DataContext
     model: ComposedModel
+    held_out_users: np.ndarray | None = None
 
     def autocast(self):
         """The run's autocast context (bf16 where the config and the device allow it), else a no-op."""
@@ -78,11 +80,17 @@ def build_model_for(ws, cfg, *, device: str | torch.device | None = None,
         from workbench.data.cold_start import held_out_items, training_without
         held_out = held_out_items(ds.n_items, cfg.split.holdout_items, cfg.split.holdout_seed)
         train_ds, train_split = training_without(ds, split, held_out)
+    held_users = None
+    if cfg.split.holdout_users > 0:          # new users: those users never reach training
+        from workbench.data.cold_start import held_out_users, split_without_users
+        held_users = held_out_users(ds.n_users, cfg.split.holdout_users, cfg.split.holdout_seed)
+        train_split = split_without_users(train_ds, train_split, held_users)
     ctx = B.data_context(train_ds, train_split, cfg.model.max_len, workspace=ws)
     if held_out is not None:
         ctx.extra["held_out_items"] = torch.from_numpy(held_out)
     model = build_model(cfg, ctx).to(dev)
-    return BuiltModel(cfg, dev, autocast_dtype(dev, t.amp), ds, split, train_ds, train_split, held_out, ctx, model)
+    return BuiltModel(cfg, dev, autocast_dtype(dev, t.amp), ds, split, train_ds, train_split, held_out, ctx, model,
+                      held_users)
 
 
 def load_run_weights(ws, run_id: int, device: str | torch.device = "cpu", kind: str = "best") -> dict[str, Any]:

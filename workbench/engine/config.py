@@ -37,7 +37,10 @@ class SplitOptions:
     holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
                                   "(test metrics then also given for users whose test item is one, cold_*)",
                                   min=0.0, max=0.9)
-    holdout_seed: int = option(0, help="cold start: seed of the held-out item draw")
+    holdout_users: float = option(0.0, help="new users: share of users held out of training entirely (their "
+                                  "histories are read only at validation and test; test metrics then also "
+                                  "given for them, new_*, and the others, known_*)", min=0.0, max=0.9)
+    holdout_seed: int = option(0, help="cold start: seed of the held-out item and user draws")
 
 
 @dataclass

@@ -117,13 +117,19 @@ class RunSession:
 
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
-        and over the others (``warm_*``), and how many users each has."""
-        if self.held_out is None:
-            return {}
+        and over the others (``warm_*``); with held-out users: over those users (``new_*``) and the
+        others (``known_*``); and how many users each group has (``cold_num_users``, ...)."""
+        groups = []
+        if self.held_out is not None:
+            cold = self.held_out[result.rankings.targets]
+            groups += [("cold_", cold), ("warm_", ~cold)]
+        if self.built.held_out_users is not None:
+            new = self.built.held_out_users[result.users]
+            groups += [("new_", new), ("known_", ~new)]
         from workbench.engine.evaluate import compute_metrics, subset_rankings
-        cold = self.held_out[result.rankings.targets]
-        out = {"cold_num_users": int(cold.sum()), "warm_num_users": int((~cold).sum())}
-        for prefix, mask in (("cold_", cold), ("warm_", ~cold)):
+        out = {}
+        for prefix, mask in groups:
+            out[prefix + "num_users"] = int(mask.sum())
             if mask.any():
                 sub = compute_metrics(self.evaluators, subset_rankings(result.rankings, mask))
                 out.update({prefix + k: v for k, v in sub.items()})
