@@ -16,6 +16,22 @@ def parse_history(text: str) -> list[str]:
     return raw
 
 
+def load_query(ws, run_id: int, user: str | None, history: str | None, device: str):
+    """(Recommender of the run, the query for --user or --history, the raw history or None);
+    a bad argument, run or id ends the command with a one-line error."""
+    if (user is None) == (history is None):
+        fail("give exactly one of --user USER and --history RAW1,RAW2,...")
+    raw_history = parse_history(history) if history is not None else None
+    from workbench.engine.inference import Recommender
+    try:
+        rec = Recommender.load(ws, run_id, device=device)
+        if raw_history is not None:
+            return rec, rec.query_history(rec.items(raw_history)), raw_history
+        return rec, rec.query_user(rec.user(user)), None
+    except (KeyError, FileNotFoundError, ValueError) as e:
+        fail(e.args[0] if e.args else str(e))
+
+
 @click.command()
 @click.option("--run", "run_id", type=int, required=True, help="Run id (see `workbench runs ls`).")
 @click.option("--user", default=None, help="Raw user id as in the imported data.")
@@ -28,20 +44,9 @@ def parse_history(text: str) -> list[str]:
 def recommend(ctx, run_id, user, history, k, device, as_json):
     """Recommend the next K items for USER (their whole history) or for a new person's --history
     (seen items excluded when the run's evaluation excludes them)."""
-    if (user is None) == (history is None):
-        fail("give exactly one of --user USER and --history RAW1,RAW2,...")
-    raw_history = parse_history(history) if history is not None else None
-    from workbench.engine.inference import Recommender
     with open_ws(ctx) as ws:
-        try:
-            rec = Recommender.load(ws, run_id, device=device)
-            if raw_history is not None:
-                query = rec.query_history(rec.items(raw_history))
-            else:
-                query = rec.query_user(rec.user(user))
-        except (KeyError, FileNotFoundError, ValueError) as e:
-            fail(e.args[0] if e.args else str(e))
-        recs = rec.recommend(query, k)
+        rec, query, raw_history = load_query(ws, run_id, user, history, device)
+    recs = rec.recommend(query, k)
     who = f"user {user}" if user is not None else f"a new user ({len(raw_history)} items)"
     if as_json:
         echo_json({"user": user, **({"history": raw_history} if raw_history is not None else {}), **recs})

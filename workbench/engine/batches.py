@@ -188,11 +188,11 @@ def history_batch(ds: LoadedDataset, user: int, max_len: int, upto: int | None =
     return seq.batch(torch.arange(1)), ds.items[start:end]
 
 
-def new_history_batch(ds: LoadedDataset, items: np.ndarray, max_len: int) -> SeqBatch:
-    """A one-row batch for a person ``ds`` never saw, from their item ids (oldest first), for
-    recommending the next item. User index 0 (no attributes). Their events carry the dataset's
-    most common action; with timestamps, they are spaced by the dataset's median gap between a
-    user's consecutive events and end at the dataset's latest event (without, positions as always)."""
+def new_history_events(ds: LoadedDataset, items: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(items, timestamps, actions) for a person ``ds`` never saw, from their item ids (oldest first).
+    Their events carry the dataset's most common action; with timestamps, they are spaced by the
+    dataset's median gap between a user's consecutive events and end at the dataset's latest event
+    (without, positions as always)."""
     items = np.asarray(items, dtype=np.int64)
     n = len(items)
     counts = np.bincount(ds.actions, minlength=2)
@@ -206,9 +206,22 @@ def new_history_batch(ds: LoadedDataset, items: np.ndarray, max_len: int) -> Seq
         times = float(ds.timestamps.max()) - gap * np.arange(n - 1, -1, -1, dtype=np.float64)
     else:
         times = np.arange(n, dtype=np.float64)
-    one = replace(ds, items=items, timestamps=times, actions=actions)
-    seq = _tensors(one, np.array([0]), np.array([0]), np.array([n]), max_len, with_targets=False)
-    return seq.batch(torch.arange(1))
+    return items, times, actions
+
+
+def events_batch(ds: LoadedDataset, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], users: np.ndarray,
+                 max_len: int) -> SeqBatch:
+    """A batch with one row per ``(items, timestamps, actions)`` event list (oldest first; the
+    latest ``max_len`` are kept), for recommending the next item after each. ``users`` (R,): the
+    dataset's user index of each row (0 for a person it never saw). Items, actions and times are
+    those of ``ds``'s vocabulary; times are made relative as for every batch."""
+    lengths = np.asarray([len(r[0]) for r in rows], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    flat = [np.concatenate([np.asarray(r[k]) for r in rows] + [np.zeros(1)]) for k in range(3)]  # + 1 unused
+    one = replace(ds, items=flat[0].astype(np.int64), timestamps=flat[1].astype(np.float64),
+                  actions=flat[2].astype(np.int64))
+    seq = _tensors(one, np.asarray(users, dtype=np.int64), ends - lengths, ends, max_len, with_targets=False)
+    return seq.batch(torch.arange(len(rows)))
 
 
 def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:

@@ -21,12 +21,20 @@ from workbench.model.base import SeqBatch
 
 @dataclass
 class Query:
-    """One history to recommend after: the one-row batch and the history's item ids (all of them,
-    also those older than the model's window: they are excluded from the ranking when seen items are)."""
+    """One history to recommend after: its events (item ids, absolute timestamps, action ids; oldest
+    first, all of them, also those older than the model's window), the one-row batch the model reads
+    (the latest ``max_len`` events), and the dataset's user index (0 for a person it never saw)."""
 
     batch: SeqBatch
-    history: np.ndarray
-    user: int = 0               # dataset user index; 0 for a person the dataset never saw
+    items: np.ndarray
+    timestamps: np.ndarray
+    actions: np.ndarray
+    user: int = 0
+
+    @property
+    def history(self) -> np.ndarray:
+        """The history's item ids (excluded from the ranking when the run excludes seen items)."""
+        return self.items
 
 
 class Recommender:
@@ -73,20 +81,29 @@ class Recommender:
 
     def query_user(self, user: int, upto: int | None = None) -> Query:
         """User ``user``'s events (before absolute event position ``upto``, default all of them)."""
-        batch, history = B.history_batch(self.dataset, user, self.max_len, upto=upto)
-        return Query(batch, history, user)
+        ds = self.dataset
+        start, end = int(ds.offsets[user]), int(ds.offsets[user + 1] if upto is None else upto)
+        return self.query_events(ds.items[start:end], ds.timestamps[start:end], ds.actions[start:end], user)
 
     def query_history(self, items: np.ndarray) -> Query:
-        """A new person's history of dataset item ids, oldest first (see :func:`batches.new_history_batch`)."""
+        """A new person's history of dataset item ids, oldest first (times and actions as
+        :func:`workbench.engine.batches.new_history_events` gives them)."""
         if len(items) == 0:
             raise ValueError("the history is empty: give at least one item id")
-        return Query(B.new_history_batch(self.dataset, items, self.max_len), np.asarray(items, dtype=np.int64))
+        return self.query_events(*B.new_history_events(self.dataset, items))
+
+    def query_events(self, items: np.ndarray, timestamps: np.ndarray, actions: np.ndarray, user: int = 0) -> Query:
+        """A query from explicit events (e.g. a history with some events removed)."""
+        batch = B.events_batch(self.dataset, [(items, timestamps, actions)], np.array([user]), self.max_len)
+        return Query(batch, np.asarray(items, dtype=np.int64), np.asarray(timestamps, dtype=np.float64),
+                     np.asarray(actions, dtype=np.int64), user)
 
     # ------------------------------------------------------------ scoring
     def scores(self, batch: SeqBatch) -> torch.Tensor:
-        """(B, N+1) float scores of every item (column 0 is padding) for each row of ``batch``."""
+        """(B, N+1) float32 scores of every item (column 0 is padding) for each row of ``batch``
+        (no autocast: one user's scores are cheap, and explanations compare small differences)."""
         model, batch = self.model, batch.to(self.built.device)
-        with torch.no_grad(), self.built.autocast():
+        with torch.no_grad():
             return model.score(model.encode(batch), batch).float()
 
     def rankable(self, scores: torch.Tensor, history: np.ndarray) -> torch.Tensor:
