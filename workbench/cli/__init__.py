@@ -22,6 +22,8 @@ COMMANDS = {
     "runs": "workbench.cli.runs_cmd:runs",
     "recommend": "workbench.cli.recommend_cmd:recommend",
     "explain": "workbench.cli.explain_cmd:explain",
+    "tune": "workbench.cli.tune_cmd:tune",
+    "studies": "workbench.cli.tune_cmd:studies",
 }
 
 

@@ -146,7 +146,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              evaluators: list[Evaluator], exclude_seen: bool = True, mode: str = "full",
              num_negatives: int = 100, negative_sampling: str = "uniform", seed: int = 0,
              device: Any = None, group_bounds: tuple[int, int] | None = None,
-             topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None) -> EvalResult:
+             topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None,
+             gather: Callable | None = None) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
@@ -157,6 +158,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     and the metrics computed once, then merged into ``metrics`` (not into the groups).
     ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
     inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
+    ``gather(parts, aux_parts) -> (parts, aux_parts)``: with several ranks each evaluating its share
+    of the users, the per-user arrays of all of them (see :mod:`workbench.engine.distributed`).
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
     """
     if mode not in ("full", "sampled"):
@@ -211,6 +214,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
             forward_s += t1 - t0
             timings["score_s"] += t2 - t1
             timings["rank_s"] += t3 - t2
+    if gather is not None:
+        parts, aux_parts = gather(parts, aux_parts)
     if not parts["targets"]:
         raise ValueError("no evaluation cases: every user was filtered out (too short histories?)")
     cat = {n: np.concatenate(v) for n, v in parts.items()}
