@@ -24,7 +24,9 @@ def list_runs(ws) -> list[dict[str, Any]]:
     """All runs, newest first, with parsed progress/test metrics, dataset and experiment names."""
     rows = ws.db.query("""
         SELECT r.id, r.name, r.status, r.device, r.progress, r.test_metrics, r.best_epoch, r.error,
-               r.created_at, r.started_at, r.finished_at, d.name AS dataset, e.name AS experiment
+               r.created_at, r.started_at, r.finished_at, r.dataset_id,
+               COALESCE(d.name, json_extract(r.config, '$.dataset') || ' (deleted)') AS dataset,
+               e.name AS experiment
         FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id LEFT JOIN experiments e ON e.id = r.experiment_id
         ORDER BY r.id DESC""")
     out = []
@@ -159,5 +161,12 @@ def user_history(ws, dataset_id: int, user: int, limit: int = 200) -> list[dict[
 
 def completed_runs(ws) -> list[dict[str, Any]]:
     return [dict(r) for r in ws.db.query(
-        "SELECT r.id, r.name, r.dataset_id, d.name AS dataset FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
+        "SELECT r.id, r.name, d.id AS dataset_id, "
+        "COALESCE(d.name, json_extract(r.config, '$.dataset') || ' (deleted)') AS dataset "
+        "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
         "WHERE r.status = 'completed' ORDER BY r.id DESC")]
+
+
+def runs_of_dataset(ws, dataset_id: int) -> int:
+    """How many runs were trained on the dataset."""
+    return int(ws.db.execute("SELECT COUNT(*) FROM runs WHERE dataset_id = ?", [dataset_id]).fetchone()[0])

@@ -116,7 +116,9 @@ class DatasetsScreen(WorkbenchScreen):
         if not self.rows:
             return
         did = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        name = next(d["name"] for d in self.rows if d["id"] == did)
+        row = next(d for d in self.rows if d["id"] == did)
+        name = row["name"]
+        runs = queries.runs_of_dataset(self.ws, did)
 
         def done(yes: bool) -> None:
             if not yes:
@@ -127,5 +129,10 @@ class DatasetsScreen(WorkbenchScreen):
             self.query_one("#ds-message", Label).update(f"deleted {name}")
             self.shown = None
             self.reload()
-        self.app.push_screen(Confirm(f"Delete dataset {name}? Runs keep their metrics but lose the link.",
+        if runs:
+            what = (f"{runs} run{'s' if runs != 1 else ''} trained on it keep their metrics, curves and logs "
+                    f"(listed with the dataset \"{name} (deleted)\"), but cannot be resumed or inspected any more.")
+        else:
+            what = "No run was trained on it."
+        self.app.push_screen(Confirm(f"Delete dataset {name} ({row['n_interactions']:,} events)? {what}",
                                      "Delete"), done)

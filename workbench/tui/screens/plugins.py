@@ -104,4 +104,15 @@ class PluginsScreen(WorkbenchScreen):
         result = (f"[green]done: workbench {' '.join(args)}[/green]" if rc == 0
                   else f"[red]failed (exit code {rc}): see the output above[/red]")
         self.app.call_from_thread(self.query_one("#plugin-result", Label).update, result)
-        self.app.call_from_thread(self.reload)
+        self.app.call_from_thread(self.plugins_changed)
+
+    def plugins_changed(self) -> None:
+        """After pip: this process loads the plugins again, and every other screen is rebuilt when next shown
+        (the composer must not offer a plugin that was just uninstalled)."""
+        import importlib
+
+        from workbench.plugins import get_registry
+
+        importlib.invalidate_caches()
+        get_registry(reload=True)
+        self.app.workspace_changed()
