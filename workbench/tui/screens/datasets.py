@@ -49,7 +49,6 @@ class DatasetsScreen(WorkbenchScreen):
                                     f"{d['n_interactions']:,}"]) for d in self.rows])
         if self.rows:
             keep = self.shown if self.shown in {d["id"] for d in self.rows} else None
-            self.shown = None  # recompute: the data may have changed since
             self.show_stats(keep or self.rows[0]["id"])
         else:
             self.shown = None
@@ -59,9 +58,12 @@ class DatasetsScreen(WorkbenchScreen):
             self.show_stats(int(event.row_key.value))
 
     def show_stats(self, dataset_id: int) -> None:
-        if dataset_id == self.shown:
+        """Statistics of the dataset (computed in a thread; kept while its rows are unchanged)."""
+        row = next((d for d in self.rows if d["id"] == dataset_id), None)
+        version = (dataset_id, row and row["created_at"], row and row["n_interactions"])
+        if dataset_id == self.shown and version == getattr(self, "_stats_version", None):
             return  # shown, or being computed
-        self.shown = dataset_id
+        self.shown, self._stats_version = dataset_id, version
         self.stats = None
         self.query_one("#ds-summary", Label).update("computing statistics...")
         self._compute(dataset_id)
