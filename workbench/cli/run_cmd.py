@@ -64,8 +64,10 @@ class ProgressPrinter:
 @click.option("--json", "as_json", is_flag=True, help="Print the run id and test metrics as JSON.")
 @click.option("--background", is_flag=True,
               help="Queue the run as a background job (a detached worker trains it) and return at once.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Run N seeds (trainer.seed, +1, ...) as one group; `workbench runs group gID` summarises it.")
 @click.pass_context
-def run(ctx, experiment, dataset, device, epochs, name, as_json, background):
+def run(ctx, experiment, dataset, device, epochs, name, as_json, background, seeds):
     """Train EXPERIMENT (a TOML file), evaluate on the test split and store the run."""
     from workbench.engine.config import apply_overrides, load_toml
     from workbench.options import ConfigError
@@ -74,6 +76,10 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background):
         raw = apply_overrides(load_toml(experiment), epochs=epochs)
     except ConfigError as e:
         fail(str(e))
+    if seeds is not None:
+        from workbench.cli.seeds_cmd import run_seed_group
+        return run_seed_group(ctx, experiment, raw, seeds, dataset=dataset, device=device, name=name,
+                              as_json=as_json, background=background)
     ws = open_ws(ctx)
     ws_path = ws.path
     try:

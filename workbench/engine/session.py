@@ -41,7 +41,10 @@ class RunSession:
         seed_everything(t.seed)
         self.device = resolve_device(t.device)
         self.amp_dtype = autocast_dtype(self.device, t.amp)
-        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners))
+        self.record = record
+        self.last_eval = self.best_valid = None   # EvalResults kept for the per-user metrics
+        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners)
+                               + [self._keep_best_valid])
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
@@ -67,11 +70,27 @@ class RunSession:
         e = self.cfg.evaluation
         self.model.eval()
         with torch.no_grad(), self.trainer.autocast():
-            return evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
-                            item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
-                            exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
-                            negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
-                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
+            result = evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
+                              item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
+                              exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
+                              negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
+                              auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
+            self.last_eval = result
+            return result
+
+    def _keep_best_valid(self, event) -> None:
+        """Listener: the validation result of the best epoch so far (for its per-user metrics)."""
+        if event.kind == "epoch_finished" and event.data.get("best_epoch") == event.data.get("epoch"):
+            self.best_valid = self.last_eval
+
+    def store_user_metrics(self, test) -> None:
+        """Per-user metrics of the best epoch's validation (re-evaluated when a resume lost it) and of ``test``."""
+        from workbench.engine.per_user import per_user_metrics
+        from workbench.store.user_metrics import save_split
+        if self.best_valid is None:
+            self.best_valid = self.evaluate(self.valid)
+        for split, result in (("valid", self.best_valid), ("test", test)):
+            save_split(self.ws, self.run_id, split, per_user_metrics(self.evaluators, result.rankings, result.users))
 
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
@@ -94,12 +113,14 @@ class RunSession:
             if tr.best_weights is not None:
                 self.model.load_state_dict(tr.best_weights)
         else:
-            result = self.evaluate(self.valid)
+            result = self.best_valid = self.evaluate(self.valid)
             self.emitter.emit("epoch_finished", epoch=0, train_loss=None, metrics=dict(result.metrics),
                               wall_time=result.forward_s + result.ranking_s, best_epoch=0, lr=0.0)
         test = B.eval_batches(self.dataset, self.split.test_users, self.split.test_pos, cfg.model.max_len,
                               cfg.trainer.eval_batch_size)
         result = self.evaluate(test)
+        if self.record:
+            self.store_user_metrics(result)
         metrics = {**result.metrics, **self.cold_start_metrics(result), "forward_s": result.forward_s,
                    "ranking_s": result.ranking_s, "num_users": result.num_users}
         groups = {"groups": result.groups, "group_bounds": list(result.group_bounds),
@@ -128,7 +149,9 @@ class RunSession:
 def load_trained_model(ws, run_id: int, device: str = "cpu"):
     """(session without training listeners, model with the best weights) for inference."""
     from workbench.engine.runner import run_config
+    from workbench.store import runs
     row, cfg = run_config(ws, run_id)
+    runs.check_data(ws, row)          # never serve a model on data it was not trained on
     cfg.trainer.device = device
     session = RunSession(ws, run_id, cfg, record=False)
     path = checkpoint_path(ws, run_id, "best")
