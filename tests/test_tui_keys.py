@@ -126,35 +126,34 @@ async def test_escape_leaves_a_text_field_and_letter_keys_work_again(home, tmp_p
 
 
 async def test_a_failed_run_shows_its_stored_error_in_the_header_and_the_log(home, tmp_path):
-    import json
-
+    from workbench.data.demo import DemoSpec, generate
+    from workbench.data.importer import import_raw
     from workbench.engine.runner import execute_run
     from workbench.store import open_workspace
 
-    [run_id] = demo_workspace(tmp_path / "w.db", runs=1)
-    with open_workspace(tmp_path / "w.db") as ws:  # its evaluator plugin was uninstalled after the run was made
-        config = json.loads(ws.db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()[0])
-        config["evaluators"] = [{"type": "longtail"}]
-        ws.db.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps(config), run_id])
-        ws.db.conn.commit()
-    with pytest.raises(Exception, match="longtail"):
-        execute_run(tmp_path / "w.db", run_id)
+    [run_id] = demo_workspace(tmp_path / "w.db", runs=1, status="cancelled")
+    with open_workspace(tmp_path / "w.db") as ws:  # the dataset is replaced by other data before it resumes
+        import_raw(ws, generate(DemoSpec(users=90, items=60, sessions_per_user=3, seed=7)), name="demo", fmt="demo",
+                   replace=True, force=True)
+    with pytest.raises(RuntimeError, match="changed since run"):
+        execute_run(tmp_path / "w.db", run_id, resume=True)
     with open_workspace(tmp_path / "w.db") as ws:
         error = queries.run_detail(ws, run_id)["error"]
-    assert "longtail" in error
+    assert "changed since run" in error and "Traceback" in error
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=(100, 30)) as pilot:
         runs = await wait_for(pilot, lambda: app.screen if app.current_mode == "runs" and
                               "failed" in text_of(app.screen.query_one("#run-title")) else None)
-        await wait_for(pilot, lambda: "longtail" in text_of(runs.query_one("#run-title", Label)),
+        await wait_for(pilot, lambda: "changed since run" in text_of(runs.query_one("#run-title", Label)),
                        what="the error in the header")
         log = runs.query_one("#run-log", Log)
-        await wait_for(pilot, lambda: any("longtail" in line for line in log.lines), what="the traceback in the log")
+        await wait_for(pilot, lambda: any("changed since run" in line for line in log.lines),
+                       what="the traceback in the log")
         assert any("Traceback" in line for line in log.lines)
 
 
 async def test_deleting_a_dataset_says_what_happens_to_its_runs_and_they_keep_its_name(home, tmp_path):
-    ids = demo_workspace(tmp_path / "w.db", runs=2)
+    ids = demo_workspace(tmp_path / "w.db", runs=2, status="cancelled")
     app = WorkbenchApp(tmp_path / "w.db", start_mode="datasets")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "datasets" and

@@ -57,9 +57,10 @@ def tiny_config(name: str = "tiny", epochs: int = 1) -> dict:
             "trainer": {"epochs": epochs, "batch_size": 32, "patience": 0, "device": "cpu", "threads": 1}}
 
 
-def demo_workspace(path: Path, runs: int = 0) -> list[int]:
+def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[int]:
     """A workspace at ``path`` with a small generated ``demo`` dataset, the ``tiny`` experiment saved and
-    ``runs`` created (queued, not started: no worker). Returns the run ids, oldest first."""
+    ``runs`` created (queued, not started: no worker; ``status="cancelled"``: then cancelled, as
+    ``workbench jobs cancel`` does to a queued job). Returns the run ids, oldest first."""
     from workbench.data.demo import DemoSpec, ensure_demo_workspace
     from workbench.engine.runner import create_run
     from workbench.tui import queries
@@ -67,6 +68,12 @@ def demo_workspace(path: Path, runs: int = 0) -> list[int]:
     ws = ensure_demo_workspace(str(path), DemoSpec(users=80, items=60, sessions_per_user=3))
     try:
         queries.save_experiment(ws, "tiny", tiny_config())
-        return [create_run(ws, tiny_config(f"run-{i + 1}")) for i in range(runs)]
+        ids = [create_run(ws, tiny_config(f"run-{i + 1}")) for i in range(runs)]
+        if status != "queued":
+            from workbench.store import runs as run_rows
+
+            for run_id in ids:
+                run_rows.set_status(ws, run_id, status)
+        return ids
     finally:
         ws.close()

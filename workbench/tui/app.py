@@ -130,7 +130,7 @@ class WorkbenchApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette (ctrl+p): every screen, and every action of every screen by name."""
-        from workbench.tui.screen_list import key_label, screen_bindings
+        from workbench.tui.screen_list import key_label
 
         yield from super().get_system_commands(screen)
         for info in SCREENS:

@@ -120,8 +120,16 @@ class DatasetsScreen(WorkbenchScreen):
         did = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
         row = next(d for d in self.rows if d["id"] == did)
         name = row["name"]
-        runs = queries.runs_of_dataset(self.ws, did)
+        from workbench.store.runs import using_dataset
 
+        dependent = using_dataset(self.ws, did)
+        busy = [r["id"] for r in dependent if r["status"] in ("queued", "running")]
+        if busy:
+            self.query_one("#ds-message", Label).update(
+                f"[red]cannot delete {name}: run(s) {', '.join(map(str, busy))} are queued or training on it; "
+                f"cancel them first (Runs, x)[/red]")
+            return
+        runs = len(dependent)
         def done(yes: bool) -> None:
             if not yes:
                 return
@@ -129,7 +137,7 @@ class DatasetsScreen(WorkbenchScreen):
             from workbench.store.datasets import DatasetInUse
 
             try:
-                remove_dataset(self.ws, name)
+                remove_dataset(self.ws, name, force=True)  # the dialog said what happens to its runs
             except DatasetInUse as e:  # runs were trained on it: `workbench data rm --force` removes it anyway
                 self.query_one("#ds-message", Label).update(f"[red]{e}[/red]")
                 return
