@@ -178,7 +178,7 @@ async def test_help_and_command_palette_at_80x24(home, tmp_path):
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("Go to Compare", "Import dataset", "Launch experiment", "Help"):
+        for wanted in ("Go to Compare", "Datasets: Import", "Experiment: Launch", "Help"):
             assert wanted in titles
         # mouse: clicking a tab in the navigation bar switches screens
         await pilot.press("c")

@@ -32,17 +32,17 @@ class ScreenInfo:
 
 SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("workspaces", "w", "Workspaces", "workbench.tui.screens.workspaces:WorkspacesScreen",
-               "list the workspace files, create, open (or enter), duplicate, export, delete (asks first)"),
+               "the workspace files (one SQLite file each); enter opens one, delete asks first"),
     ScreenInfo("datasets", "d", "Datasets", "workbench.tui.screens.datasets:DatasetsScreen",
-               "datasets with statistics and plots; import wizard; delete (asks first, says what happens to runs)",
+               "datasets with statistics and plots; delete asks first and says what happens to their runs",
                in_footer=True),
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
-               "compose views, fusion, head, evaluators, trainer from the installed plugins", in_footer=True),
+               "compose views, fusion, head, evaluators, trainer from the installed plugins; load picks from a list", in_footer=True),
     ScreenInfo("runs", "r", "Runs", "workbench.tui.screens.runs:RunsScreen",
-               "live monitor: progress and ETA, loss and validation curves, epochs table, log and errors",
+               "live monitor: progress and ETA, loss and validation curves, epochs table, log; a failed run shows its error",
                in_footer=True),
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
-               "runs side by side, sortable by any column; marked runs' curves overlaid", in_footer=True),
+               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid", in_footer=True),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations with per-view scores and weights"),
     ScreenInfo("plugins", "p", "Plugins", "workbench.tui.screens.plugins:PluginsScreen",
@@ -53,9 +53,9 @@ SCREENS: tuple[ScreenInfo, ...] = (
 GLOBAL_KEYS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("question_mark", "f1"), "`?` `F1`", "help: this table and a short tour"),
     (("ctrl+p",), "`ctrl+p`", "command palette: every action by name"),
-    (("tab", "shift+tab"), "`tab`", "move the focus (the focused widget is outlined)"),
+    (("tab", "shift+tab"), "`tab`", "move the focus (the focused widget is highlighted)"),
     (("escape",), "`esc`", "leave a text field (single-letter keys work again) or close a dialog"),
-    (("q",), "`q`", "quit; asks first while jobs run (they keep training in their worker process)"),
+    (("q",), "`q`", "quit; running jobs keep training in their worker process (quitting says which)"),
 )
 
 _KEY_NAMES = {"delete": "del", "space": "space", "question_mark": "?", "escape": "esc", "enter": "enter",
@@ -84,7 +84,7 @@ def key_table_markdown() -> str:
     """The key table (markdown) shown by the help screen and kept in README.md and docs/tui.md."""
     lines = ["| key | screen | what for (keys on that screen) |", "|---|---|---|"]
     for info in SCREENS:
-        keys = ", ".join(f"{desc.lower()} (`{key_label(k)}`)" for k, desc in screen_bindings(info))
+        keys = ", ".join(f"`{key_label(k)}` {desc}" for k, desc in screen_bindings(info))
         lines.append(f"| `{info.key}` | {info.title} | {info.purpose}" + (f"; {keys}" if keys else "") + " |")
     for _, shown, what in GLOBAL_KEYS:
         lines.append(f"| {shown} | | {what} |")

@@ -87,7 +87,8 @@ class RunsScreen(WorkbenchScreen):
                         yield Log(id="run-log", max_lines=2000)
                 yield Label("", id="run-message", classes="hint")
 
-    def on_mount(self) -> None:
+    def __init__(self) -> None:
+        super().__init__()
         self._row_keys: list[str] | None = None  # the runs table's rows, newest first
         self._row_cells: dict[str, list[str]] = {}
         self.refills = 0  # full refills of the runs table (a test bounds them)
@@ -97,6 +98,8 @@ class RunsScreen(WorkbenchScreen):
         self._error_shown = False
         self._metric: str | None = None  # None: the run's monitored metric
         self._last_reap = 0.0
+
+    def on_mount(self) -> None:
         self.set_interval(POLL_S, self.poll)
 
     # ------------------------------------------------------------ data
@@ -113,7 +116,7 @@ class RunsScreen(WorkbenchScreen):
     def select_run(self, run_id: int) -> None:
         """Show ``run_id`` in the monitor; moves the table cursor to it without emitting a selection."""
         self.app.selected_run = run_id
-        if run_id != self._monitored:
+        if run_id != self._monitored and self.is_mounted:
             self.poll()
 
     def _reset_monitor(self, run_id: int | None) -> None:
