@@ -42,7 +42,8 @@ SCREENS: tuple[ScreenInfo, ...] = (
                "live monitor: progress and ETA, loss and validation curves, epochs table, log; a failed run shows its error",
                in_footer=True),
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
-               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid", in_footer=True),
+               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
+               "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations with per-view scores and weights"),
     ScreenInfo("plugins", "p", "Plugins", "workbench.tui.screens.plugins:PluginsScreen",
