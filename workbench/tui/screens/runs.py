@@ -104,8 +104,8 @@ class RunsScreen(WorkbenchScreen):
 
     # ------------------------------------------------------------ data
     def reload(self) -> None:
-        """Re-read everything (the screen is shown again, or the workspace changed)."""
-        self._row_keys = None
+        """Re-read everything (the screen is shown again, or the workspace changed): changed cells are
+        updated in place, the table is refilled only when the set of runs differs."""
         if self.app.selected_run is None:
             runs = queries.list_runs(self.ws)
             if runs:
