@@ -8,7 +8,7 @@ import time
 import pytest
 from textual.widgets import DataTable, Input, Label, Log
 from tui_helpers import demo_workspace, table_rows, text_of, wait_for
-from workbench.tui import queries
+from workbench.store import runs as run_rows
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (80, 24)
@@ -141,7 +141,7 @@ async def test_a_failed_run_shows_its_stored_error_in_the_header_and_the_log(hom
     with pytest.raises(RuntimeError, match="changed since run"):
         execute_run(tmp_path / "w.db", run_id, resume=True)
     with open_workspace(tmp_path / "w.db") as ws:
-        error = queries.run_detail(ws, run_id)["error"]
+        error = run_rows.detail(ws, run_id)["error"]
     assert "changed since run" in error and "Traceback" in error
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=(100, 30)) as pilot:
@@ -173,7 +173,7 @@ async def test_deleting_a_dataset_says_what_happens_to_its_runs_and_they_keep_it
         await pilot.press("y")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "DatasetsScreen" and
                        app.screen.query_one("#ds-table", DataTable).row_count == 0, what="deleted")
-        listed = {r["id"]: r["dataset"] for r in queries.list_runs(app.ws)}
+        listed = {r["id"]: r["dataset"] for r in run_rows.monitor_list(app.ws)}
         assert listed == {ids[0]: "demo (deleted)", ids[1]: "demo (deleted)"}
         await pilot.press("c")
         compare = await wait_for(pilot, lambda: app.screen if app.current_mode == "compare" and
@@ -214,7 +214,7 @@ async def test_finished_workers_are_reaped_while_the_app_runs(home, tmp_path):
         await pilot.press("l")
         run_id = await wait_for(pilot, lambda: app.current_mode == "runs" and
                                 app.selected_run if app.selected_run else None, what="launched")
-        await wait_for(pilot, lambda: queries.run_detail(app.ws, run_id)["status"] in ("completed", "failed"),
+        await wait_for(pilot, lambda: run_rows.detail(app.ws, run_id)["status"] in ("completed", "failed"),
                        timeout=240, what="the run to finish")
         pids = [r[0] for r in app.ws.db.execute("SELECT pid FROM jobs WHERE pid IS NOT NULL")]
         assert pids

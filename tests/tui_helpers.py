@@ -63,15 +63,14 @@ def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[in
     ``workbench jobs cancel`` does to a queued job). Returns the run ids, oldest first."""
     from workbench.data.demo import DemoSpec, ensure_demo_workspace
     from workbench.engine.runner import create_run
-    from workbench.tui import queries
+    from workbench.store import experiments
+    from workbench.store import runs as run_rows
 
     ws = ensure_demo_workspace(str(path), DemoSpec(users=80, items=60, sessions_per_user=3))
     try:
-        queries.save_experiment(ws, "tiny", tiny_config())
+        experiments.save(ws, "tiny", tiny_config())
         ids = [create_run(ws, tiny_config(f"run-{i + 1}")) for i in range(runs)]
         if status != "queued":
-            from workbench.store import runs as run_rows
-
             for run_id in ids:
                 run_rows.set_status(ws, run_id, status)
         return ids

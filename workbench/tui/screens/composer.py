@@ -18,7 +18,8 @@ from textual.widgets import Button, Input, Label, Select, SelectionList
 
 from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
-from workbench.tui import queries
+from workbench.store import datasets as datasets_store
+from workbench.store import experiments
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
 from workbench.tui.widgets.options_form import OptionsForm, coerce
@@ -69,7 +70,7 @@ class ComposerScreen(WorkbenchScreen):
             self.config = self._initial_config()
         c = self.config
         reg = ec.registry()
-        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        datasets = [d["name"] for d in datasets_store.summaries(self.ws)]
         with VerticalScroll(id="composer"):
             yield Label("", id="compose-message")
             with Horizontal(classes="buttons"):
@@ -120,10 +121,10 @@ class ComposerScreen(WorkbenchScreen):
     def _initial_config(self) -> dict[str, Any]:
         name = getattr(self.app, "initial_experiment", None)
         if name:
-            cfg = queries.load_experiment(self.ws, name)
+            cfg = experiments.load(self.ws, name)
             if cfg:
                 return cfg
-        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        datasets = [d["name"] for d in datasets_store.summaries(self.ws)]
         return default_config(datasets)
 
     # ------------------------------------------------------------ reading the form
@@ -223,7 +224,7 @@ class ComposerScreen(WorkbenchScreen):
     def _validated(self) -> dict[str, Any] | None:
         try:
             config = self.read_config()
-            ec.validate(config, dataset_names=[d["name"] for d in queries.list_datasets(self.ws)])
+            ec.validate(config, dataset_names=[d["name"] for d in datasets_store.summaries(self.ws)])
         except ConfigError as e:
             self._say(f"invalid: {e}", error=True)
             return None
@@ -238,19 +239,19 @@ class ComposerScreen(WorkbenchScreen):
         config = self._validated()
         if config is None:
             return
-        queries.save_experiment(self.ws, config["name"], config)
+        experiments.save(self.ws, config["name"], config)
         self._say(f"saved experiment {config['name']!r}")
 
     def action_load(self) -> None:
-        experiments = queries.list_experiments(self.ws)
-        if not experiments:
+        saved = experiments.list_all(self.ws)
+        if not saved:
             self._say("no saved experiments in this workspace yet")
             return
 
         async def done(name: str | None) -> None:
             if not name:
                 return
-            cfg = queries.load_experiment(self.ws, name)
+            cfg = experiments.load(self.ws, name)
             if cfg is None:
                 self._say(f"experiment {name!r} was deleted meanwhile", error=True)
                 return
@@ -259,7 +260,7 @@ class ComposerScreen(WorkbenchScreen):
             self._say(f"loaded {name!r}")
 
         choices = [(e["name"], f"{e['name']}  ({', '.join(ec.split_entry(v)[0] for v in ec.section_entries(e['config'], 'views'))})")
-                   for e in experiments]
+                   for e in saved]
         current = (self.config or {}).get("name")
         self.app.push_screen(Pick("Load which experiment?", choices, current), done)
 
@@ -286,7 +287,7 @@ class ComposerScreen(WorkbenchScreen):
         config = self._validated()
         if config is None:
             return
-        queries.save_experiment(self.ws, config["name"], config)
+        experiments.save(self.ws, config["name"], config)
         self._say("launching...")
         self._launch(config, str((config.get("trainer") or {}).get("device") or "auto"))
 

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, TabbedContent, TabPane
 
-from workbench.tui import queries
+from workbench.store import datasets
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.bars import BarPlot
 from workbench.tui.widgets.confirm import Confirm
@@ -43,7 +43,7 @@ class DatasetsScreen(WorkbenchScreen):
         self.shown: int | None = None
 
     def reload(self) -> None:
-        self.rows = queries.list_datasets(self.ws)
+        self.rows = datasets.summaries(self.ws)
         fill_table(self.query_one("#ds-table", DataTable), ["name", "users", "items", "events"],
                    [(str(d["id"]), [d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}",
                                     f"{d['n_interactions']:,}"]) for d in self.rows])
@@ -71,11 +71,11 @@ class DatasetsScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="stats")
     def _compute(self, dataset_id: int) -> None:
         from workbench.store import open_workspace
-        from workbench.tui.dataset_stats import dataset_stats
+        from workbench.data.stats import distributions
 
         ws = open_workspace(self.app.ws_path)
         try:
-            stats = dataset_stats(ws, dataset_id)
+            stats = distributions(ws, dataset_id)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.query_one("#ds-message", Label).update, f"[red]{e}[/red]")
             return

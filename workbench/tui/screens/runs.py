@@ -15,7 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Log, ProgressBar, TabbedContent, TabPane
 
-from workbench.tui import queries
+from workbench.comparison import metric_names
+from workbench.store import runs as run_rows
+from workbench.tui.format import fmt_duration
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
 from workbench.tui.widgets.tables import fill_table
@@ -107,7 +109,7 @@ class RunsScreen(WorkbenchScreen):
         """Re-read everything (the screen is shown again, or the workspace changed): changed cells are
         updated in place, the table is refilled only when the set of runs differs."""
         if self.app.selected_run is None:
-            runs = queries.list_runs(self.ws)
+            runs = run_rows.monitor_list(self.ws)
             if runs:
                 self.app.selected_run = runs[0]["id"]
         self._monitored = None
@@ -142,7 +144,7 @@ class RunsScreen(WorkbenchScreen):
 
             self._last_reap = now
             reap_dead(self.ws)
-        runs = queries.list_runs(self.ws)
+        runs = run_rows.monitor_list(self.ws)
         self._fill_runs(runs)
         selected = self.app.selected_run
         if selected != self._monitored:
@@ -186,7 +188,7 @@ class RunsScreen(WorkbenchScreen):
                 table.move_cursor(row=row)
 
     def _fill_monitor(self, run_id: int) -> None:
-        run = queries.run_detail(self.ws, run_id)
+        run = run_rows.detail(self.ws, run_id)
         if run is None:
             return
         p = run["progress"] or {}
@@ -211,7 +213,7 @@ class RunsScreen(WorkbenchScreen):
         frac, label = _progress_fraction(run)
         self.query_one("#run-progress", ProgressBar).update(progress=frac)
         eta = p.get("eta_s") if run["status"] == "running" else None
-        self.query_one("#run-eta", Label).update(f" {label}  ETA {queries.fmt_duration(eta)}" if eta is not None
+        self.query_one("#run-eta", Label).update(f" {label}  ETA {fmt_duration(eta)}" if eta is not None
                                                  else f" {label}")
         self.query_one("#cancel", Button).disabled = run["status"] not in ("queued", "running")
         self.query_one("#resume", Button).disabled = run["status"] not in ("cancelled", "failed")
@@ -224,16 +226,16 @@ class RunsScreen(WorkbenchScreen):
         return {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}.get(status, "white")
 
     def _fill_epochs(self, run_id: int) -> None:
-        rows = queries.epoch_metrics(self.ws, run_id)
+        rows = run_rows.epochs(self.ws, run_id)
         if len(rows) == self._epochs_seen:
             return
         self._epochs_seen = len(rows)
         self._epoch_rows = rows
-        names = queries.metric_names(rows)
+        names = metric_names(rows)
         fill_table(self.query_one("#epochs-table", DataTable), ["epoch", "loss", *names, "time"],
                    [(None, [str(r["epoch"]), f"{r['train_loss']:.4f}" if r["train_loss"] is not None else "-",
                             *[f"{r['metrics'].get(n, float('nan')):.4f}" for n in names],
-                            queries.fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
+                            fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
         self._draw_curves()
 
     def _draw_curves(self) -> None:
@@ -241,7 +243,7 @@ class RunsScreen(WorkbenchScreen):
         xs = [r["epoch"] for r in rows if r["train_loss"] is not None]
         ys = [r["train_loss"] for r in rows if r["train_loss"] is not None]
         self.query_one("#loss-plot", CurvePlot).set_series({"loss": (xs, ys)} if xs else {})
-        names = queries.metric_names(rows)
+        names = metric_names(rows)
         if not names:
             self.query_one("#metric-plot", CurvePlot).set_series({}, title="validation")
             return
@@ -253,7 +255,7 @@ class RunsScreen(WorkbenchScreen):
             {name: ([x for x, _ in pts], [y for _, y in pts])}, title=f"validation {name}")
 
     def _fill_log(self, run_id: int, run: dict) -> None:
-        events = queries.run_events(self.ws, run_id, self._log_after)
+        events = run_rows.events(self.ws, run_id, self._log_after)
         log = self.query_one("#run-log", Log)
         for e in events:
             self._log_after = e["id"]
@@ -286,7 +288,7 @@ class RunsScreen(WorkbenchScreen):
         self.query_one("#run-message", Label).update(text)
 
     def action_next_metric(self) -> None:
-        names = queries.metric_names(getattr(self, "_epoch_rows", []))
+        names = metric_names(getattr(self, "_epoch_rows", []))
         if not names:
             self._message("no validation metrics yet")
             return
