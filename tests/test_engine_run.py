@@ -1,4 +1,4 @@
-"""Runs on real ml-100k: recorded as they go, checkpoints load with weights_only, cancel + resume,
+"""Runs on the demo data: recorded as they go, checkpoints load with weights_only, cancel + resume,
 failures stored, and a trained SASRec beats the popularity baseline."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from engine_helpers import copy_workspace, ml100k_workspace, tiny_config
+from engine_helpers import DATASET, copy_workspace, demo_workspace, tiny_config
 from workbench.engine.checkpoint import checkpoint_path, sha256_file
 from workbench.engine.runner import create_run, execute_run
 from workbench.options import ConfigError
@@ -17,7 +17,7 @@ from workbench.store import open_workspace
 
 @pytest.fixture(scope="module")
 def ws_template(tmp_path_factory):
-    return ml100k_workspace(tmp_path_factory)
+    return demo_workspace(tmp_path_factory)
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_create_run_validates_and_inserts_nothing_on_error(ws_path):
 
 @pytest.mark.parametrize("length_buckets", [False, True], ids=["mixed-batches", "length-buckets"])
 def test_trained_sasrec_beats_popularity(ws_path, length_buckets):
-    _, pop = _run(ws_path, {"name": "pop", "dataset": "ml-100k", "model": {"max_len": 50},
+    _, pop = _run(ws_path, {"name": "pop", "dataset": DATASET, "model": {"max_len": 50},
                             "head": {"type": "popularity"}, "evaluators": [{"type": "ranking", "ks": [10]}]})
     _, sas = _run(ws_path, tiny_config(epochs=4, lr=5e-3, length_buckets=length_buckets))
     assert sas["NDCG@10"] > pop["NDCG@10"] * 1.1, (sas["NDCG@10"], pop["NDCG@10"])

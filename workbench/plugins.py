@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pluggy
 
 from workbench import hookspecs
-from workbench.kinds import KINDS, PluginSpec
+from workbench.kinds import DEFAULT_ROLES, KINDS, PluginSpec
 
 GROUP = "workbench"
 ENV_LOAD = "WORKBENCH_LOAD_PLUGINS"
@@ -147,6 +147,12 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.specs[kind])
+
+    def defaults(self, role: str) -> list[str]:
+        """Names of the plugins that claim ``role`` (see :data:`workbench.kinds.DEFAULT_ROLES`),
+        in registration order (built-ins first): what an experiment gets where it names none."""
+        kind = DEFAULT_ROLES[role][0]
+        return [name for name, spec in self.specs[kind].items() if role in spec.default_for]
 
     def describe(self) -> list[dict]:
         """One record per loaded plugin module: name, kinds, what it provides, package, version, builtin."""
