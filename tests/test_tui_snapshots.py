@@ -66,8 +66,10 @@ def test_import_wizard(snap_compare, empty_ws):
     async def ready(pilot):
         await wait_for(pilot, lambda: pilot.app.current_mode == "datasets")
         await pilot.press("n")
-        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ImportWizard")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ImportWizard" and
+                       getattr(pilot.app.screen.focused, "id", None) == "wiz-path")
+        await pilot.pause(0.5)
+        await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(still(WorkbenchApp(empty_ws, start_mode="datasets")), terminal_size=SIZE, run_before=ready)
 
