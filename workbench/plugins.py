@@ -36,6 +36,11 @@ _HOOK_BY_KIND = {
 }
 
 
+# What a plugin's import or hook may raise without taking Workbench down with it: any error, and
+# also sys.exit() and a KeyboardInterrupt raised by its code (recorded like any broken plugin).
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
 @dataclass
 class LoadError:
     plugin: str
@@ -81,7 +86,7 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except Exception as e:  # a broken plugin must not break Workbench
+            except PLUGIN_FAILURES as e:  # a broken plugin must not break Workbench
                 self.errors.append(LoadError(ep.name, dist, f"{type(e).__name__}: {e}", traceback.format_exc()))
                 continue
             self.register_module(module, ep.name, dist, version)
@@ -91,7 +96,7 @@ class Registry:
             return
         try:
             self.pm.register(module, name=name)
-        except Exception as e:
+        except PLUGIN_FAILURES as e:
             self.errors.append(LoadError(name, package, f"{type(e).__name__}: {e}", traceback.format_exc()))
             return
         self.plugins.append(LoadedPlugin(name, module.__name__, package, version,
@@ -142,7 +147,7 @@ class Registry:
 
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
-                except Exception as e:
+                except PLUGIN_FAILURES as e:
                     self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
                                                  traceback.format_exc()))
                     continue
@@ -161,7 +166,7 @@ class Registry:
             plugin_name = self.pm.get_name(impl.plugin) or "?"
             try:
                 impl.function(**{arg: cli for arg in impl.argnames})
-            except Exception as e:
+            except PLUGIN_FAILURES as e:
                 package = next((p.package for p in self.plugins if p.name == plugin_name), "?")
                 self.errors.append(LoadError(plugin_name, package, f"register_commands: {type(e).__name__}: {e}",
                                              traceback.format_exc()))
