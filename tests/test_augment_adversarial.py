@@ -1,6 +1,7 @@
 """Trainer options on demo-data batches: sequence augmentation (crop, mask, reorder) and
 adversarial embedding perturbation (FGSM / PGD) on a composed multi-view model."""
 
+import dataclasses
 import json
 
 import pytest
@@ -67,8 +68,8 @@ def _model(ctx, head="interest"):
     views = [build("views.temporal", "temporal", ctx, dim=16, values={"offer_item_embeddings": True}),
              build("views.action", "action", ctx, dim=16)]
     fusion = build("fusions.gmu", "gmu", ctx, dim=16, num_views=2)
-    ctx.extra["head_item_table"] = False
-    return ComposedModel(views, fusion, build(f"heads.{head}", head, ctx, dim=16), 16, tied=True)
+    head_ctx = dataclasses.replace(ctx, tied_item_table=True)    # the views offer the item table
+    return ComposedModel(views, fusion, build(f"heads.{head}", head, head_ctx, dim=16), 16, tied=True)
 
 
 @pytest.mark.parametrize("method,norm", [("fgsm", "l2"), ("fgsm", "sign"), ("pgd", "l2")])

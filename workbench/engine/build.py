@@ -85,9 +85,7 @@ def build_model_for(ws, cfg, *, device: str | torch.device | None = None,
         from workbench.data.cold_start import held_out_users, split_without_users
         held_users = held_out_users(ds.n_users, cfg.split.holdout_users, cfg.split.holdout_seed)
         train_split = split_without_users(train_ds, train_split, held_users)
-    ctx = B.data_context(train_ds, train_split, cfg.model.max_len, workspace=ws)
-    if held_out is not None:
-        ctx.extra["held_out_items"] = torch.from_numpy(held_out)
+    ctx = B.data_context(train_ds, train_split, cfg.model.max_len, workspace=ws, held_out_items=held_out)
     model = build_model(cfg, ctx).to(dev)
     return BuiltModel(cfg, dev, autocast_dtype(dev, t.amp), ds, split, train_ds, train_split, held_out, ctx, model,
                       held_users)
