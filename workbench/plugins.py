@@ -104,6 +104,17 @@ class Registry:
         self._collect(name, module, package)
         self._collect_tables(name, module, package)
 
+    def _call_hook(self, impl, arg, name: str, package: str, hook_name: str) -> bool:
+        """Call one hook implementation with ``arg`` for each of its parameters; a hook that fails
+        is recorded as a load error of the plugin (False), the rest of Workbench goes on."""
+        try:
+            impl.function(**{a: arg for a in impl.argnames})
+        except PLUGIN_FAILURES as e:  # a broken plugin must not break Workbench
+            self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
+                                         traceback.format_exc()))
+            return False
+        return True
+
     def _collect_tables(self, name: str, module, package: str) -> None:
         """Call the plugin's ``register_tables`` hook (if any) and keep its table specs."""
         for impl in self.pm.hook.register_tables.get_hookimpls():
@@ -116,11 +127,7 @@ class Registry:
                     raise TypeError(f"register() expects a TableSpec, got {spec!r}")
                 _out.append(spec)
 
-            try:
-                impl.function(**{arg: register for arg in impl.argnames})
-            except Exception as e:
-                self.errors.append(LoadError(name, package, f"register_tables: {type(e).__name__}: {e}",
-                                             traceback.format_exc()))
+            if not self._call_hook(impl, register, name, package, "register_tables"):
                 continue
             for spec in collected:
                 if spec.name in self.tables:
@@ -145,11 +152,7 @@ class Registry:
                                          f"use register_{spec.kind}s for that")
                     _out.append(spec)
 
-                try:
-                    impl.function(**{arg: register for arg in impl.argnames})
-                except PLUGIN_FAILURES as e:
-                    self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
-                                                 traceback.format_exc()))
+                if not self._call_hook(impl, register, name, package, hook_name):
                     continue
                 for spec in collected:
                     if spec.name in self.specs[kind]:
