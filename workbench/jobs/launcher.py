@@ -12,6 +12,15 @@ from pathlib import Path
 
 from workbench.jobs import queue
 
+_STARTED: list[subprocess.Popen] = []  # workers this process started and has not reaped yet
+
+
+def reap_workers() -> int:
+    """Collect the exit status of workers this process started that have ended (no ``<defunct>`` left
+    behind while the app keeps running). Returns how many are still running."""
+    _STARTED[:] = [p for p in _STARTED if p.poll() is None]
+    return len(_STARTED)
+
 
 def worker_log_path(ws_path: Path) -> Path:
     """Where detached workers of a workspace append their stdout/stderr: ``NAME.files/worker.log``."""
@@ -35,6 +44,7 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     from workbench.store import open_workspace
 
     ws_path = Path(ws_path).resolve()
+    reap_workers()
     log = open(worker_log_path(ws_path), "ab")
     try:
         proc = subprocess.Popen(
@@ -44,6 +54,7 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
         )
     finally:
         log.close()
+    _STARTED.append(proc)
     with open_workspace(ws_path) as ws:  # until it exits, the device's queued jobs have a worker
         job_rows.register_worker(ws, proc.pid, this_host(), device)
     return proc
