@@ -37,15 +37,23 @@ def load_avg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+CPU = {"last": 0.0}
+
+
 def child(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
-    """(wall s, peak RSS GiB, stdout) of a child process (RUSAGE_CHILDREN, so one child at a time)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall s, peak RSS GiB, stdout) of a child process (RUSAGE_CHILDREN, so one child at a time);
+    its CPU seconds (user + system) are left in ``CPU["last"]``: on a shared machine the wall time
+    mostly measures the other processes."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = r0.ru_maxrss
     t0 = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **(env or {})})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = r1.ru_maxrss
+    CPU["last"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if peak <= before:
         print("  (peak RSS not above an earlier child's; reported as that bound)")
     return wall, peak / 2 ** 20, proc.stdout
@@ -72,13 +80,14 @@ def bench_import(csv: Path, keep: Path | None) -> None:
                             "--name", "syn", "--json"])
     summary = json.loads(out)
     size = ws.stat().st_size + sum(p.stat().st_size for p in (tmp / "scale.files").rglob("*") if p.is_file())
-    print(f"  import: {wall:.1f} s wall, peak RSS {rss:.2f} GiB, {summary['n_interactions']:,} events, "
+    print(f"  import: {wall:.1f} s wall ({CPU['last']:.1f} s CPU), peak RSS {rss:.2f} GiB, {summary['n_interactions']:,} events, "
           f"{summary['n_users']:,} users, {summary['n_items']:,} items; workspace {ws.stat().st_size / 2**20:.0f} MiB "
           f"+ column cache {(size - ws.stat().st_size) / 2**20:.0f} MiB; load {load_avg()}")
     for attempt in (1, 2):
         wall, rss, out = child([PY, "-c", LOAD, str(ws), "syn"])
         r = json.loads(out)
-        print(f"  load_dataset #{attempt}: {r['load_s']:.2f} s in-process ({wall:.1f} s with interpreter start), "
+        print(f"  load_dataset #{attempt}: {r['load_s']:.2f} s in-process ({wall:.1f} s wall, {CPU['last']:.1f} s CPU "
+              f"with interpreter start), "
               f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
 
 
@@ -107,17 +116,20 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
     pop = np.ones(items + 1)
     print(f"eval: {users:,} users x {items:,} items, d {dim}, batch {batch}, {seen} seen per user, "
           f"{torch.get_num_threads()} threads; load {load_avg()}")
+    c0 = time.process_time()
     t0 = time.perf_counter()
     res = evaluate(lambda sb: states[sb.items[:, -1]], None, batches, num_items=items, item_popularity=pop,
                    evaluators=build_evaluators(), score_table=lambda: table)
     full = time.perf_counter() - t0
+    full_cpu = time.process_time() - c0
     flop = 2.0 * users * (items + 1) * dim
-    print(f"  evaluate(): {full:.1f} s ({flop / full / 1e9:.1f} GFLOP/s of scoring), "
+    print(f"  evaluate(): {full:.1f} s wall, {full_cpu:.1f} s CPU ({flop / full / 1e9:.1f} GFLOP/s of scoring), "
           f"ranking+scoring {res.timings['rank_s']:.1f} s, metrics {res.timings['metrics_s']:.1f} s; "
           f"load {load_avg()}")
     buffers = RankBuffers()
     width = buffers.width(batch, items + 1)
     out = torch.empty(batch, width)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for lo in range(0, users, batch):
         s = states[lo:lo + batch]
@@ -125,8 +137,10 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
             w = min(width, items + 1 - c)
             torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w] if w == width else None)
     mm = time.perf_counter() - t0
-    print(f"  bare blocked matmul: {mm:.1f} s ({flop / mm / 1e9:.1f} GFLOP/s); evaluate() = {full / mm:.2f} x the "
-          f"matmul; load {load_avg()}")
+    mm_cpu = time.process_time() - c0
+    print(f"  bare blocked matmul: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s); "
+          f"evaluate() = {full / mm:.2f} x the matmul in wall time, {full_cpu / mm_cpu:.2f} x in CPU time; "
+          f"load {load_avg()}")
 
 
 def main() -> None:
