@@ -96,6 +96,12 @@ def set_status(ws, run_id: int, new: str, *, only_from: tuple[str, ...] | None =
         return transition(conn, run_id, new, only_from=only_from, keep_error=keep_error, **values)
 
 
+def set_columns(conn, run_id: int, **values: Any) -> None:
+    """Set columns other than the status inside the caller's transaction."""
+    sets, params = _sets(values)
+    conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*params, run_id])
+
+
 def update(ws, run_id: int, **values: Any) -> None:
     """Set columns other than the status (see :data:`COLUMNS`)."""
     sets, params = _sets(values)
