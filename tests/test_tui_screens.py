@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, Select
 
 from tui_helpers import ratings_slice, table_rows, text_of, wait_for
 from workbench.store import open_workspace
-from workbench.tui import queries
+from workbench.store import experiments
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (80, 24)
@@ -118,7 +118,7 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
         screen = app.screen
         screen.action_save()
         assert "saved experiment 'two-views'" in text_of(screen.query_one("#compose-message"))
-        with_ws = queries.load_experiment(app.ws, "two-views")
+        with_ws = experiments.load(app.ws, "two-views")
         assert [v["type"] for v in with_ws["views"]] == ["sasrec", "gru"]
         assert next(v for v in with_ws["views"] if v["type"] == "sasrec")["blocks"] == 1
         # export to TOML through the dialog; the file parses back to the same experiment
@@ -179,7 +179,7 @@ async def test_help_and_command_palette_at_80x24(home, tmp_path):
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("Go to Compare", "Import dataset", "Launch experiment", "Help"):
+        for wanted in ("Go to Compare", "Datasets: Import", "Experiment: Launch", "Help"):
             assert wanted in titles
         # mouse: clicking a tab in the navigation bar switches screens
         await pilot.press("c")

@@ -352,19 +352,12 @@ class CSVReader(DatasetReader):
 
     @staticmethod
     def _rows(reader, path: Path):
-        """(line number, row) of each non-empty row; blank lines are skipped."""
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise ReaderError(path, reader.line_num, None, f"bad CSV: {e}") from None
-            except UnicodeDecodeError as e:
-                raise ReaderError(path, reader.line_num + 1, None,
-                                  f"not valid UTF-8 text (byte 0x{e.object[e.start]:02x})") from None
-            if row:
-                yield reader.line_num, row
+        """(line number, row) of each non-blank row; a byte that is not UTF-8 names its line."""
+        try:
+            yield from ((line, row) for line, row in c.csv_rows(reader, path) if row and any(x.strip() for x in row))
+        except UnicodeDecodeError as e:
+            raise ReaderError(path, reader.line_num + 1, None,
+                              f"not valid UTF-8 text (byte 0x{e.object[e.start]:02x})") from None
 
 
 SPECS = [PluginSpec(

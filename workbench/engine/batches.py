@@ -195,12 +195,15 @@ def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
     return np.bincount(train, minlength=ds.n_items + 1).astype(np.float64)
 
 
-def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None) -> DataContext:
-    """Everything plugins may see: training data only (no validation/test events)."""
+def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None,
+                 held_out_items: np.ndarray | None = None) -> DataContext:
+    """Everything plugins may see: training data only (no validation/test events);
+    ``held_out_items`` (N+1,) bool: the items the cold-start protocol keeps out of training."""
     train_sequences = [[]] + [ds.items[ds.offsets[u]:split.train_end[u]].tolist() for u in range(1, ds.n_users + 1)]
     return DataContext(
         num_items=ds.n_items, num_users=ds.n_users, max_len=max_len, has_timestamps=ds.has_timestamps,
         item_titles=ds.item_titles, item_texts=ds.item_texts, item_categories=ds.item_categories,
         user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=train_sequences,
         item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace,
-        extra={"item_raw_ids": ds.item_raw_ids})   # raw ids: the precomputed view aligns files by them
+        item_raw_ids=ds.item_raw_ids,
+        held_out_items=None if held_out_items is None else torch.from_numpy(held_out_items))

@@ -58,9 +58,7 @@ class RunSession:
             from workbench.data.cold_start import held_out_items, training_without
             self.held_out = held_out_items(self.dataset.n_items, cfg.split.holdout_items, cfg.split.holdout_seed)
             train_ds, train_split = training_without(self.dataset, self.split, self.held_out)
-        self.ctx = B.data_context(train_ds, train_split, L, workspace=ws)
-        if self.held_out is not None:
-            self.ctx.extra["held_out_items"] = torch.from_numpy(self.held_out)
+        self.ctx = B.data_context(train_ds, train_split, L, workspace=ws, held_out_items=self.held_out)
         self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
         self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)

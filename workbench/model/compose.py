@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -73,16 +75,17 @@ class ComposedModel(nn.Module):
 
 def build_model(config, ctx: DataContext, registry=None) -> ComposedModel:
     """``config``: :class:`workbench.engine.config.ExperimentConfig`. Plugins are constructed
-    ``cls(options, ctx, dim)`` (fusions also get ``num_views``)."""
+    ``cls(options, ctx, dim)`` (fusions also get ``num_views``); the head gets a copy of ``ctx``
+    with ``tied_item_table`` set. ``ctx`` itself is not changed."""
     if registry is None:
         from workbench.plugins import get_registry
         registry = get_registry()
     dim = config.model.dim
     views = [registry.get("view", v.type).load()(v.options, ctx, dim) for v in config.views]
     offered = any(v.item_representations() is not None for v in views)
-    ctx.extra["head_item_table"] = not (config.model.tied and offered)
     fusion = None
     if views:
         fusion = registry.get("fusion", config.fusion.type).load()(config.fusion.options, ctx, dim, len(views))
-    head = registry.get("head", config.head.type).load()(config.head.options, ctx, dim)
+    head_ctx = dataclasses.replace(ctx, tied_item_table=bool(config.model.tied and offered))   # ctx stays as given
+    head = registry.get("head", config.head.type).load()(config.head.options, head_ctx, dim)
     return ComposedModel(views, fusion, head, dim, config.model.tied)
