@@ -37,7 +37,10 @@ class SplitOptions:
     holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
                                   "(test metrics then also given for users whose test item is one, cold_*)",
                                   min=0.0, max=0.9)
-    holdout_seed: int = option(0, help="cold start: seed of the held-out item draw")
+    holdout_users: float = option(0.0, help="new users: share of users held out of training entirely (their "
+                                  "histories are read only at validation and test; test metrics then also "
+                                  "given for them, new_*, and the others, known_*)", min=0.0, max=0.9)
+    holdout_seed: int = option(0, help="cold start: seed of the held-out item and user draws")
 
 
 @dataclass
@@ -251,6 +254,16 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
             trainer["epochs"] = epochs
         out["trainer"] = trainer
     return out
+
+
+def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
+    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError
+    (:class:`workbench.store.runs.RunNotFound`) when there is none."""
+    import json
+
+    from workbench.store import runs
+    row = runs.require(ws, run_id)
+    return row, parse_config(json.loads(row["config"]))
 
 
 def options_fields(cls) -> list[str]:
