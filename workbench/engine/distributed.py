@@ -211,6 +211,9 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
     control_dir = Path(tempfile.mkdtemp(prefix="workbench-ranks-"))
     cmd = torchrun_command(Path(ws_path), run_id, options, control_dir, resume=resume, quiet=quiet)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    loopback = _loopback_interface() if options.nnodes == 1 else None
+    if loopback and "GLOO_SOCKET_IFNAME" not in env:    # one machine: gloo talks over loopback only
+        env["GLOO_SOCKET_IFNAME"] = loopback
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
         stop_sent = False
@@ -238,6 +241,16 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
         return _outcome(ws_path, run_id, rc, failures)
     finally:
         shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def _loopback_interface() -> str | None:
+    """The loopback network interface's name (``lo`` on Linux, ``lo0`` on macOS), if there is one."""
+    import socket
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except (AttributeError, OSError):
+        return None
+    return next((n for n in names if n in ("lo", "lo0")), None)
 
 
 def _failure_text(failures: list[dict], rc: int) -> str:
