@@ -215,7 +215,8 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
     if loopback and "GLOO_SOCKET_IFNAME" not in env:    # one machine: gloo talks over loopback only
         env["GLOO_SOCKET_IFNAME"] = loopback
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env,
+                                preexec_fn=_terminate_with_parent if sys.platform.startswith("linux") else None)
         stop_sent = False
         while True:
             try:
@@ -241,6 +242,17 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
         return _outcome(ws_path, run_id, rc, failures)
     finally:
         shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def _terminate_with_parent() -> None:
+    """In torchrun's process (Linux): SIGTERM when the launching process dies, even by SIGKILL, so a
+    killed worker or CLI never leaves ranks training on; torchrun then stops its ranks."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _loopback_interface() -> str | None:
