@@ -267,7 +267,8 @@ def _collect(parts: dict[str, list[np.ndarray]], ranked: BatchRanking, eb: EvalB
 def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> list[Evaluator]:
     """Instantiate evaluator plugins from ``{name: {option: value}}``.
 
-    ``None`` gives the built-in defaults: ranking, coverage and novelty at K = 5, 10, 20.
+    ``None`` gives the default evaluators (those claiming the ``evaluators`` role, with their
+    default options; for the built-ins: ranking, coverage and novelty at K = 5, 10, 20).
     Bad options raise :class:`workbench.options.ConfigError` naming ``evaluators.<name>.<key>``.
     """
     from workbench.options import parse_options
@@ -275,7 +276,7 @@ def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> li
 
     reg = registry or get_registry()
     if config is None:
-        config = {"ranking": {}, "coverage": {}, "novelty": {}}
+        config = {name: {} for name in reg.defaults("evaluators")}
     out = []
     for name, values in config.items():
         spec = reg.get("evaluator", name)
