@@ -226,13 +226,17 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
                 if not stop_sent and should_stop():
                     (control_dir / STOP_FLAG).touch()
                     stop_sent = True
-            except KeyboardInterrupt:       # Ctrl+C reached the ranks too: let them record it, then stop
-                (control_dir / STOP_FLAG).touch()
+            except KeyboardInterrupt:       # Ctrl+C (the ranks got it too) or SIGTERM to this process:
+                (control_dir / STOP_FLAG).touch()     # rank 0 cancels at its next poll and records it
                 try:
                     proc.wait(timeout=60)
                 except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    proc.kill()
-                    proc.wait()
+                    proc.terminate()                  # torchrun stops its ranks on SIGTERM
+                    try:
+                        proc.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
                 raise
         failures = rank_failures(control_dir)
         if run_id is None:
@@ -275,9 +279,13 @@ def _failure_text(failures: list[dict], rc: int) -> str:
 
 def _outcome(ws_path, run_id: int, rc: int, failures: list[dict]) -> dict:
     """After torchrun: the run's test metrics, or RuntimeError with the root cause recorded."""
-    from workbench.store import open_workspace, runs
+    from workbench.store import leases, open_workspace, runs
     ws = open_workspace(Path(ws_path))
     try:
+        owner = leases.owner(ws, run_id)
+        if owner and owner["alive"]:      # rank 0 is gone with torchrun: a live owner is another trainer now
+            raise RuntimeError(f"torchrun exited with status {rc}; run {run_id} is now trained by process "
+                               f"{owner['pid']}")
         row = runs.get(ws, run_id) or {"status": "failed", "test_metrics": None}
         status = row["status"]
         if status == "completed":        # rank 0 recorded the whole run
