@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -193,3 +194,29 @@ def test_a_sigkilled_worker_leaves_no_ranks_training(demo_ws, tmp_path):
             worker.wait()
         for pid in rank_processes(ws_path):      # never leave them behind, even when the test fails
             os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_to_the_foreground_command_cancels_the_ranks_run(demo_ws, tmp_path):
+    """SIGTERM to `workbench run --nproc 2` reaches rank 0 as a cancel request: the run is recorded
+    cancelled (resumable), the command exits 128 + 15 and no rank is left."""
+    ws_path = tmp_path / "ws.db"
+    shutil.copy(demo_ws, ws_path)
+    exp = experiment(tmp_path / "long.toml", epochs=100_000)
+    cmd = [sys.executable, "-c", "from workbench.cli import main; main()", "--workspace", str(ws_path), "run",
+           str(exp), "--nproc", "2", "--json"]
+    db = sqlite3.connect(ws_path)
+    before = db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        wait_until(lambda: db.execute("SELECT COUNT(*) FROM epoch_metrics WHERE run_id > ?", [before]).fetchone()[0],
+                   what="an epoch of the 2-rank run")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "cancelled" in err and "runs resume" in err
+    assert db.execute("SELECT status FROM runs WHERE id > ?", [before]).fetchall() == [("cancelled",)]
+    wait_until(lambda: not rank_processes(ws_path), what="the ranks to exit")

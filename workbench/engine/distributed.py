@@ -290,8 +290,10 @@ def _outcome(ws_path, run_id: int, rc: int, failures: list[dict]) -> dict:
         status = row["status"]
         if status == "completed":        # rank 0 recorded the whole run
             return json.loads(row["test_metrics"]) if row["test_metrics"] else {}
-        if rc == 0 and status == "cancelled":
-            return {}
+        if status == "cancelled" and not failures:
+            if rc == 0:                   # a cancel request, honoured
+                return {}
+            raise KeyboardInterrupt(f"interrupted (torchrun exited with status {rc})")
         text = _failure_text(failures, rc)
         if status in ("queued", "running"):      # rank 0 was stopped before it could record anything
             runs.set_status(ws, run_id, "failed", only_from=("queued", "running"), error=text, finished_at=time.time())
