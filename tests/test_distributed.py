@@ -163,7 +163,7 @@ def rank_processes(ws_path) -> list[int]:
             cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if "workbench.engine.distributed" in cmd and str(ws_path) in cmd:
+        if "workbench.engine.dist_rank" in cmd and str(ws_path) in cmd:
             pids.append(int(proc.name))
     return pids
 
