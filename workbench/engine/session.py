@@ -18,9 +18,12 @@ from workbench.model.compose import build_model
 
 
 def make_split_for(ds, cfg):
+    from workbench.data.train_users import restrict_training_users
     if cfg.split.kind == "temporal":
-        return make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
-    return make_split(ds, "loo", valid_users=cfg.split.valid_users, seed=cfg.split.valid_seed)
+        split = make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
+    else:
+        split = make_split(ds, "loo", valid_users=cfg.split.valid_users, seed=cfg.split.valid_seed)
+    return restrict_training_users(ds, split, cfg.split.train_users, cfg.split.train_users_seed)
 
 
 def build_evaluators(cfg, registry=None):
@@ -71,7 +74,8 @@ class RunSession:
                             item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
                             exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
                             negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
-                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
+                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                            action_names=self.dataset.action_names)
 
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
@@ -82,6 +86,8 @@ class RunSession:
                 best = checkpoint_path(self.ws, self.run_id, "best")
                 tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
                 self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
+        if not resume and cfg.init_from is not None:
+            self.warm_start()
         num_params = sum(p.numel() for p in self.model.parameters())
         self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
                           epochs=cfg.trainer.epochs if self.model.trainable else 0,
@@ -109,6 +115,13 @@ class RunSession:
             save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
                                                                "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
+
+    def warm_start(self) -> dict:
+        """``init_from``: load a stored run's weights where they fit; the report goes to the run's events."""
+        from workbench.engine.transfer import summary_lines, warm_start
+        report = warm_start(self.ws, self.cfg, self.model, self.dataset)
+        self.emitter.emit("log", message="\n".join(summary_lines(report)), init_from=report)
+        return report
 
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
