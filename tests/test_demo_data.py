@@ -114,7 +114,7 @@ def test_tastes_drift_over_time(demo, events):
     early_late, interleaved = [], []
     for evs in events.values():
         sessions, current, last_t = [], [], None
-        for t, item, action in evs:
+        for t, item, _action in evs:
             if last_t is not None and t - last_t > 1800:
                 sessions.append(current)
                 current = []

@@ -87,7 +87,7 @@ def test_jobs_run_one_at_a_time_per_device_and_record_progress(ws_path):
         j1 = launcher.submit(ws, r1, "cpu")
         j2 = launcher.submit(ws, r2, "cpu")  # starts a second worker: it must wait, not run concurrently
     for j in (j1, j2):
-        wait_until(lambda: job_row(ws_path, j)["status"] in queue.FINISHED, what=f"job {j} to finish")
+        wait_until(lambda j=j: job_row(ws_path, j)["status"] in queue.FINISHED, what=f"job {j} to finish")
     a, b = job_row(ws_path, j1), job_row(ws_path, j2)
     assert a["status"] == b["status"] == "completed", (a["error"], b["error"])
     assert b["started_at"] >= a["finished_at"] - 0.05 or a["started_at"] >= b["finished_at"] - 0.05, \

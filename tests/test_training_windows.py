@@ -73,7 +73,8 @@ def test_length_buckets_use_every_row_once_in_short_batches(data):
     for batches in (plain, bucketed):
         assert sorted(torch.cat(batches).tolist()) == list(range(len(t)))
         assert len(batches) == -(-len(t) // 32)
-    width = lambda batches: sum(int(t.lengths[b].max()) * len(b) for b in batches)
+    def width(batches):
+        return sum(int(t.lengths[b].max()) * len(b) for b in batches)
     assert width(bucketed) < 0.9 * width(plain)          # less padding to compute over
     first = bucketed[0]
     trimmed, full = t.batch(first, trim=True), t.batch(first)

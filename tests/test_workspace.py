@@ -7,7 +7,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 
 from workbench.store import open_workspace, resolve_workspace_path
 from workbench.store import migrations as M

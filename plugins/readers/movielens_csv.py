@@ -59,7 +59,7 @@ class MovieLensCSVReader(DatasetReader):
         if opts.side_files:
             tags: dict[str, list[str]] = {}
             if (folder / "tags.csv").is_file():
-                for line, rec in _csv_records(folder / "tags.csv", ["userId", "movieId", "tag", "timestamp"]):
+                for _line, rec in _csv_records(folder / "tags.csv", ["userId", "movieId", "tag", "timestamp"]):
                     add_tag(tags, rec["movieId"].strip(), rec["tag"])
                 raw.source_files.append(c.source_file(folder / "tags.csv"))
             if (folder / "movies.csv").is_file():

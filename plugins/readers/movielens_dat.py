@@ -103,7 +103,7 @@ def _read_tags(path: Path, raw: RawDataset) -> dict[str, list[str]]:
     raw.source_files.append(c.source_file(path))
     out: dict[str, list[str]] = {}
     rows = c.lines(c.read_text(path, ("utf-8", "latin-1")))
-    for line, parts in c.split_rows(rows, "::", path, ("UserID", "MovieID", "Tag", "Timestamp")):
+    for _line, parts in c.split_rows(rows, "::", path, ("UserID", "MovieID", "Tag", "Timestamp")):
         add_tag(out, parts[1].strip(), parts[2])
     return out
 

@@ -114,7 +114,7 @@ def _records(path: Path, id_field: str):
 
 def _read_items(path: Path) -> dict[str, dict]:
     info = {}
-    for line, iid, rec in _records(path, "item_id"):
+    for _line, iid, rec in _records(path, "item_id"):
         rec.pop("item_id")
         tkey = next((k for k in rec if "title" in k.lower()), None) or next(
             (k for k in rec if "name" in k.lower()), None)
@@ -129,7 +129,7 @@ def _read_items(path: Path) -> dict[str, dict]:
 
 def _read_users(path: Path) -> dict[str, dict]:
     info = {}
-    for line, uid, rec in _records(path, "user_id"):
+    for _line, uid, rec in _records(path, "user_id"):
         rec.pop("user_id")
         info[uid] = rec
     return info

@@ -31,8 +31,8 @@ class AverageFusion(Fusion):
 
     def forward(self, states, batch):
         stacked = torch.stack(states, dim=-1)                    # (B, L, d, V)
-        b, l, _, v = stacked.shape
-        return FusionOutput(fused=stacked.mean(dim=-1), weights=torch.full((b, l, v), 1.0 / v))
+        b, length, _, v = stacked.shape
+        return FusionOutput(fused=stacked.mean(dim=-1), weights=torch.full((b, length, v), 1.0 / v))
 
 
 class DotHead(Head):

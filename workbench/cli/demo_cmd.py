@@ -56,7 +56,7 @@ def _train_demo(ws_path, epochs: int | None, quiet: bool) -> dict:
     from workbench.cli.common import fail
     from workbench.cli.run_cmd import ProgressPrinter
     from workbench.engine.runner import create_run, execute_run
-    from workbench.store import open_workspace
+    from workbench.store import experiments, open_workspace, runs
     from workbench.tui.demo_experiment import BASELINE, baseline_config, save_demo_experiments
 
     config = baseline_config()
@@ -64,10 +64,9 @@ def _train_demo(ws_path, epochs: int | None, quiet: bool) -> dict:
         config["trainer"]["epochs"] = epochs
     with open_workspace(ws_path) as ws:
         save_demo_experiments(ws)
-        experiment_id = next(ws.db.query("SELECT id FROM experiments WHERE name = ?", [BASELINE]))["id"]
+        experiment_id = experiments.id_of(ws, BASELINE)
         run_id = create_run(ws, config, name=BASELINE)
-        ws.db.execute("UPDATE runs SET experiment_id = ? WHERE id = ?", [experiment_id, run_id])
-        ws.db.conn.commit()
+        runs.update(ws, run_id, experiment_id=experiment_id)
     printer = ProgressPrinter(quiet=quiet)
     try:
         metrics = execute_run(ws_path, run_id, listeners=[printer])

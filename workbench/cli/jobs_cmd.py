@@ -106,6 +106,7 @@ def _event_line(e: dict) -> str:
 def logs_cmd(ctx, job_id, follow, as_json):
     """Print the events of a job's run (and the job's error when it failed)."""
     from workbench.jobs.queue import JobError, get_job, reap_dead
+    from workbench.store import runs as run_rows
 
     ws = open_ws(ctx)
     try:
@@ -114,8 +115,7 @@ def logs_cmd(ctx, job_id, follow, as_json):
         fail(str(e))
     last = 0
     while True:
-        for e in ws.db.query("SELECT id, ts, level, kind, message, data FROM run_events "
-                             "WHERE run_id = ? AND id > ? ORDER BY id", [job.run_id, last]):
+        for e in run_rows.events(ws, job.run_id, last):
             last = e["id"]
             click.echo(json.dumps(e) if as_json else _event_line(e))
         job = get_job(ws, job_id)

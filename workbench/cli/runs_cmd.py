@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import click
@@ -13,20 +12,11 @@ KEY_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 
 
 def _run_row(ws, run_id: int) -> dict:
-    rows = list(ws.db.query("SELECT r.*, d.name AS dataset FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
-                            "WHERE r.id = ?", [run_id]))
-    if not rows:
+    from workbench.store import runs as run_rows
+    row = run_rows.detail(ws, run_id)
+    if row is None:
         fail(f"no run {run_id} in {ws.path}")
-    row = dict(rows[0])
-    for k in ("config", "versions", "progress", "test_metrics", "test_groups"):
-        row[k] = json.loads(row[k]) if row.get(k) else None
     return row
-
-
-def _epochs(ws, run_id: int) -> list[dict]:
-    return [{"epoch": r["epoch"], "train_loss": r["train_loss"], "wall_time": r["wall_time"],
-             "metrics": json.loads(r["metrics"])}
-            for r in ws.db.query("SELECT * FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", [run_id])]
 
 
 @click.group()
@@ -39,12 +29,9 @@ def runs():
 @click.pass_context
 def ls(ctx, as_json):
     """List runs, newest first."""
+    from workbench.store import runs as run_rows
     with open_ws(ctx) as ws:
-        rows = [dict(r) for r in ws.db.query(
-            "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at "
-            "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
-    for r in rows:
-        r["test_metrics"] = json.loads(r["test_metrics"]) if r["test_metrics"] else None
+        rows = run_rows.summaries(ws)
     if as_json:
         echo_json(rows)
         return
@@ -67,11 +54,11 @@ def ls(ctx, as_json):
 @click.pass_context
 def show(ctx, run_id, as_json):
     """Config, versions, per-epoch curve, test metrics and checkpoints of a run."""
+    from workbench.store import runs as run_rows
     with open_ws(ctx) as ws:
         row = _run_row(ws, run_id)
-        row["epochs"] = _epochs(ws, run_id)
-        row["checkpoints"] = [dict(r) for r in ws.db.query(
-            "SELECT epoch, path, sha256, is_best FROM checkpoints WHERE run_id = ? ORDER BY id", [run_id])]
+        row["epochs"] = run_rows.epochs(ws, run_id)
+        row["checkpoints"] = run_rows.checkpoints(ws, run_id)
     if as_json:
         echo_json(row)
         return
@@ -162,6 +149,7 @@ def resume(ctx, run_id, as_json):
 def rm(ctx, run_ids, as_json):
     """Delete runs, their epochs, events and checkpoint files."""
     from workbench.engine.checkpoint import run_dir
+    from workbench.store import runs as run_rows
     removed = []
     with open_ws(ctx) as ws:
         for run_id in run_ids:
@@ -169,8 +157,7 @@ def rm(ctx, run_ids, as_json):
             if row["status"] == "running":
                 fail(f"run {run_id} is running; cancel it first")
         for run_id in run_ids:
-            with ws.db.conn:
-                ws.db.execute("DELETE FROM runs WHERE id = ?", [run_id])
+            run_rows.delete(ws, run_id)
             folder = run_dir(ws, run_id)
             if folder.exists():
                 shutil.rmtree(folder)

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 
-class DatasetNotFound(KeyError):
-    pass
+from workbench.store.datasets import DatasetNotFound  # noqa: F401 - raised by load_dataset
 
 
 @dataclass
@@ -62,12 +61,9 @@ def event_indices(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def load_dataset(ws, name: str) -> LoadedDataset:
     """Read dataset ``name`` from an open workspace into numpy arrays."""
+    from workbench.store import datasets
     db = ws.db
-    rows = list(db.query("SELECT * FROM datasets WHERE name = ?", [name]))
-    if not rows:
-        known = ", ".join(r["name"] for r in db.query("SELECT name FROM datasets ORDER BY name")) or "none"
-        raise DatasetNotFound(f"no dataset named {name!r} in {ws.path} (datasets: {known})")
-    meta = rows[0]
+    meta = datasets.require(ws, name)
     did, n_users, n_items = meta["id"], meta["n_users"], meta["n_items"]
     cur = db.execute("SELECT user, item, ts, action, value FROM interactions WHERE dataset_id = ? ORDER BY user, pos",
                      [did])

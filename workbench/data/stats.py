@@ -7,25 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from workbench.data.dataset import DatasetNotFound
 
 PERCENTILES = (5, 25, 50, 75, 95)
 
 
 def list_datasets(ws) -> list[dict[str, Any]]:
-    rows = ws.db.query("SELECT id, name, format, n_users, n_items, n_interactions, has_timestamps, "
-                       "fingerprint, created_at FROM datasets ORDER BY name")
-    return [{**r, "has_timestamps": bool(r["has_timestamps"])} for r in rows]
+    from workbench.store import datasets
+    return datasets.summaries(ws)
 
 
 def dataset_stats(ws, name: str) -> dict[str, Any]:
     """users, items, interactions, time span, sequence-length percentiles, sparsity, actions."""
+    from workbench.store import datasets
     db = ws.db
-    rows = list(db.query("SELECT * FROM datasets WHERE name = ?", [name]))
-    if not rows:
-        known = ", ".join(r["name"] for r in db.query("SELECT name FROM datasets ORDER BY name")) or "none"
-        raise DatasetNotFound(f"no dataset named {name!r} in {ws.path} (datasets: {known})")
-    meta = rows[0]
+    meta = datasets.require(ws, name)
     did, n_u, n_i, n_e = meta["id"], meta["n_users"], meta["n_items"], meta["n_interactions"]
     lengths = np.asarray([r[0] for r in db.execute(
         "SELECT COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY user", [did])], dtype=np.int64)

@@ -7,6 +7,8 @@ import math
 import time
 
 from workbench.events import Event
+from workbench.store import runs
+from workbench.store.rows import write
 
 
 def _clean(obj):
@@ -33,13 +35,12 @@ class RunRecorder:
         self._last_progress = 0.0
 
     def _progress(self, data: dict) -> None:
-        with self.ws.db.conn:
-            self.ws.db.execute("UPDATE runs SET progress = ? WHERE id = ?", [dumps(data), self.run_id])
+        with write(self.ws) as conn:
+            runs.set_progress(conn, self.run_id, dumps(data))
 
     def _event(self, event: Event, level: str, message: str) -> None:
-        with self.ws.db.conn:
-            self.ws.db.execute("INSERT INTO run_events (run_id, ts, level, kind, message, data) VALUES (?, ?, ?, ?, ?, ?)",
-                               [self.run_id, event.ts, level, event.kind, message, dumps(event.data)])
+        with write(self.ws) as conn:
+            runs.add_event(conn, self.run_id, event.ts, level, event.kind, message, dumps(event.data))
 
     def __call__(self, event: Event) -> None:
         d = event.data
@@ -50,12 +51,9 @@ class RunRecorder:
                 self._progress({"phase": "train", **d, "ts": event.ts})
             return
         if event.kind == "epoch_finished":
-            with self.ws.db.conn:
-                self.ws.db.execute(
-                    "INSERT OR REPLACE INTO epoch_metrics (run_id, epoch, train_loss, metrics, wall_time, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [self.run_id, d["epoch"], _clean(d.get("train_loss")), dumps(d.get("metrics", {})),
-                     d.get("wall_time"), event.ts])
+            with write(self.ws) as conn:
+                runs.record_epoch(conn, self.run_id, d["epoch"], _clean(d.get("train_loss")),
+                                  dumps(d.get("metrics", {})), d.get("wall_time"), event.ts)
             self._progress({"phase": "epoch", **d, "ts": event.ts})
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in d.get("metrics", {}).items()
                                 if isinstance(v, float) and not k.endswith("_s"))[:300]

@@ -34,11 +34,8 @@ def package_versions() -> dict[str, str]:
 
 
 def _dataset_row(ws, name: str) -> dict:
-    rows = list(ws.db.query("SELECT id, name, has_timestamps, fingerprint FROM datasets WHERE name = ?", [name]))
-    if not rows:
-        known = ", ".join(r["name"] for r in ws.db.query("SELECT name FROM datasets ORDER BY name")) or "none"
-        raise ConfigError(f"dataset: no dataset named {name!r} in {ws.path} (datasets: {known})")
-    return rows[0]
+    from workbench.store import datasets
+    return datasets.require(ws, name, ConfigError, prefix="dataset: ")
 
 
 def create_run(ws, config: dict, *, dataset: str | None = None, device: str | None = None,
@@ -60,34 +57,20 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
     from workbench.engine.transfer import check_init_from
     check_init_from(ws, cfg)
     resolved = cfg.to_dict()
-    now = time.time()
-    with ws.db.conn:
-        exp = list(ws.db.query("SELECT id FROM experiments WHERE name = ?", [cfg.name]))
-        if exp:
-            exp_id = exp[0]["id"]
-            ws.db.execute("UPDATE experiments SET config = ?, updated_at = ? WHERE id = ?",
-                          [json.dumps(config), now, exp_id])
-        else:
-            exp_id = ws.db.execute("INSERT INTO experiments (name, config, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                                   [cfg.name, json.dumps(config), now, now]).lastrowid
-        cur = ws.db.execute(
-            "INSERT INTO runs (experiment_id, name, dataset_id, status, config, seed, data_fingerprint, created_at) "
-            "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-            [exp_id, name or cfg.name, ds["id"], json.dumps(resolved), cfg.trainer.seed, ds["fingerprint"], now])
-    return int(cur.lastrowid)
+    from workbench.store import experiments, runs
+    from workbench.store.rows import write
+    with write(ws) as conn:
+        exp_id = experiments.upsert(conn, cfg.name, config)
+        return runs.insert(conn, experiment_id=exp_id, name=name or cfg.name, dataset_id=ds["id"], config=resolved,
+                           seed=cfg.trainer.seed, data_fingerprint=ds["fingerprint"])
 
 
 def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
-    rows = list(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
-    if not rows:
+    from workbench.store import runs
+    row = runs.get(ws, run_id)
+    if row is None:
         raise KeyError(f"no run {run_id} in {ws.path}")
-    return rows[0], parse_config(json.loads(rows[0]["config"]))
-
-
-def _update(ws, run_id: int, **values) -> None:
-    sets = ", ".join(f"{k} = ?" for k in values)
-    with ws.db.conn:
-        ws.db.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*values.values(), run_id])
+    return row, parse_config(json.loads(row["config"]))
 
 
 def seed_everything(seed: int) -> None:
@@ -105,40 +88,46 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
     Opens its own workspace connection. Status: running -> completed | cancelled | failed.
     On an exception the traceback goes to ``runs.error``, status 'failed', and it is re-raised.
     """
-    from workbench.store import open_workspace
+    from workbench.store import open_workspace, runs
     ws = open_workspace(Path(ws_path))
     emitter = None
+    owned = False  # True once this call made the run "running": only then does it record the outcome
     try:
         row, cfg = run_config(ws, run_id)
         if not resume and row["status"] != "queued":
             raise RuntimeError(f"run {run_id} is {row['status']}, not queued (resume=True continues it)")
         if resume and row["status"] == "completed":
             raise RuntimeError(f"run {run_id} is already completed")
-        _update(ws, run_id, status="running", started_at=row["started_at"] or time.time(), error=None,
-                finished_at=None, versions=json.dumps(package_versions()))
+        runs.set_status(ws, run_id, "running", started_at=row["started_at"] or time.time(), error=None,
+                        finished_at=None, versions=json.dumps(package_versions()))
+        owned = True
         from workbench.engine.session import RunSession
         session = RunSession(ws, run_id, cfg, listeners=listeners, should_stop=should_stop)
         emitter = session.emitter
         if row["data_fingerprint"] and row["data_fingerprint"] != session.dataset.fingerprint:
             raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "
                                "(fingerprint differs); create a new run")
-        _update(ws, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
+        runs.update(ws, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
         status, test_metrics, test_groups = session.run(resume=resume)
-        _update(ws, run_id, status=status, finished_at=time.time(), best_epoch=session.trainer.state.best_epoch or None,
-                **({"test_metrics": json.dumps(test_metrics), "test_groups": json.dumps(test_groups)}
-                   if status == "completed" else {}))
+        runs.set_status(ws, run_id, status, finished_at=time.time(),
+                        best_epoch=session.trainer.state.best_epoch or None,
+                        **({"test_metrics": json.dumps(test_metrics), "test_groups": json.dumps(test_groups)}
+                           if status == "completed" else {}))
         emitter.emit("run_finished", status=status, test_metrics=test_metrics,
                      best_epoch=session.trainer.state.best_epoch)
         return test_metrics
     except KeyboardInterrupt:
-        _update(ws, run_id, status="cancelled", finished_at=time.time(), error="interrupted (Ctrl+C)")
+        if owned:
+            runs.set_status(ws, run_id, "cancelled", only_from=("running",), finished_at=time.time(),
+                            error="interrupted (Ctrl+C)")
         raise
     except BaseException as e:
         tb = traceback.format_exc()
         try:
-            _update(ws, run_id, status="failed", finished_at=time.time(), error=tb)
-            if emitter is not None:
-                emitter.emit("run_failed", error=f"{type(e).__name__}: {e}")
+            if owned:
+                runs.set_status(ws, run_id, "failed", only_from=("running",), finished_at=time.time(), error=tb)
+                if emitter is not None:
+                    emitter.emit("run_failed", error=f"{type(e).__name__}: {e}")
         finally:
             raise
     finally:

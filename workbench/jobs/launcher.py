@@ -48,18 +48,19 @@ def submit(ws, run_id: int, device: str | None = None, *, resume: bool = False, 
     Returns the job id. The run's status becomes ``queued`` and its device is
     recorded, so the engine and the monitor agree on where it runs.
     """
-    row = ws.db.execute("SELECT device, status FROM runs WHERE id = ?", [run_id]).fetchone()
+    from workbench.store import runs
+
+    row = runs.get(ws, run_id)
     if row is None:
         raise queue.JobError(f"no run with id {run_id}")
-    run_device, run_status = row
+    run_device, run_status = row["device"], row["status"]
     device = device or run_device or "auto"
     if resume and run_status not in ("cancelled", "failed"):
         raise queue.JobError(f"run {run_id} is {run_status}; only a cancelled or failed run can be resumed")
     if not resume and run_status != "queued":
         raise queue.JobError(f"run {run_id} is {run_status}; resume it instead of starting it again")
     job_id = queue.enqueue(ws, run_id, device, resume=resume)
-    with ws.db.conn:
-        ws.db.conn.execute("UPDATE runs SET device = ? WHERE id = ?", (device, run_id))
+    runs.update(ws, run_id, device=device)
     if start:
         start_worker(ws.path, device)
     return job_id

@@ -12,48 +12,16 @@ Torch-free: the CLI and the TUI import this module.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
-from dataclasses import dataclass
-from typing import Any
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-FINISHED = ("completed", "failed", "cancelled")
+from workbench.liveness import pid_alive  # noqa: F401 - part of the queue's API
+from workbench.store import jobs as job_rows
+from workbench.store.jobs import FINISHED, STATUSES, Job, JobError  # noqa: F401 - the queue's public names
+
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 60.0
-
-
-class JobError(RuntimeError):
-    """A job operation that cannot be done (unknown id, wrong status)."""
-
-
-@dataclass
-class Job:
-    id: int
-    run_id: int
-    status: str
-    device: str
-    resume: bool
-    pid: int | None
-    host: str | None
-    cancel_requested: bool
-    heartbeat: float | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    error: str | None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Job":
-        return cls(row["id"], row["run_id"], row["status"], row["device"], bool(row["resume"]), row["pid"],
-                   row["host"], bool(row["cancel_requested"]), row["heartbeat"], row["created_at"],
-                   row["started_at"], row["finished_at"], row["error"])
-
-
-def _conn(ws):
-    return ws.db.conn
 
 
 def enqueue(ws, run_id: int, device: str = "auto", *, resume: bool = False) -> int:
@@ -61,68 +29,21 @@ def enqueue(ws, run_id: int, device: str = "auto", *, resume: bool = False) -> i
 
     Refused when the run does not exist or already has a queued or running job.
     """
-    conn = _conn(ws)
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        run = conn.execute("SELECT id, status FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if run is None:
-            raise JobError(f"no run with id {run_id}")
-        busy = conn.execute("SELECT id, status FROM jobs WHERE run_id = ? AND status IN ('queued', 'running')",
-                            (run_id,)).fetchone()
-        if busy is not None:
-            raise JobError(f"run {run_id} already has job {busy[0]} ({busy[1]})")
-        cur = conn.execute("INSERT INTO jobs (run_id, status, device, resume, created_at) VALUES (?, 'queued', ?, ?, ?)",
-                           (run_id, device or "auto", int(resume), time.time()))
-        return int(cur.lastrowid)
+    return job_rows.insert(ws, run_id, device, resume=resume)
 
 
 def get_job(ws, job_id: int) -> Job:
-    rows = list(ws.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))
-    if not rows:
-        raise JobError(f"no job with id {job_id}")
-    return Job.from_row(rows[0])
+    return job_rows.get(ws, job_id)
 
 
 def latest_job_for_run(ws, run_id: int) -> Job | None:
-    rows = list(ws.db.query("SELECT * FROM jobs WHERE run_id = ? ORDER BY id DESC LIMIT 1", [run_id]))
-    return Job.from_row(rows[0]) if rows else None
+    return job_rows.latest_for_run(ws, run_id)
 
 
-def list_jobs(ws, *, include_finished: bool = True, limit: int = 200) -> list[dict[str, Any]]:
+def list_jobs(ws, *, include_finished: bool = True, limit: int = 200) -> list[dict]:
     """Jobs newest first, joined with their run's name, status and progress snapshot (dead workers reaped first)."""
     reap_dead(ws)
-    where = "" if include_finished else "WHERE j.status IN ('queued', 'running')"
-    rows = ws.db.query(f"""
-        SELECT j.*, r.name AS run_name, r.status AS run_status, r.progress AS progress, r.test_metrics AS test_metrics
-        FROM jobs j JOIN runs r ON r.id = j.run_id {where} ORDER BY j.id DESC LIMIT ?""", [limit])
-    out = []
-    for row in rows:
-        row = dict(row)
-        for key in ("progress", "test_metrics"):
-            try:
-                row[key] = json.loads(row[key]) if row[key] else None
-            except ValueError:
-                row[key] = None
-        out.append(row)
-    return out
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True when process ``pid`` exists on this host and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child that its parent has not waited for yet is a zombie: dead for us
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+    return job_rows.listing(ws, include_finished=include_finished, limit=limit)
 
 
 def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: float) -> bool:
@@ -134,68 +55,29 @@ def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: fl
 def reap_dead(ws) -> list[int]:
     """Mark running jobs whose worker is gone as failed (and their runs); returns their job ids."""
     now = time.time()
-    suspects = list(ws.db.query("SELECT id, run_id, pid, host, heartbeat FROM jobs WHERE status = 'running'"))
-    dead = [r for r in suspects if _is_dead(r["pid"], r["host"], r["heartbeat"], now)]
+    dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now)]
     if not dead:
         return []
-    conn = _conn(ws)
-    reaped = []
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        for r in dead:
-            message = f"worker process {r['pid']} died"
-            cur = conn.execute("UPDATE jobs SET status = 'failed', finished_at = ?, error = ? "
-                               "WHERE id = ? AND status = 'running' AND pid IS ?", (now, message, r["id"], r["pid"]))
-            if cur.rowcount:
-                reaped.append(r["id"])
-                conn.execute("UPDATE runs SET status = 'failed', finished_at = ?, error = COALESCE(error, ?) "
-                             "WHERE id = ? AND status IN ('running', 'queued')", (now, message, r["run_id"]))
-                conn.execute("INSERT INTO run_events (run_id, ts, level, kind, message, data) "
-                             "VALUES (?, ?, 'error', 'run_failed', ?, NULL)", (r["run_id"], now, message))
-    return reaped
+    return job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now)
 
 
 def claim_next(ws, device: str, pid: int | None = None) -> Job | None:
     """Atomically take the oldest queued job for ``device``; None when empty or the device is busy."""
     reap_dead(ws)
-    pid = pid or os.getpid()
-    now = time.time()
-    conn = _conn(ws)
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        busy = conn.execute("SELECT id FROM jobs WHERE status = 'running' AND device = ?", (device,)).fetchone()
-        if busy is not None:
-            return None
-        row = conn.execute("SELECT id FROM jobs WHERE status = 'queued' AND device = ? ORDER BY id LIMIT 1",
-                           (device,)).fetchone()
-        if row is None:
-            return None
-        conn.execute("UPDATE jobs SET status = 'running', pid = ?, host = ?, heartbeat = ?, started_at = ? "
-                     "WHERE id = ? AND status = 'queued'", (pid, socket.gethostname(), now, now, row[0]))
-    return get_job(ws, row[0])
+    return job_rows.claim(ws, device, pid or os.getpid(), socket.gethostname())
 
 
 def beat(ws, job_id: int) -> bool:
     """Record a heartbeat; returns whether cancellation was requested."""
-    conn = _conn(ws)
-    with conn:
-        conn.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time(), job_id))
-    row = conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return bool(row and row[0])
+    return job_rows.beat(ws, job_id)
 
 
 def cancel_requested(ws, job_id: int) -> bool:
-    row = _conn(ws).execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return bool(row and row[0])
+    return job_rows.cancel_requested(ws, job_id)
 
 
 def finish(ws, job_id: int, status: str, error: str | None = None) -> None:
-    if status not in FINISHED:
-        raise ValueError(f"not a final job status: {status!r}")
-    conn = _conn(ws)
-    with conn:
-        conn.execute("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                     (status, error, time.time(), job_id))
+    job_rows.finish(ws, job_id, status, error)
 
 
 def request_cancel(ws, job_id: int) -> str:
@@ -203,24 +85,7 @@ def request_cancel(ws, job_id: int) -> str:
 
     Returns the job's status after the request.
     """
-    conn = _conn(ws)
-    now = time.time()
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT status, run_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
-            raise JobError(f"no job with id {job_id}")
-        status, run_id = row
-        if status == "queued":
-            conn.execute("UPDATE jobs SET status = 'cancelled', cancel_requested = 1, finished_at = ? WHERE id = ?",
-                         (now, job_id))
-            conn.execute("UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'",
-                         (now, run_id))
-            return "cancelled"
-        if status == "running":
-            conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-            return "running"
-    raise JobError(f"job {job_id} is already {status}")
+    return job_rows.request_cancel(ws, job_id)
 
 
 def job_for(ws, ident: int) -> Job:

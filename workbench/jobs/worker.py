@@ -54,14 +54,16 @@ def _run_outcome(ws_path: Path, run_id: int) -> tuple[str, str | None]:
     """The run's stored status and error after ``execute_run`` returned (it records them itself)."""
     from workbench.store import open_workspace
 
+    from workbench.store import runs
+
     ws = open_workspace(ws_path)
     try:
-        row = ws.db.execute("SELECT status, error FROM runs WHERE id = ?", [run_id]).fetchone()
+        row = runs.get(ws, run_id)
     finally:
         ws.close()
     if row is None:
         return "failed", f"run {run_id} disappeared from the workspace"
-    status, error = row
+    status, error = row["status"], row["error"]
     if status not in queue.FINISHED:  # the engine returned without finishing the run: say so
         return "failed", f"execute_run returned with the run still {status}"
     return status, error if status == "failed" else None
@@ -98,11 +100,12 @@ def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:
     """When the engine itself raised, make sure the run does not stay 'running'."""
     from workbench.store import open_workspace
 
+    from workbench.store import runs
+
     ws = open_workspace(ws_path)
     try:
-        with ws.db.conn:
-            ws.db.conn.execute("UPDATE runs SET status = 'failed', error = COALESCE(error, ?), finished_at = ? "
-                               "WHERE id = ? AND status IN ('queued', 'running')", (error, time.time(), run_id))
+        runs.set_status(ws, run_id, "failed", only_from=("queued", "running"), keep_error=True, error=error,
+                        finished_at=time.time())
     finally:
         ws.close()
 
