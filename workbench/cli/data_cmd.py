@@ -168,3 +168,8 @@ def rm_cmd(ctx, name, yes):
     finally:
         ws.close()
     click.echo(f"removed dataset {name!r}")
+
+
+from workbench.cli.features_cmd import features  # noqa: E402 - `workbench data features` (item files -> vectors)
+
+data.add_command(features)

@@ -179,7 +179,7 @@ def check_init_from(ws, cfg) -> None:
     if opts is None:
         return
     from workbench.engine.checkpoint import checkpoint_path
-    from workbench.store.transfer_source import run_source
+    from workbench.store.catalogue import run_source
     src_ws, own = _source_workspace(ws, opts)
     try:
         try:
@@ -200,7 +200,7 @@ def warm_start(ws, cfg, model, dataset) -> dict:
     """Load run ``cfg.init_from.run``'s best weights into ``model`` (built on ``dataset``) in place.
     Returns the report (also what ``summary_lines`` prints)."""
     from workbench.engine.checkpoint import checkpoint_path, load_checkpoint
-    from workbench.store.transfer_source import item_catalogue, run_source
+    from workbench.store.catalogue import item_catalogue, run_source
     opts = cfg.init_from
     src_ws, own = _source_workspace(ws, opts)
     try:

@@ -1,4 +1,4 @@
-"""Queries for warm starts (``init_from``): a stored run's dataset and that dataset's item catalogue."""
+"""Read-only queries for warm starts and item files: a stored run's dataset, a dataset's item catalogue."""
 
 from __future__ import annotations
 
