@@ -184,3 +184,17 @@ def test_train_users_keeps_only_a_share_of_the_users_training_events(tmp_path):
     again = restrict_training_users(ds, split, 0.2, seed=5)
     assert np.array_equal(again.train_end, part.train_end)
     assert restrict_training_users(ds, split, 1.0, seed=5) is split
+
+
+def test_a_resumed_warm_started_run_keeps_its_own_weights(two_datasets):
+    path, source_run = two_datasets
+    with open_workspace(path) as ws:
+        run_id = create_run(ws, _config("target", 20, init_from=source_run,
+                                        trainer={"epochs": 2, "patience": 0, "seed": 3}))
+    assert execute_run(path, run_id, should_stop=lambda: True) == {}          # cancelled after epoch 1
+    execute_run(path, run_id, resume=True)
+    with open_workspace(path) as ws:
+        assert ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
+        warm = [r[0] for r in ws.db.execute("SELECT data FROM run_events WHERE run_id = ? AND kind = 'log'",
+                                            [run_id]) if '"init_from"' in r[0]]
+    assert len(warm) == 1                   # applied once, at the start; the resume restored epoch 1's weights

@@ -80,13 +80,12 @@ class RunSession:
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
         cfg, tr = self.cfg, self.trainer
-        if resume:
-            last = checkpoint_path(self.ws, self.run_id, "last")
-            if last is not None:
-                best = checkpoint_path(self.ws, self.run_id, "best")
-                tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
-                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
-        if not resume and cfg.init_from is not None:
+        last = checkpoint_path(self.ws, self.run_id, "last") if resume else None
+        if last is not None:
+            best = checkpoint_path(self.ws, self.run_id, "best")
+            tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
+            self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
+        if last is None and cfg.init_from is not None:      # a resumed run keeps its own weights
             self.warm_start()
         num_params = sum(p.numel() for p in self.model.parameters())
         self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
