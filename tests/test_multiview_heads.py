@@ -75,3 +75,25 @@ def test_multitask_needs_action_types(data):
     ctx2 = type(ctx)(**{**ctx.__dict__, "actions": []})
     with pytest.raises(ValueError, match="no action types"):
         build("heads.multitask", "multitask", ctx2, dim=8)
+
+
+def test_multitask_action_loss_is_the_mean_over_positions_with_an_action_and_ignores_padding(data):
+    """The action CE runs at every position (no host sync asking whether any action is there); it must
+    equal the mean CE over the positions that have a target action, and stay finite when none has."""
+    import torch.nn.functional as F
+
+    ctx, seqs, times, acts = data
+    torch.manual_seed(0)
+    head = build("heads.multitask", "multitask", ctx, dim=8, values={"action_weight": 1.0, "item_weight": 0.0})
+    batch = make_batch(ctx, seqs, times, [1, 2, 3], action_seqs=acts)
+    fused = torch.randn(3, 20, 8)
+    fused[~(batch.target_actions > 0)] = float("nan")            # whatever a view leaves at padding
+    fused.requires_grad_(True)
+    sel = batch.target_actions > 0
+    expected = F.cross_entropy(head.action_logits(fused[sel]), batch.target_actions[sel])
+    loss = head.loss(fused, batch, torch.randn(ctx.num_items + 1, 8))
+    assert torch.isclose(loss, expected, atol=1e-5)
+    loss.backward()
+    assert torch.isfinite(fused.grad).all()
+    none = type(batch)(**{**batch.__dict__, "target_actions": torch.zeros_like(batch.target_actions)})
+    assert float(head.loss(torch.randn(3, 20, 8), none, torch.randn(ctx.num_items + 1, 8)).detach()) == 0.0

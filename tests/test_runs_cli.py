@@ -53,7 +53,8 @@ def test_run_ls_show_compare_recommend_rm(ws_template, tmp_path, run_workbench):
     text = run_workbench("-w", ws, "runs", "show", run_id, check=True).stdout
     assert "test short" in text and "test long" in text and "users)" in text
     cmp = json.loads(run_workbench("-w", ws, "runs", "compare", run_id, second, "--json", check=True).stdout)
-    assert [c["id"] for c in cmp] == [run_id, second] and "NDCG@10" in cmp[0]["metrics"]
+    assert [c["id"] for c in cmp["runs"]] == [run_id, second] and "NDCG@10" in cmp["runs"][0]["metrics"]
+    assert {r["metric"] for r in cmp["paired"]["rows"]} >= {"NDCG@10", "HR@10"}
     text = run_workbench("-w", ws, "runs", "compare", run_id, second, check=True).stdout
     assert "NDCG@10" in text
 

@@ -159,6 +159,13 @@ class Evaluator:
     def evaluate(self, rankings: Rankings) -> dict[str, float]:
         raise NotImplementedError
 
+    def per_user(self, rankings: Rankings) -> dict[str, Any]:
+        """Optional: ``{metric_name: (U,) array}``, each user's value of the metrics that are means
+        over users (NaN where undefined for a user), so that the NaN-ignoring mean equals what
+        :meth:`evaluate` reports. Paired significance tests need these; the default offers none
+        (aggregate metrics such as coverage have no per-user value)."""
+        return {}
+
 
 def plugin_specs_by_kind(specs: Iterable[PluginSpec]) -> dict[str, dict[str, PluginSpec]]:
     out: dict[str, dict[str, PluginSpec]] = {k: {} for k in KINDS}

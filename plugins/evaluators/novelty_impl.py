@@ -44,6 +44,14 @@ class NoveltyEvaluator(CutoffEvaluator):
     options_class = NoveltyOptions
 
     def evaluate(self, rankings: Rankings) -> dict[str, float]:
+        out = {}
+        for name, values in self.per_user(rankings).items():
+            kept = values[~np.isnan(values)]
+            out[name] = float(kept.mean()) if kept.size else float("nan")
+        return out
+
+    def per_user(self, rankings: Rankings) -> dict[str, np.ndarray]:
+        """Each user's list average; NaN for a user whose list is empty (left out of the mean)."""
         if len(rankings.target_rank) == 0:
             return {}
         stats = item_statistics(rankings.item_popularity)
@@ -52,9 +60,9 @@ class NoveltyEvaluator(CutoffEvaluator):
             items = top_k_lists(rankings, k, "Novelty")
             valid = items > 0
             per_user_n = valid.sum(axis=1)
-            keep = per_user_n > 0
             for m in self.options.metrics:
                 per_item = np.where(valid, stats[m][items], 0.0)
-                per_user = per_item.sum(axis=1)[keep] / per_user_n[keep]
-                out[metric_name(m, k, rankings.sampled)] = float(per_user.mean()) if per_user.size else float("nan")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    values = per_item.sum(axis=1) / per_user_n
+                out[metric_name(m, k, rankings.sampled)] = np.where(per_user_n > 0, values, np.nan)
         return out

@@ -27,19 +27,22 @@ class RankingEvaluator(CutoffEvaluator):
         return 0  # needs only the target rank, not the top-K lists
 
     def evaluate(self, rankings: Rankings) -> dict[str, float]:
+        return {name: float(values.mean()) for name, values in self.per_user(rankings).items()}
+
+    def per_user(self, rankings: Rankings) -> dict[str, np.ndarray]:
         rank = np.asarray(rankings.target_rank, dtype=np.int64)
         if rank.size == 0:
             return {}
-        out: dict[str, float] = {}
+        out: dict[str, np.ndarray] = {}
         for k in self.options.ks:
             hit = rank < k
             values = {
-                "HR": hit.mean(),
-                "Recall": hit.mean(),
-                "NDCG": np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0).mean(),
-                "MRR": np.where(hit, 1.0 / (rank + 1.0), 0.0).mean(),
-                "Precision": hit.mean() / k,
+                "HR": hit.astype(np.float64),
+                "Recall": hit.astype(np.float64),
+                "NDCG": np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0),
+                "MRR": np.where(hit, 1.0 / (rank + 1.0), 0.0),
+                "Precision": hit / k,
             }
             for m in self.options.metrics:
-                out[metric_name(m, k, rankings.sampled)] = float(values[m])
+                out[metric_name(m, k, rankings.sampled)] = values[m]
         return out

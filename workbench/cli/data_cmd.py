@@ -28,6 +28,8 @@ def _kv(values: tuple[str, ...]) -> dict[str, str]:
               help="Reader name (see `workbench plugins list`), or auto-detect.")
 @click.option("--name", default=None, help="Dataset name (default: from the file or folder name).")
 @click.option("--replace", is_flag=True, help="Replace an existing dataset with this name.")
+@click.option("--force", is_flag=True, help="With --replace: replace it even when runs were trained on different "
+              "data under this name (they keep their metrics but can no longer recommend or resume).")
 @click.option("--map", "mapping", default=None, help="Generic CSV column map: user=col,item=col,time=col,...")
 @click.option("--delimiter", default=None, help="Generic CSV delimiter (auto, ',', tab, ';', '|', space).")
 @click.option("--item-text", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -44,7 +46,7 @@ def _kv(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--test-frac", type=float, default=0.1, show_default=True, help="Temporal split test fraction.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def import_cmd(ctx, path, fmt, name, replace, mapping, delimiter, item_text, reader_kv, min_rating, dedupe,
+def import_cmd(ctx, path, fmt, name, replace, force, mapping, delimiter, item_text, reader_kv, min_rating, dedupe,
                kcore_users, kcore_items, split, valid_frac, test_frac, as_json):
     """Import PATH (a file or a dataset folder) as a dataset: all rows or nothing.
 
@@ -89,7 +91,7 @@ def import_cmd(ctx, path, fmt, name, replace, mapping, delimiter, item_text, rea
         try:
             summary = import_raw(ws, raw, name=name, fmt=fmt, preprocess_opts=opts, replace=replace,
                                  extra_options={"reader_options": ropts}, started=started,
-                                 processed=processed)
+                                 processed=processed, force=force)
         finally:
             ws.close()
     except (ReaderError, ConfigError, DatasetExists, ValueError) as e:
@@ -153,10 +155,13 @@ def stats_cmd(ctx, name, as_json):
 @data.command("rm")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Remove it even when runs were trained on it (they keep their metrics "
+              "but can no longer recommend or resume).")
 @click.pass_context
-def rm_cmd(ctx, name, yes):
-    """Remove dataset NAME and its rows (runs that used it are kept)."""
+def rm_cmd(ctx, name, yes, force):
+    """Remove dataset NAME and its rows (refused while runs were trained on it, unless --force)."""
     from workbench.data.importer import dataset_exists, remove_dataset
+    from workbench.store.datasets import DatasetInUse
 
     ws = open_ws(ctx)
     try:
@@ -164,7 +169,9 @@ def rm_cmd(ctx, name, yes):
             fail(f"no dataset named {name!r} in {ws.path}")
         if not yes and not click.confirm(f"remove dataset {name!r} from {ws.path}?"):
             fail("not removed", code=1)
-        remove_dataset(ws, name)
+        remove_dataset(ws, name, force=force)
+    except DatasetInUse as e:
+        fail(str(e))
     finally:
         ws.close()
     click.echo(f"removed dataset {name!r}")

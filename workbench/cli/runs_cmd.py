@@ -40,10 +40,11 @@ def ls(ctx, as_json):
         return
     from rich.console import Console
     from rich.table import Table
-    table = Table("id", "name", "dataset", "status", "device", "best epoch", *KEY_METRICS)
+    table = Table("id", "name", "dataset", "status", "device", "group", "best epoch", *KEY_METRICS)
     for r in rows:
         m = r["test_metrics"] or {}
         table.add_row(str(r["id"]), r["name"] or "", r["dataset"] or "", r["status"], r["device"] or "",
+                      f"g{r['group_id']}" if r["group_id"] else "",
                       str(r["best_epoch"] or ""), *(f"{m[k]:.4f}" if k in m else "" for k in KEY_METRICS))
     Console().print(table)
 
@@ -86,36 +87,6 @@ def show(ctx, run_id, as_json):
                        "  ".join(f"{k} {m[k]:.4f}" for k in KEY_METRICS if k in m))
     if row["error"]:
         click.echo("  error:\n" + row["error"])
-
-
-@runs.command("compare")
-@click.argument("run_ids", type=int, nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def compare(ctx, run_ids, as_json):
-    """Test metrics of several runs side by side."""
-    with open_ws(ctx) as ws:
-        rows = [_run_row(ws, r) for r in run_ids]
-    names = []
-    for r in rows:
-        for k in (r["test_metrics"] or {}):
-            if k not in names and "@" in k:
-                names.append(k)
-    out = [{"id": r["id"], "name": r["name"], "status": r["status"], "dataset": r["dataset"],
-            "best_epoch": r["best_epoch"], "metrics": {k: (r["test_metrics"] or {}).get(k) for k in names}}
-           for r in rows]
-    if as_json:
-        echo_json(out)
-        return
-    from rich.console import Console
-    from rich.table import Table
-    table = Table("metric", *(f"{r['id']} {r['name']}" for r in out))
-    for k in names:
-        vals = [r["metrics"][k] for r in out]
-        best = max((v for v in vals if v is not None), default=None)
-        table.add_row(k, *("" if v is None else (f"[bold]{v:.4f}[/]" if v == best and len(out) > 1 else f"{v:.4f}")
-                           for v in vals))
-    Console().print(table)
 
 
 @runs.command("resume")
@@ -166,3 +137,12 @@ def rm(ctx, run_ids, as_json):
         echo_json({"removed": removed})
     else:
         click.echo("removed run " + ", ".join(map(str, removed)))
+
+
+def _add_research_commands() -> None:
+    from workbench.cli.compare_cmd import compare, group, groups
+    for command in (compare, groups, group):
+        runs.add_command(command)
+
+
+_add_research_commands()

@@ -73,8 +73,11 @@ def read_path(path: str | Path, fmt: str = "auto", reader_options: dict[str, Any
 def import_path(ws, path: str | Path, *, name: str | None = None, fmt: str = "auto",
                 reader_options: dict[str, Any] | None = None,
                 preprocess_opts: PreprocessOptions | dict[str, Any] | None = None,
-                replace: bool = False) -> ImportSummary:
-    """Read, preprocess and store ``path`` as dataset ``name`` (default: the file/folder name)."""
+                replace: bool = False, force: bool = False) -> ImportSummary:
+    """Read, preprocess and store ``path`` as dataset ``name`` (default: the file/folder name).
+
+    Replacing a dataset that runs were trained on with different data needs ``force``
+    (see :func:`workbench.store.datasets.guard_change`)."""
     started = time.perf_counter()
     path = Path(path)
     name = name or default_name(path)
@@ -83,7 +86,7 @@ def import_path(ws, path: str | Path, *, name: str | None = None, fmt: str = "au
         raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
     fmt, raw, ropts = read_path(path, fmt, reader_options)
     return import_raw(ws, raw, name=name, fmt=fmt, preprocess_opts=opts, replace=replace,
-                      extra_options={"reader_options": ropts}, started=started)
+                      extra_options={"reader_options": ropts}, started=started, force=force)
 
 
 def default_name(path: Path) -> str:
@@ -106,7 +109,7 @@ def prepare(raw: RawDataset, opts: PreprocessOptions | dict[str, Any] | None = N
 def import_raw(ws, raw: RawDataset, *, name: str, fmt: str,
                preprocess_opts: PreprocessOptions | dict[str, Any] | None = None, replace: bool = False,
                extra_options: dict[str, Any] | None = None, started: float | None = None,
-               processed: Processed | None = None) -> ImportSummary:
+               processed: Processed | None = None, force: bool = False) -> ImportSummary:
     """Preprocess ``raw`` (unless ``processed`` is given, from :func:`prepare` with the same
     options) and write it in one transaction (all or nothing)."""
     started = time.perf_counter() if started is None else started
@@ -115,7 +118,7 @@ def import_raw(ws, raw: RawDataset, *, name: str, fmt: str,
     fp = fingerprint(p)
     options = {**options_dict(opts), "id_order": ID_ORDER, "tie_rule": TIE_RULE, "removed": p.removed,
                **(extra_options or {})}
-    did = _write(ws, raw, p, name=name, fmt=fmt, options=options, fp=fp, replace=replace)
+    did = _write(ws, raw, p, name=name, fmt=fmt, options=options, fp=fp, replace=replace, force=force)
     return ImportSummary(id=did, name=name, format=fmt, n_users=p.n_users, n_items=p.n_items,
                          n_interactions=len(p), has_timestamps=p.ts is not None, fingerprint=fp,
                          removed=p.removed, seconds=round(time.perf_counter() - started, 3))
@@ -155,7 +158,9 @@ def _interaction_columns(did: int, p: Processed) -> tuple[list[str], Any]:
 
 
 def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: dict, fp: str,
-           replace: bool) -> int:
+           replace: bool, force: bool = False) -> int:
+    from workbench.store import datasets
+
     conn = ws.db.conn
     if conn.in_transaction:
         conn.commit()
@@ -169,9 +174,11 @@ def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: d
         conn.execute("BEGIN IMMEDIATE")
         try:
             old = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+            same_data_runs: list[int] = []
             if old is not None:
                 if not replace:
                     raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
+                same_data_runs = datasets.guard_change(conn, name, old[0], fp, force=force)
                 delete_rows(conn, old[0])
             cur = conn.execute(
                 "INSERT INTO datasets (name, format, source_files, options, n_users, n_items, n_interactions, "
@@ -186,6 +193,7 @@ def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: d
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", _item_rows(did, raw, p))
             conn.executemany("INSERT INTO users (dataset_id, user, raw_id, attributes) VALUES (?, ?, ?, ?)",
                              _user_rows(did, raw, p))
+            datasets.repoint(conn, same_data_runs, did)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -203,8 +211,13 @@ def delete_rows(conn, did: int) -> None:
     conn.execute("DELETE FROM datasets WHERE id = ?", [did])
 
 
-def remove_dataset(ws, name: str) -> bool:
-    """Delete dataset ``name`` in one transaction; False when there is none."""
+def remove_dataset(ws, name: str, force: bool = False) -> bool:
+    """Delete dataset ``name`` in one transaction; False when there is none.
+
+    Refused (:class:`workbench.store.datasets.DatasetInUse`) when runs were trained on it,
+    unless ``force``: those runs are then kept, detached from any data."""
+    from workbench.store import datasets
+
     conn = ws.db.conn
     if conn.in_transaction:
         conn.commit()
@@ -212,6 +225,7 @@ def remove_dataset(ws, name: str) -> bool:
     try:
         row = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
         if row is not None:
+            datasets.guard_change(conn, name, row[0], None, force=force)
             delete_rows(conn, row[0])
         conn.commit()
     except BaseException:

@@ -149,7 +149,7 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              num_negatives: int = 100, negative_sampling: str = "uniform", seed: int = 0,
              device: Any = None, group_bounds: tuple[int, int] | None = None,
              topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None,
-             action_names: Iterable[str] = ()) -> EvalResult:
+             gather: Callable | None = None, action_names: Iterable[str] = ()) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
@@ -162,6 +162,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     the evaluators as ``Rankings.target_actions`` (e.g. for metrics on purchase targets only).
     ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
     inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
+    ``gather(parts, aux_parts) -> (parts, aux_parts)``: with several ranks each evaluating its share
+    of the users, the per-user arrays of all of them (see :mod:`workbench.engine.distributed`).
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
     """
     if mode not in ("full", "sampled"):
@@ -217,6 +219,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
             forward_s += t1 - t0
             timings["score_s"] += t2 - t1
             timings["rank_s"] += t3 - t2
+    if gather is not None:
+        parts, aux_parts = gather(parts, aux_parts)
     if not parts["targets"]:
         raise ValueError("no evaluation cases: every user was filtered out (too short histories?)")
     cat = {n: np.concatenate(v) for n, v in parts.items() if v}

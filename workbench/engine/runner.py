@@ -82,13 +82,22 @@ def seed_everything(seed: int) -> None:
 
 
 def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,
-                resume: bool = False) -> dict:
+                resume: bool = False, dist=None) -> dict:
     """Train, validate, test and record run ``run_id``; returns the test metrics ({} when cancelled).
 
     Opens its own workspace connection. Status: running -> completed | cancelled | failed.
     On an exception the traceback goes to ``runs.error``, status 'failed', and it is re-raised.
+    A run with ``trainer.nproc > 1`` is handed to torchrun (:mod:`workbench.engine.distributed`),
+    whose rank 0 calls this again with its ``dist`` context (``listeners`` stay in this process unused).
     """
     from workbench.store import open_workspace, runs
+    if dist is None:
+        with open_workspace(Path(ws_path)) as ws:
+            nproc = run_config(ws, run_id)[1].trainer.nproc
+        if nproc > 1:
+            from workbench.engine.distributed import LaunchOptions, launch_run
+            quiet = all(getattr(listener, "quiet", True) for listener in listeners)   # rank 0 prints progress
+            return launch_run(ws_path, run_id, LaunchOptions(nproc), resume=resume, should_stop=should_stop, quiet=quiet)
     ws = open_workspace(Path(ws_path))
     emitter = None
     owned = False  # True once this call made the run "running": only then does it record the outcome
@@ -102,7 +111,7 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
                         finished_at=None, versions=json.dumps(package_versions()))
         owned = True
         from workbench.engine.session import RunSession
-        session = RunSession(ws, run_id, cfg, listeners=listeners, should_stop=should_stop)
+        session = RunSession(ws, run_id, cfg, listeners=listeners, should_stop=should_stop, dist=dist)
         emitter = session.emitter
         if row["data_fingerprint"] and row["data_fingerprint"] != session.dataset.fingerprint:
             raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "

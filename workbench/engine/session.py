@@ -35,16 +35,21 @@ def build_evaluators(cfg, registry=None):
 
 class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
-                 should_stop: Callable[[], bool] = lambda: False, record: bool = True):
+                 should_stop: Callable[[], bool] = lambda: False, record: bool = True, dist=None):
+        from workbench.engine.distributed import SINGLE
         from workbench.engine.runner import seed_everything
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
+        self.dist = dist = dist or SINGLE          # torchrun ranks: see workbench.engine.distributed
         t = cfg.trainer
         if t.threads:
             torch.set_num_threads(t.threads)
         seed_everything(t.seed)
-        self.device = resolve_device(t.device)
+        self.device = dist.device_for(resolve_device(t.device))
         self.amp_dtype = autocast_dtype(self.device, t.amp)
-        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners))
+        self.record = record
+        self.last_eval = self.best_valid = None   # EvalResults kept for the per-user metrics
+        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners)
+                               + [self._keep_best_valid])
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
@@ -59,32 +64,59 @@ class RunSession:
         self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
         self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)
-        self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
+        self.valid = self.eval_cases(self.split.valid_users, self.split.valid_pos)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
-                               emitter=self.emitter, evaluate=self.evaluate,
-                               save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state),
-                               should_stop=should_stop)
+                               emitter=self.emitter, evaluate=self.evaluate, save=self.save, should_stop=should_stop,
+                               dist=dist)
+
+    def save(self, kind: str, epoch: int, state: dict) -> None:
+        if self.dist.writer:             # rank 0 alone writes checkpoints
+            save_checkpoint(self.ws, self.run_id, kind, epoch, state)
+
+    def eval_cases(self, users, positions):
+        """Evaluation batches of these (user, position) cases; with several ranks, this rank's share."""
+        batches = B.eval_batches(self.dataset, self.dist.shard(users), self.dist.shard(positions),
+                                 self.cfg.model.max_len, self.cfg.trainer.eval_batch_size)
+        return [b.pin_memory() for b in batches] if self.device.type == "cuda" else batches
 
     def evaluate(self, batches):
         from workbench.engine.evaluate import evaluate
         e = self.cfg.evaluation
         self.model.eval()
         with torch.no_grad(), self.trainer.autocast():
-            return evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
-                            item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
-                            exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
-                            negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
-                            auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
-                            action_names=self.dataset.action_names)
+            result = evaluate(self.model.encode, self.model.score, batches, num_items=self.dataset.n_items,
+                              item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
+                              exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
+                              negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
+                              auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                              gather=self.dist.gather_eval if self.dist.active else None,
+                              action_names=self.dataset.action_names)
+            self.last_eval = result
+            return result
+
+    def _keep_best_valid(self, event) -> None:
+        """Listener: the validation result of the best epoch so far (for its per-user metrics)."""
+        if event.kind == "epoch_finished" and event.data.get("best_epoch") == event.data.get("epoch"):
+            self.best_valid = self.last_eval
+
+    def store_user_metrics(self, test) -> None:
+        """Per-user metrics of the best epoch's validation (re-evaluated when a resume lost it) and of ``test``."""
+        from workbench.engine.per_user import per_user_metrics
+        from workbench.store.user_metrics import save_split
+        if self.best_valid is None:
+            self.best_valid = self.evaluate(self.valid)
+        for split, result in (("valid", self.best_valid), ("test", test)):
+            save_split(self.ws, self.run_id, split, per_user_metrics(self.evaluators, result.rankings, result.users))
 
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
         cfg, tr = self.cfg, self.trainer
-        last = checkpoint_path(self.ws, self.run_id, "last") if resume else None
-        if last is not None:
-            best = checkpoint_path(self.ws, self.run_id, "best")
-            tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
-            self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
+        last = None
+        if resume:
+            last, best, name = self.dist.broadcast(self._checkpoints_to_resume())
+            if last is not None:
+                tr.restore(last, best)
+                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({name})")
         if last is None and cfg.init_from is not None:      # a resumed run keeps its own weights
             self.warm_start()
         num_params = sum(p.numel() for p in self.model.parameters())
@@ -99,20 +131,21 @@ class RunSession:
             if tr.best_weights is not None:
                 self.model.load_state_dict(tr.best_weights)
         else:
-            result = self.evaluate(self.valid)
+            result = self.best_valid = self.evaluate(self.valid)
             self.emitter.emit("epoch_finished", epoch=0, train_loss=None, metrics=dict(result.metrics),
                               wall_time=result.forward_s + result.ranking_s, best_epoch=0, lr=0.0)
-        test = B.eval_batches(self.dataset, self.split.test_users, self.split.test_pos, cfg.model.max_len,
-                              cfg.trainer.eval_batch_size)
-        result = self.evaluate(test)
+        result = self.evaluate(self.eval_cases(self.split.test_users, self.split.test_pos))
+        if self.record:
+            self.store_user_metrics(result)
+        elif self.dist.active and self.best_valid is None:
+            self.best_valid = self.evaluate(self.valid)   # rank 0 re-evaluates it in store_user_metrics: take part
         metrics = {**result.metrics, **self.cold_start_metrics(result), "forward_s": result.forward_s,
                    "ranking_s": result.ranking_s, "num_users": result.num_users}
         groups = {"groups": result.groups, "group_bounds": list(result.group_bounds),
                   "group_sizes": result.group_sizes}
         self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups), **groups)
         if not self.model.trainable:
-            save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
-                                                               "train_state": tr.state.as_dict()})
+            self.save("best", 0, {"model": self.model.state_dict(), "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
 
     def warm_start(self) -> dict:
@@ -121,6 +154,18 @@ class RunSession:
         report = warm_start(self.ws, self.cfg, self.model, self.dataset)
         self.emitter.emit("log", message="\n".join(summary_lines(report)), init_from=report)
         return report
+
+    def _checkpoints_to_resume(self):
+        """(last, best or None, file name) to resume from, or (None, None, None); read by rank 0 only
+        (on the CPU when other ranks receive them)."""
+        if not self.dist.writer:
+            return None, None, None
+        last = checkpoint_path(self.ws, self.run_id, "last")
+        if last is None:
+            return None, None, None
+        where = "cpu" if self.dist.active else self.device
+        best = checkpoint_path(self.ws, self.run_id, "best")
+        return load_checkpoint(last, where), (load_checkpoint(best, where) if best else None), last.name
 
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
@@ -140,7 +185,9 @@ class RunSession:
 def load_trained_model(ws, run_id: int, device: str = "cpu"):
     """(session without training listeners, model with the best weights) for inference."""
     from workbench.engine.runner import run_config
+    from workbench.store import runs
     row, cfg = run_config(ws, run_id)
+    runs.check_data(ws, row)          # never serve a model on data it was not trained on
     cfg.trainer.device = device
     session = RunSession(ws, run_id, cfg, record=False)
     path = checkpoint_path(ws, run_id, "best")

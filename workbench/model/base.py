@@ -85,6 +85,11 @@ class SeqBatch:
         return SeqBatch(**{k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
                            for k, v in self.__dict__.items()})
 
+    def pin_memory(self) -> "SeqBatch":
+        """A copy in page-locked memory, so ``to(cuda)`` copies without blocking the host."""
+        return SeqBatch(**{k: (v.pin_memory() if isinstance(v, torch.Tensor) else v)
+                           for k, v in self.__dict__.items()})
+
 
 @dataclass
 class ViewOutput:

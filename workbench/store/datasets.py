@@ -40,3 +40,46 @@ def summaries(ws) -> list[dict[str, Any]]:
     rows = ws.db.query("SELECT id, name, format, n_users, n_items, n_interactions, has_timestamps, "
                        "fingerprint, created_at FROM datasets ORDER BY name")
     return [{**r, "has_timestamps": bool(r["has_timestamps"])} for r in rows]
+
+
+class DatasetInUse(ValueError):
+    """Replacing or removing a dataset that stored runs were trained on (needs ``force``)."""
+
+
+def runs_on(conn, dataset_id: int) -> list[tuple[int, str, str | None]]:
+    """(run id, status, data fingerprint) of the runs recorded on ``dataset_id``."""
+    return [tuple(r) for r in conn.execute("SELECT id, status, data_fingerprint FROM runs WHERE dataset_id = ? "
+                                           "ORDER BY id", [dataset_id])]
+
+
+def guard_change(conn, name: str, dataset_id: int, new_fingerprint: str | None, *, force: bool) -> list[int]:
+    """Before dataset ``name`` (id ``dataset_id``) is replaced by data with ``new_fingerprint`` (None: removed).
+
+    Runs trained on exactly the same data (same fingerprint) are unaffected: their ids are returned so the
+    caller points them at the new dataset row. Any other run would be left pointing at data it was not
+    trained on: without ``force`` that raises :class:`DatasetInUse` naming the runs; with ``force`` the runs
+    are kept (metrics, curves, checkpoints) but detached (``dataset_id`` NULL), and everything that needs
+    their data (recommend, explain, Inspect, resume) refuses them because the fingerprint differs.
+    A queued or running run is refused even with ``force``.
+    """
+    used = runs_on(conn, dataset_id)
+    same = [r[0] for r in used if new_fingerprint is not None and r[2] == new_fingerprint]
+    other = [r for r in used if r[0] not in same]
+    active = [r[0] for r in other if r[1] in ("queued", "running")]
+    verb = "replace" if new_fingerprint is not None else "remove"
+    if active:
+        raise DatasetInUse(f"cannot {verb} dataset {name!r}: run(s) {_ids(active)} are queued or training on it; "
+                           "cancel them first")
+    if other and not force:
+        raise DatasetInUse(f"cannot {verb} dataset {name!r}: run(s) {_ids([r[0] for r in other])} were trained on "
+                           f"it and would no longer match their data; pass --force to {verb} it anyway (those runs "
+                           "keep their metrics but can no longer recommend, be inspected or resume)")
+    return same
+
+
+def repoint(conn, run_ids: list[int], dataset_id: int) -> None:
+    conn.executemany("UPDATE runs SET dataset_id = ? WHERE id = ?", [(dataset_id, r) for r in run_ids])
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:10])) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")

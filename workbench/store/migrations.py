@@ -168,7 +168,45 @@ def m004_test_groups(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN test_groups TEXT")   # JSON {groups, group_bounds, group_sizes}
 
 
-MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups]
+def m005_research(db: sqlite_utils.Database) -> None:
+    """Per-user metrics of every evaluation split, and run groups (repeated seeds, tuning studies)."""
+    # One row per (run, split): the evaluated users in ascending id order (int32 little-endian);
+    # every metric blob of that split lists its values in this order.
+    db.execute("""
+        CREATE TABLE eval_users (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            split TEXT NOT NULL,               -- valid|test
+            num_users INTEGER NOT NULL,
+            users BLOB NOT NULL,               -- int32 little-endian, ascending user ids
+            PRIMARY KEY (run_id, split)
+        )""")
+    db.execute("""
+        CREATE TABLE user_metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            split TEXT NOT NULL,
+            metric TEXT NOT NULL,              -- e.g. NDCG@10
+            vector BLOB NOT NULL,              -- float32 little-endian, one per user of eval_users (NaN = undefined)
+            PRIMARY KEY (run_id, split, metric)
+        )""")
+    db.execute("""
+        CREATE TABLE run_groups (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,                -- seeds|tune
+            name TEXT NOT NULL,
+            experiment_id INTEGER REFERENCES experiments(id) ON DELETE SET NULL,
+            spec TEXT NOT NULL,                -- JSON: seeds, or the search space / trials / pruner of a study
+            status TEXT NOT NULL,              -- running|completed|failed|cancelled
+            pid INTEGER,                       -- process driving it (background studies)
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at REAL NOT NULL,
+            finished_at REAL
+        )""")
+    db.execute("ALTER TABLE runs ADD COLUMN group_id INTEGER REFERENCES run_groups(id) ON DELETE SET NULL")
+    db.execute("CREATE INDEX idx_runs_group ON runs(group_id)")
+
+
+MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups, m005_research]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -159,10 +159,11 @@ def detail(ws, run_id: int) -> dict[str, Any] | None:
 
 
 def summaries(ws) -> list[dict[str, Any]]:
-    """Every run, newest first: id, name, status, dataset, device, best epoch, test metrics (parsed), created_at."""
+    """Every run, newest first: id, name, status, dataset, device, best epoch, test metrics (parsed), created_at,
+    group_id (its seeds group or tuning study, None when ungrouped)."""
     rows = [dict(r) for r in ws.db.query(
-        "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at "
-        "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
+        "SELECT r.id, r.name, r.status, d.name AS dataset, r.device, r.best_epoch, r.test_metrics, r.created_at, "
+        "r.group_id FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id ORDER BY r.id DESC")]
     for r in rows:
         r["test_metrics"] = loads(r["test_metrics"])
     return rows
@@ -189,3 +190,29 @@ def using_dataset(ws, dataset_id: int) -> list[dict[str, Any]]:
     """Runs recorded on dataset ``dataset_id``: id, name, status."""
     return [dict(r) for r in ws.db.query("SELECT id, name, status FROM runs WHERE dataset_id = ? ORDER BY id",
                                          [dataset_id])]
+
+
+class DataChanged(ValueError):
+    """The run's dataset is gone or holds other data than the run was trained on."""
+
+
+def check_data(ws, row: dict[str, Any]) -> dict[str, Any]:
+    """The dataset row run ``row`` was trained on, after checking it still holds the same data.
+
+    Raises :class:`DataChanged` when the dataset was removed or replaced by different data
+    (its fingerprint differs from the one stored with the run): a model must never serve,
+    explain, be evaluated or resume on data it was not trained on.
+    """
+    from workbench.store import datasets
+    name = (loads(row.get("config"), {}) or {}).get("dataset") if isinstance(row.get("config"), str) \
+        else (row.get("config") or {}).get("dataset")
+    current = datasets.find(ws, name) if name else None
+    if current is None:
+        raise DataChanged(f"run {row['id']} was trained on dataset {name!r}, which is no longer in {ws.path}; "
+                          "its model cannot be used on other data (train a new run)")
+    stored = row.get("data_fingerprint")
+    if stored and stored != current["fingerprint"]:
+        raise DataChanged(f"run {row['id']} was trained on other data than dataset {name!r} now holds "
+                          f"(fingerprint {stored[:12]} at training, {current['fingerprint'][:12]} now: it was "
+                          "re-imported or replaced); train a new run on it")
+    return current

@@ -1,4 +1,5 @@
-"""Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export."""
+"""Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export,
+and a paired significance test of the marked runs (t)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.widgets import Button, DataTable, Label
 from workbench.tui import export, queries
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
+from workbench.tui.widgets.significance import SignificancePanel, metric_for, significance_text
 from workbench.tui.widgets.tables import fill_table
 
 FIXED = ["id", "name", "status", "dataset"]
@@ -24,17 +26,19 @@ class CompareScreen(WorkbenchScreen):
         Binding("s", "next_sort", "Sort"),
         Binding("o", "export('csv')", "CSV"),
         Binding("k", "export('md')", "Markdown"),
+        Binding("t", "test_marked", "Test"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
-            yield Label("Compare runs: click a column header (or s) to sort, space marks runs to overlay",
+            yield Label("Compare runs: click a header (or s) to sort, space marks runs to overlay, t tests them",
                         classes="hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
                 yield Button("Export CSV (o)", id="csv", compact=True)
                 yield Button("Export Markdown (k)", id="md", compact=True)
                 yield Label("", id="compare-message")
+            yield SignificancePanel("", id="significance")
             yield CurvePlot("marked runs", id="overlay")
 
     def on_mount(self) -> None:
@@ -100,6 +104,18 @@ class CompareScreen(WorkbenchScreen):
         run_id = int(key)
         self.marked ^= {run_id}
         self._fill()
+
+    def action_test_marked(self) -> None:
+        """Paired test of the marked runs on the sorted-by metric (a thread: bootstraps take a moment)."""
+        panel = self.query_one("#significance", SignificancePanel)
+        metric, ids = metric_for(self.sort_key), sorted(self.marked)
+        panel.update(f"testing {metric} for runs {', '.join(map(str, ids))} ..." if len(ids) > 1 else "")
+
+        def work() -> None:
+            text = significance_text(self.app.ws_path, ids, metric)
+            self.app.call_from_thread(panel.update, text)
+
+        self.run_worker(work, thread=True, exclusive=True, group="significance")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_export(event.button.id)

@@ -122,8 +122,13 @@ class DatasetsScreen(WorkbenchScreen):
             if not yes:
                 return
             from workbench.data.importer import remove_dataset
+            from workbench.store.datasets import DatasetInUse
 
-            remove_dataset(self.ws, name)
+            try:
+                remove_dataset(self.ws, name)
+            except DatasetInUse as e:  # runs were trained on it: `workbench data rm --force` removes it anyway
+                self.query_one("#ds-message", Label).update(f"[red]{e}[/red]")
+                return
             self.query_one("#ds-message", Label).update(f"deleted {name}")
             self.shown = None
             self.reload()

@@ -1,0 +1,147 @@
+"""Per-user metrics, paired comparison and seed groups through the real CLI on the demo data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from scipy import stats
+
+TOML = """
+name = "tiny"
+dataset = "demo"
+[model]
+dim = 16
+max_len = 20
+[[views]]
+type = "gru"
+[head]
+type = "softmax_ce"
+[[evaluators]]
+type = "ranking"
+ks = [10]
+[[evaluators]]
+type = "novelty"
+ks = [10]
+[trainer]
+epochs = 2
+batch_size = 256
+lr = 5e-3
+device = "cpu"
+seed = 5
+"""
+
+
+def _blob(db, run_id, split, metric):
+    users = np.frombuffer(db.execute("SELECT users FROM eval_users WHERE run_id = ? AND split = ?",
+                                     [run_id, split]).fetchone()[0], dtype="<i4")
+    row = db.execute("SELECT vector FROM user_metrics WHERE run_id = ? AND split = ? AND metric = ?",
+                     [run_id, split, metric]).fetchone()
+    return users, np.frombuffer(row[0], dtype="<f4")
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A demo workspace holding a 2-seed group of a tiny GRU (trained once for the module)."""
+    import os
+    import subprocess
+    import sys
+    home = tmp_path_factory.mktemp("research")
+    exp = home / "tiny.toml"
+    exp.write_text(TOML)
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    env.pop("WORKBENCH_WORKSPACE", None)
+    cli = "from workbench.cli import main; main()"
+    subprocess.run([sys.executable, "-c", cli, "demo", "--no-app", "--json"], env=env, cwd=home, check=True,
+                   capture_output=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", cli, "-w", "demo", "run", str(exp), "--seeds", "2", "--json"],
+                         env=env, cwd=home, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    return home / "demo.db", exp, json.loads(out.stdout)
+
+
+def test_seed_group_stores_runs_per_user_metrics_and_summary(seeded, run_workbench):
+    ws, _, result = seeded
+    assert result["status"] == "completed" and len(result["run_ids"]) == 2
+    db = sqlite3.connect(ws)
+    seeds = [r[0] for r in db.execute("SELECT seed FROM runs WHERE group_id = ? ORDER BY id", [result["group_id"]])]
+    assert seeds == [5, 6]
+    for run_id in result["run_ids"]:
+        test = json.loads(db.execute("SELECT test_metrics FROM runs WHERE id = ?", [run_id]).fetchone()[0])
+        users, ndcg = _blob(db, run_id, "test", "NDCG@10")
+        assert users.size == test["num_users"] and np.all(np.diff(users) > 0)     # one per user, ascending ids
+        assert float(ndcg.astype(np.float64).mean()) == pytest.approx(test["NDCG@10"], abs=1e-6)
+        _, novelty = _blob(db, run_id, "test", "Novelty@10")
+        assert float(np.nanmean(novelty.astype(np.float64))) == pytest.approx(test["Novelty@10"], rel=1e-5)
+        # the validation blob is the best epoch's validation
+        best = db.execute("SELECT best_epoch FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+        valid = json.loads(db.execute("SELECT metrics FROM epoch_metrics WHERE run_id = ? AND epoch = ?",
+                                      [run_id, best]).fetchone()[0])
+        _, vndcg = _blob(db, run_id, "valid", "NDCG@10")
+        assert float(vndcg.astype(np.float64).mean()) == pytest.approx(valid["NDCG@10"], abs=1e-6)
+    view = json.loads(run_workbench("-w", ws, "runs", "group", f"g{result['group_id']}", "--json", check=True).stdout)
+    values = [r["test_metrics"]["NDCG@10"] for r in view["runs"]]
+    s = view["summary"]["NDCG@10"]
+    lo, hi = stats.t.interval(0.95, 1, loc=np.mean(values), scale=stats.sem(values))
+    assert s["n"] == 2 and s["mean"] == pytest.approx(np.mean(values)) and s["ci_low"] == pytest.approx(lo)
+    assert s["ci_high"] == pytest.approx(hi)
+    groups = json.loads(run_workbench("-w", ws, "runs", "groups", "--json", check=True).stdout)
+    assert [(g["kind"], g["num_runs"], g["status"]) for g in groups] == [("seeds", 2, "completed")]
+
+
+def test_compare_json_matches_scipy_on_the_stored_values(seeded, run_workbench):
+    ws, _, result = seeded
+    a, b = result["run_ids"]
+    out = json.loads(run_workbench("-w", ws, "runs", "compare", a, b, "--json", check=True).stdout)
+    assert [r["id"] for r in out["runs"]] == [a, b]
+    paired = out["paired"]
+    assert paired["metrics"] == ["HR@10", "NDCG@10", "MRR@10", "Precision@10", "Novelty@10", "ARP@10",
+                                 "PopPercentile@10"]
+    assert paired["family_size"] == 7
+    db = sqlite3.connect(ws)
+    row = next(r for r in paired["rows"] if r["metric"] == "NDCG@10")
+    _, va = _blob(db, a, "test", "NDCG@10")
+    _, vb = _blob(db, b, "test", "NDCG@10")
+    va, vb = va.astype(np.float64), vb.astype(np.float64)
+    assert row["diff"] == pytest.approx((vb - va).mean())
+    assert row["t_p"] == pytest.approx(stats.ttest_rel(vb, va).pvalue)
+    assert row["wilcoxon_p"] == pytest.approx(stats.wilcoxon(vb - va).pvalue)
+    assert row["ci_low"] <= row["diff"] <= row["ci_high"]
+    assert row["t_p"] <= row["t_p_holm"] <= min(1.0, 7 * row["t_p"]) + 1e-12
+    assert row["significant"] == (row["t_p_holm"] < 0.05)
+    # --metric restricts the Holm family; the text output marks the test used
+    two = json.loads(run_workbench("-w", ws, "runs", "compare", a, b, "-m", "NDCG@10", "-m", "HR@10", "--json",
+                                   check=True).stdout)["paired"]
+    assert two["family_size"] == 2 and two["metrics"] == ["NDCG@10", "HR@10"]
+    text = run_workbench("-w", ws, "runs", "compare", a, b, "-m", "NDCG@10", check=True).stdout
+    assert "Holm" in text and "95% CI" in text
+    # a group pairs with a run: its per-user values are the mean over its runs
+    group = json.loads(run_workbench("-w", ws, "runs", "compare", a, f"g{result['group_id']}", "-m", "NDCG@10",
+                                     "--json", check=True).stdout)["paired"]
+    assert group["rows"][0]["mean_b"] == pytest.approx((va.mean() + vb.mean()) / 2, abs=1e-6)
+    assert group["compared"][0]["seeds"]["NDCG@10"]["n"] == 2
+
+
+def test_compare_refuses_other_protocols_and_runs_without_per_user_metrics(seeded, tmp_path, run_workbench):
+    import shutil
+    src, exp, result = seeded
+    ws = tmp_path / "copy.db"
+    shutil.copy(src, ws)
+    a = result["run_ids"][0]
+    sampled = tmp_path / "sampled.toml"
+    sampled.write_text(TOML.replace("[trainer]", "[evaluation]\nmode = \"sampled\"\n[trainer]"))
+    other = json.loads(run_workbench("-w", ws, "run", sampled, "--epochs", "0", "--json", check=True,
+                                     timeout=300).stdout)["run_id"]
+    out = run_workbench("-w", ws, "runs", "compare", a, other, "--json")
+    assert out.returncode == 1
+    assert f"cannot pair run {a} with run {other}: evaluation protocol differs" in out.stderr
+    assert "evaluation.mode 'full' vs 'sampled'" in out.stderr
+    # the side-by-side table stays available
+    assert run_workbench("-w", ws, "runs", "compare", a, other, "--no-stats", check=True).returncode == 0
+    db = sqlite3.connect(ws)
+    with db:
+        db.execute("DELETE FROM eval_users WHERE run_id = ?", [result["run_ids"][1]])
+    out = run_workbench("-w", ws, "runs", "compare", a, result["run_ids"][1])
+    assert out.returncode == 1 and "has no per-user test metrics" in out.stderr
