@@ -118,8 +118,8 @@ def bench_transfer(a) -> None:
         source = run(ws, cfg, "pretrain ml-1m", {"dataset": "ml-1m", "seed": 0, "share": 1.0, "start": "pretrain"})[
             "run_id"]
     rows = []
-    for share in [float(s) for s in a.shares.split(",")]:
-        for seed in [int(s) for s in a.seeds.split(",")]:
+    for seed in [int(s) for s in a.seeds.split(",")]:          # seeds outermost: every share gets seed 1 first
+        for share in [float(s) for s in a.shares.split(",")]:
             for start in ("scratch", "init_from"):
                 cfg = {"name": f"transfer-{start}-{share}", "dataset": "ml-100k", **base,
                        "split": {"kind": "loo", "train_users": share, "train_users_seed": seed},

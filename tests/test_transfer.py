@@ -150,6 +150,10 @@ def test_cli_run_with_init_from_prints_and_stores_the_report(two_datasets, run_w
         assert ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
     assert len(data) == 1 and data[0]["init_from"]["source"]["run"] == source_run
     assert data[0]["init_from"]["items"]["mode"] == "title"
+    shown = run_workbench("-w", path, "runs", "show", run_id, check=True).stdout
+    assert f"init_from: run {source_run}" in shown and "mapped views.0.items.table.weight" in shown
+    shown = json.loads(run_workbench("-w", path, "runs", "show", run_id, "--json", check=True).stdout)
+    assert shown["init_from"]["items"]["matched"] == data[0]["init_from"]["items"]["matched"]
 
 
 def test_init_from_an_unknown_run_is_refused_before_anything_is_stored(two_datasets, run_workbench, tmp_path):

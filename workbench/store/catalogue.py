@@ -28,3 +28,16 @@ def item_catalogue(ws, dataset: str) -> tuple[list[str], list[str]]:
     for r in ws.db.query("SELECT item, raw_id, title FROM items WHERE dataset_id = ?", [meta[0]["id"]]):
         raw[r["item"]], titles[r["item"]] = str(r["raw_id"]), r["title"] or ""
     return raw, titles
+
+
+def warm_start_report(ws, run_id: int) -> dict | None:
+    """The ``init_from`` report a run stored with its events (see workbench/engine/transfer.py), or None."""
+    for (data,) in ws.db.execute("SELECT data FROM run_events WHERE run_id = ? AND kind = 'log' AND data LIKE ? "
+                                 "ORDER BY id", [run_id, '%"init_from"%']):
+        try:
+            report = json.loads(data).get("init_from")
+        except ValueError:
+            continue
+        if isinstance(report, dict):
+            return report
+    return None
