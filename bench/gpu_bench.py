@@ -13,8 +13,7 @@ Usage (repo root, Workbench installed in the environment with a CUDA torch):
   imported once, then SASRec with sampled softmax (1024 negatives, logQ), L 50, batch 256.
 
 For each (dataset, ranks): the epochs' training time (``train_s``, the first epoch includes CUDA
-warm-up), validation forward/ranking time, test metrics, peak GPU memory (rank 0), the wall time of the
-command. The workspace is kept (``--workspace``) so the imports are paid once. Writes JSON (``--out``) and
+warm-up), validation forward/ranking time, test metrics, the wall time of the command. The workspace is kept (``--workspace``) so the imports are paid once. Writes JSON (``--out``) and
 prints a Markdown table for bench/README.md. Needs no network.
 """
 
@@ -80,13 +79,12 @@ def environment() -> dict:
     return env
 
 
-def epochs_of(ws: Path, run_id: int) -> tuple[list[dict], dict]:
+def epochs_of(ws: Path, run_id: int) -> list[dict]:
     import sqlite3
     db = sqlite3.connect(ws)
     try:
         rows = db.execute("SELECT epoch, train_loss, metrics, wall_time FROM epoch_metrics WHERE run_id = ? "
                           "ORDER BY epoch", [run_id]).fetchall()
-        progress = db.execute("SELECT progress FROM runs WHERE id = ?", [run_id]).fetchone()[0]
     finally:
         db.close()
     epochs = []
@@ -95,7 +93,7 @@ def epochs_of(ws: Path, run_id: int) -> tuple[list[dict], dict]:
         epochs.append({"epoch": epoch, "train_loss": loss, "train_s": m.get("train_s"), "valid_forward_s":
                        m.get("forward_s"), "valid_ranking_s": m.get("ranking_s"), "wall_s": wall,
                        "NDCG@10": m.get("NDCG@10")})
-    return epochs, json.loads(progress) if progress else {}
+    return epochs
 
 
 def one_run(ws: Path, experiment: Path, dataset: str, nproc: int, epochs: int, device: str) -> dict:
@@ -104,9 +102,8 @@ def one_run(ws: Path, experiment: Path, dataset: str, nproc: int, epochs: int, d
               "--json")
     wall = time.perf_counter() - started
     result = json.loads(out.stdout)
-    per_epoch, progress = epochs_of(ws, result["run_id"])
     return {"dataset": dataset, "nproc": nproc, "run_id": result["run_id"], "command_wall_s": wall,
-            "epochs": per_epoch, "test": result["test_metrics"], "peak_memory_mb_rank0": progress.get("memory_mb")}
+            "epochs": epochs_of(ws, result["run_id"]), "test": result["test_metrics"]}
 
 
 def ensure_ml1m(ws: Path, data: Path) -> None:
@@ -135,16 +132,15 @@ def ensure_synthetic(ws: Path, name: str, events: int, users: int, items: int, f
 
 def table(results: list[dict]) -> str:
     lines = ["| data | ranks | epoch train s (first / rest mean) | valid forward + ranking s | test NDCG@10 | "
-             "peak GPU MB (rank 0) | command wall s |", "|---|---|---|---|---|---|---|"]
+             "command wall s |", "|---|---|---|---|---|---|"]
     for r in results:
         train = [e["train_s"] for e in r["epochs"] if e["train_s"] is not None]
         rest = f"{sum(train[1:]) / len(train[1:]):.1f}" if len(train) > 1 else "-"
         last = r["epochs"][-1] if r["epochs"] else {}
         valid = (last.get("valid_forward_s") or 0) + (last.get("valid_ranking_s") or 0)
-        peak = r.get("peak_memory_mb_rank0") or 0.0
         lines.append(f"| {r['dataset']} | {r['nproc']} | {train[0]:.1f} / {rest} | {valid:.1f} | "
-                     f"{r['test'].get('NDCG@10', float('nan')):.4f} | {peak:.0f} | {r['command_wall_s']:.0f} |"
-                     if train else f"| {r['dataset']} | {r['nproc']} | - | - | - | - | {r['command_wall_s']:.0f} |")
+                     f"{r['test'].get('NDCG@10', float('nan')):.4f} | {r['command_wall_s']:.0f} |"
+                     if train else f"| {r['dataset']} | {r['nproc']} | - | - | - | {r['command_wall_s']:.0f} |")
     return "\n".join(lines)
 
 

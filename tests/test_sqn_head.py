@@ -152,3 +152,14 @@ def test_sqn_head_is_listed_by_the_cli(run_workbench, wb_home):
     out = run_workbench("plugins", "list", "--json", check=True).stdout
     provides = {kind: set(names) for p in json.loads(out)["plugins"] for kind, names in p["provides"].items()}
     assert "sqn" in provides["head"] and "action_ranking" in provides["evaluator"]
+
+
+def test_ranking_uses_the_supervised_head_unless_asked_for_q_values():
+    emb = torch.randn(4, 1)
+    head = _head()
+    assert head.score_table(emb) is emb                         # fast blocked ranking over the item table
+    states = torch.tensor([[2.0]])
+    assert torch.allclose(head.score(states, emb, None), states @ emb.T)
+    head = _head(score_with="q")
+    assert head.score_table(emb) is None                        # evaluation then calls score()
+    assert head.score(states, emb, None)[0, 1:].tolist() == pytest.approx([2.0, 4.0, -2.0])

@@ -118,6 +118,10 @@ class SQNHead(SoftmaxCEHead):
             return supervised
         return supervised + self.options.q_weight * self.td_loss(fused, batch)
 
+    def score_table(self, item_emb: torch.Tensor | None) -> torch.Tensor | None:
+        """The item table when ranking with the supervised head (a plain dot product), else None."""
+        return self.items(item_emb) if self.options.score_with == "supervised" else None
+
     def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None, batch: SeqBatch) -> torch.Tensor:
         if self.options.score_with == "q":
             return self.q(user_states.to(self.q.weight.dtype)).float()

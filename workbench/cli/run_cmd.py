@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -53,6 +54,41 @@ class ProgressPrinter:
     def close(self) -> None:
         if self.started:
             self.progress.stop()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached a foreground run: it stops like Ctrl+C (cancelled, resumable)."""
+
+    def __init__(self, signum: int):
+        import signal
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While a foreground run trains, SIGTERM and SIGHUP stop it as Ctrl+C does: the run is recorded
+    ``cancelled`` and keeps its last checkpoint (instead of the process dying with the run ``running``)."""
+    import signal
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError, AttributeError):  # not the main thread, or no such signal here
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def interrupted_exit_code(e: KeyboardInterrupt) -> int:
+    return 128 + e.signum if isinstance(e, Terminated) else 130
 
 
 @click.command()
@@ -124,14 +160,17 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background, npr
     from workbench.engine.runner import execute_run
     printer = ProgressPrinter(quiet=as_json)
     try:
-        if nproc > 1 or nnodes > 1:
-            from workbench.engine.distributed import LaunchOptions, launch_run
-            metrics = launch_run(ws_path, run_id, LaunchOptions(nproc, nnodes, node_rank, rdzv_endpoint), quiet=as_json)
-        else:
-            metrics = execute_run(ws_path, run_id, listeners=[printer])
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():
+            if nproc > 1 or nnodes > 1:
+                from workbench.engine.distributed import LaunchOptions, launch_run
+                metrics = launch_run(ws_path, run_id, LaunchOptions(nproc, nnodes, node_rank, rdzv_endpoint),
+                                     quiet=as_json)
+            else:
+                metrics = execute_run(ws_path, run_id, listeners=[printer])
+    except KeyboardInterrupt as e:
         printer.close()
-        fail(f"run {run_id} interrupted; continue it with `workbench runs resume {run_id}`", code=130)
+        fail(f"run {run_id} {e or 'interrupted'}; it is cancelled, continue it with `workbench runs resume {run_id}`",
+             code=interrupted_exit_code(e))
     except ConfigError as e:
         printer.close()
         fail(f"run {run_id} failed: {e}")

@@ -219,11 +219,15 @@ def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
     if "fusion" in raw:
         fusion = _plugin(registry, "fusion", raw["fusion"], "fusion")
     else:
-        default = "identity" if len(views) <= 1 else "mean"
-        fusion = _plugin(registry, "fusion", {"type": default}, "fusion")
+        role = "fusion.one_view" if len(views) <= 1 else "fusion.views"
+        default = registry.defaults(role)
+        if not default:
+            raise ConfigError(f"fusion: required (no installed fusion plugin is a default for {role!r}; "
+                              f"installed: {', '.join(registry.names('fusion')) or 'none'})")
+        fusion = _plugin(registry, "fusion", {"type": default[0]}, "fusion")
     ev_raw = raw.get("evaluators")
     if ev_raw is None:
-        ev_raw = [{"type": n} for n in ("ranking", "coverage", "novelty") if n in registry.names("evaluator")]
+        ev_raw = [{"type": n} for n in registry.defaults("evaluators")]
     if isinstance(ev_raw, dict):
         ev_raw = [ev_raw]
     if not isinstance(ev_raw, list):

@@ -35,7 +35,8 @@ def build_evaluators(cfg, registry=None):
 
 class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
-                 should_stop: Callable[[], bool] = lambda: False, record: bool = True, dist=None):
+                 should_stop: Callable[[], bool] = lambda: False, record: bool = True, dist=None,
+                 token: int | None = None):
         from workbench.engine.distributed import SINGLE
         from workbench.engine.runner import seed_everything
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
@@ -47,9 +48,11 @@ class RunSession:
         self.device = dist.device_for(resolve_device(t.device))
         self.amp_dtype = autocast_dtype(self.device, t.amp)
         self.record = record
+        self.token = token      # the run owner lease: fences every record and checkpoint of this session
         self.last_eval = self.best_valid = None   # EvalResults kept for the per-user metrics
-        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners)
-                               + [self._keep_best_valid])
+        # the recorder is required: a write it cannot make (lease lost, disk full) stops the run
+        recorder = [RunRecorder(ws, run_id, token=token)] if record else []
+        self.emitter = Emitter(recorder + list(listeners) + [self._keep_best_valid], required=recorder)
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
@@ -71,7 +74,7 @@ class RunSession:
 
     def save(self, kind: str, epoch: int, state: dict) -> None:
         if self.dist.writer:             # rank 0 alone writes checkpoints
-            save_checkpoint(self.ws, self.run_id, kind, epoch, state)
+            save_checkpoint(self.ws, self.run_id, kind, epoch, state, token=self.token)
 
     def eval_cases(self, users, positions):
         """Evaluation batches of these (user, position) cases; with several ranks, this rank's share."""
@@ -89,6 +92,7 @@ class RunSession:
                               exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
                               negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
                               auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                              score_table=self.model.score_table,
                               gather=self.dist.gather_eval if self.dist.active else None,
                               action_names=self.dataset.action_names)
             self.last_eval = result

@@ -156,7 +156,9 @@ class Trainer:
             started = time.perf_counter()
             loss_sum, steps_done, last_poll = self._epoch(epoch, last_poll)
             if self.cancelled:
-                self.save("last", self.state.epoch, self.full_state())
+                # The partial epoch is discarded: the "last" checkpoint of the last completed epoch
+                # (or none, before the first) is exactly where an uninterrupted run stood, so a resume
+                # re-runs this epoch from there and ends bit-identical to a run never cancelled.
                 return "cancelled"
             train_loss = float(self.dist.all_sum(loss_sum)) / max(1, steps_done)
             if not math.isfinite(train_loss):

@@ -160,6 +160,8 @@ class Head(nn.Module):
     - ``score(user_states (B, d), item_emb, batch) -> (B, N+1)``: higher is better;
       column 0 (padding) is ignored by the caller. ``batch`` holds the users'
       histories (for heads that score from history, e.g. item-KNN).
+    - ``score_table(item_emb) -> (N+1, d) | None`` (optional): the table T when
+      ``score`` is ``user_states @ T.T``, so large catalogues are ranked in blocks.
     - ``trainable``: False for heads that need no gradient training (baselines);
       the trainer then skips the training epochs and only evaluates.
     - ``eval_outputs(user_states (B, d), batch) -> dict of tensors`` (optional): per-batch
@@ -189,3 +191,11 @@ class Head(nn.Module):
     def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None,
               batch: SeqBatch) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
+
+    def score_table(self, item_emb: torch.Tensor | None) -> torch.Tensor | None:
+        """(N+1, d) T when ``score(states, ...)`` is exactly ``states @ T.T``, else None (the default).
+
+        Evaluation then ranks the catalogue block by block from T without building the
+        (B, N+1) score matrix (:func:`workbench.engine.ranking.rank_full_dot`).
+        """
+        return None
