@@ -157,9 +157,10 @@ def test_sqn_head_is_listed_by_the_cli(run_workbench, wb_home):
 def test_ranking_uses_the_supervised_head_unless_asked_for_q_values():
     emb = torch.randn(4, 1)
     head = _head()
-    assert head.score_table(emb) is emb                         # fast blocked ranking over the item table
+    table = head.items(emb)                                     # the head's own table (untied in _head)
+    assert head.score_table(emb) is table                       # fast blocked ranking over the item table
     states = torch.tensor([[2.0]])
-    assert torch.allclose(head.score(states, emb, None), states @ emb.T)
+    assert torch.allclose(head.score(states, emb, None), states @ table.T)
     head = _head(score_with="q")
     assert head.score_table(emb) is None                        # evaluation then calls score()
     assert head.score(states, emb, None)[0, 1:].tolist() == pytest.approx([2.0, 4.0, -2.0])
