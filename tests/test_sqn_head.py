@@ -164,3 +164,25 @@ def test_ranking_uses_the_supervised_head_unless_asked_for_q_values():
     head = _head(score_with="q")
     assert head.score_table(emb) is None                        # evaluation then calls score()
     assert head.score(states, emb, None)[0, 1:].tolist() == pytest.approx([2.0, 4.0, -2.0])
+
+
+def test_ratings_reach_training_batches_as_target_values_also_from_the_column_cache(tmp_path):
+    from workbench.data.dataset import load_dataset, make_split
+    from workbench.data.importer import import_raw
+    from workbench.engine.batches import training_tensors
+    from workbench.kinds import RawDataset
+    raw = RawDataset(users=["u"] * 5 + ["v"] * 4, items=["a", "b", "c", "d", "e", "b", "c", "a", "d"],
+                     timestamps=[float(t) for t in range(9)], values=[5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.0, 4.0])
+    with open_workspace(tmp_path / "ws.db", create=True) as ws:
+        import_raw(ws, raw, name="r", fmt="test")
+        for attempt in range(2):                             # from the column cache, then from the database
+            if attempt:
+                import shutil
+                shutil.rmtree(ws.files_dir / "columns")
+            ds = load_dataset(ws, "r")
+            assert ds.values is not None and ds.values.tolist() == [5.0, 4.0, 3.0, 2.0, 1.0, 1.0, 2.0, 3.0, 4.0]
+            t = training_tensors(ds, make_split(ds, "loo"), max_len=4)
+            # user u trains on a, b, c (d, e held out): inputs a, b -> targets b (4.0), c (3.0)
+            row = int((t.users == 1).nonzero()[0, 0])
+            assert t.targets[row].tolist() == [0, 0, 2, 3]
+            assert t.target_values[row, 2:].tolist() == [4.0, 3.0]
