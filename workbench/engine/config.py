@@ -7,7 +7,6 @@ Torch-free (the CLI and TUI import it at start-up). Every error is a
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -251,7 +250,3 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
             trainer["epochs"] = epochs
         out["trainer"] = trainer
     return out
-
-
-def options_fields(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
