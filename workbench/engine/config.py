@@ -20,8 +20,8 @@ TOP_LEVEL_KEYS = ("name", "description", "dataset", "split", "model", "views", "
 
 @dataclass
 class ModelOptions:
-    dim: int = option(64, help="width d shared by all views, the fusion and the head", min=1)
-    max_len: int = option(200, help="sequence window L (the latest L events)", min=1)
+    dim: int = option(64, help="width d shared by all views, the fusion and the head", min=1, max=16384)
+    max_len: int = option(200, help="sequence window L (the latest L events)", min=1, max=100_000)
     tied: bool = option(True, help="score with the item table the views offer (tied embeddings)")
 
 
@@ -36,14 +36,17 @@ class SplitOptions:
     holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
                                   "(test metrics then also given for users whose test item is one, cold_*)",
                                   min=0.0, max=0.9)
-    holdout_seed: int = option(0, help="cold start: seed of the held-out item draw")
+    holdout_users: float = option(0.0, help="new users: share of users held out of training entirely (their "
+                                  "histories are read only at validation and test; test metrics then also "
+                                  "given for them, new_*, and the others, known_*)", min=0.0, max=0.9)
+    holdout_seed: int = option(0, help="cold start: seed of the held-out item and user draws")
 
 
 @dataclass
 class TrainerOptions:
-    epochs: int = option(200, help="maximum training epochs", min=0)
-    batch_size: int = option(128, help="sequences per step", min=1)
-    lr: float = option(1e-3, help="AdamW peak learning rate", min=0.0)
+    epochs: int = option(200, help="maximum training epochs", min=0, max=100_000)
+    batch_size: int = option(128, help="sequences per step", min=1, max=1_048_576)
+    lr: float = option(1e-3, help="AdamW peak learning rate", min=0.0, max=10.0)
     weight_decay: float = option(0.0, help="AdamW weight decay", min=0.0)
     betas: list[float] = option(default_factory=lambda: [0.9, 0.98], help="AdamW betas")
     warmup_steps: int = option(0, help="linear warm-up steps", min=0)
@@ -54,7 +57,7 @@ class TrainerOptions:
     seed: int = option(42, help="global seed")
     device: str = option("auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     eval_every: int = option(1, help="validate every N epochs", min=1)
-    eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
+    eval_batch_size: int = option(512, help="users per evaluation batch", min=1, max=1_048_576)
     amp: str = option("auto", help="autocast: auto (bf16 on CUDA, or CPU with native bf16), bf16, fp16 (float16 "
                       "with loss scaling, for GPUs without bf16), off", choices=["auto", "bf16", "fp16", "off"])
     train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
@@ -250,3 +253,13 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
             trainer["epochs"] = epochs
         out["trainer"] = trainer
     return out
+
+
+def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
+    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError
+    (:class:`workbench.store.runs.RunNotFound`) when there is none."""
+    import json
+
+    from workbench.store import runs
+    row = runs.require(ws, run_id)
+    return row, parse_config(json.loads(row["config"]))

@@ -7,7 +7,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from workbench.model.base import DataContext, SeqBatch, sum_item_tables
+from workbench.model.base import DataContext, SeqBatch, ViewOutput, sum_item_tables
 
 
 class ComposedModel(nn.Module):
@@ -40,10 +40,14 @@ class ComposedModel(nn.Module):
         return combine(tables)
 
     def states(self, batch: SeqBatch):
+        return self.fuse([v(batch) for v in self.views], batch)
+
+    def fuse(self, outs: list[ViewOutput], batch: SeqBatch):
+        """The views' outputs (one per view, in order) -> (fused, aux loss, weights) as :meth:`states`.
+        Explanations call it with a view's states replaced by a baseline."""
         if not self.views:
             B, L = batch.items.shape
             return batch.items.new_zeros((B, L, self.dim), dtype=torch.float32), None, None
-        outs = [v(batch) for v in self.views]
         aux = [o.aux_loss for o in outs if o.aux_loss is not None]
         fused = self.fusion([o.states for o in outs], batch)
         return fused.fused, (sum(aux) if aux else None), fused.weights
