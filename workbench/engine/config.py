@@ -139,6 +139,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such experiment file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                          "save the experiment file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not an experiment file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from None
 
 
 def _table(raw: dict, key: str) -> dict:
