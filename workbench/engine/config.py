@@ -7,7 +7,6 @@ Torch-free (the CLI and TUI import it at start-up). Every error is a
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -155,6 +154,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such experiment file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                          "save the experiment file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not an experiment file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from None
 
 
 def _table(raw: dict, key: str) -> dict:
@@ -290,7 +297,3 @@ def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
     from workbench.store import runs
     row = runs.require(ws, run_id)
     return row, parse_config(json.loads(row["config"]))
-
-
-def options_fields(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]
