@@ -59,6 +59,8 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
             resolve_device(cfg.trainer.device)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+    from workbench.engine.transfer import check_init_from
+    check_init_from(ws, cfg)
     resolved = cfg.to_dict()
     from workbench.store import experiments, runs
     from workbench.store.rows import write
