@@ -65,6 +65,7 @@ def integrity_ok(db_path: Path) -> bool:
 class Tally:
     def __init__(self):
         self.kills = self.runs_lost = self.rows_lost = self.not_identical = self.integrity = 0
+        self.mid_run = 0      # kills that landed before the run had completed (the others hit a finished run)
 
     def check(self, ws_path: Path, run_id: int, before: list[tuple], resumed: dict, reference: dict) -> None:
         from workbench.store import open_workspace
@@ -109,13 +110,14 @@ def worker_kills(ws_path: Path, n: int, reference: dict, rng: random.Random, tal
             job = launcher.submit(ws, run_id, "cpu", start=False)
         worker = launcher.start_worker(ws_path, "cpu")
         wait(lambda: queue.pid_alive(worker.pid) and _job_status(ws_path, job) != "queued")
-        time.sleep(rng.uniform(0.0, 6.0))          # somewhere in the run (or after it, sometimes)
+        time.sleep(rng.uniform(0.0, 4.0))          # somewhere in the run (or after it, sometimes)
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         before = epoch_rows(ws_path, run_id)
         with open_workspace(ws_path) as ws:
             queue.reap_dead(ws)
             status = ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+        tally.mid_run += status != "completed"
         resumed = reference if status == "completed" else execute_run(ws_path, run_id, resume=True)
         if status == "completed":
             with open_workspace(ws_path) as ws:
@@ -142,7 +144,7 @@ def foreground_kills(ws_path: Path, exp: Path, n: int, reference: dict, rng: ran
         proc = subprocess.Popen([sys.executable, "-c", CLI, "--workspace", str(ws_path), "run", str(exp)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait(lambda: _max_run(ws_path) > before_ids)
-        time.sleep(rng.uniform(0.0, 6.0))
+        time.sleep(rng.uniform(0.0, 4.0))
         proc.send_signal(signal.SIGKILL if i % 2 == 0 else signal.SIGTERM)
         proc.wait()
         run_id = _max_run(ws_path)
@@ -150,6 +152,7 @@ def foreground_kills(ws_path: Path, exp: Path, n: int, reference: dict, rng: ran
         with open_workspace(ws_path) as ws:
             queue.reap_dead(ws)
             status = ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+        tally.mid_run += status != "completed"
         if status == "completed":
             with open_workspace(ws_path) as ws:
                 resumed = comparable(json.loads(ws.db.execute("SELECT test_metrics FROM runs WHERE id = ?",
