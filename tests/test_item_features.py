@@ -122,7 +122,7 @@ def test_vectors_reach_the_precomputed_view_by_raw_item_id(tmp_path, run_workben
     matrix = np.load(f"{prefix}.npy")
     ids = Path(f"{prefix}.ids").read_text().splitlines()
     options = parse_options(PrecomputedOptions, {"path": f"{prefix}.npy", "ids_path": f"{prefix}.ids"}, "views[0]")
-    ctx = DataContext(num_items=ds.n_items, num_users=ds.n_users, max_len=10, extra={"item_raw_ids": ds.item_raw_ids})
+    ctx = DataContext(num_items=ds.n_items, num_users=ds.n_users, max_len=10, item_raw_ids=ds.item_raw_ids)
     features, has = load_item_matrix(options, ctx)
     for item in range(1, ds.n_items + 1):
         raw = ds.item_raw_ids[item]

@@ -39,8 +39,7 @@ def test_td_targets_double_q_and_max_on_a_hand_checked_case():
 
 
 def _head(actions=("click", "purchase"), **options) -> SQNHead:
-    ctx = DataContext(num_items=3, num_users=1, max_len=3, actions=list(actions),
-                      extra={"head_item_table": True})
+    ctx = DataContext(num_items=3, num_users=1, max_len=3, actions=list(actions), tied_item_table=False)
     head = SQNHead(parse_options(SQNOptions, {"tau": 0.0, "gamma": 0.5, **options}, "head"), ctx, dim=1)
     with torch.no_grad():       # Q(s, i) = w_i * s: online w = (1, 2, -1), target w = (2, 1, 0) for items 1..3
         head.q.weight.copy_(torch.tensor([[0.0], [1.0], [2.0], [-1.0]]))

@@ -195,7 +195,9 @@ def test_a_resumed_warm_started_run_keeps_its_own_weights(two_datasets):
     with open_workspace(path) as ws:
         run_id = create_run(ws, _config("target", 20, init_from=source_run,
                                         trainer={"epochs": 2, "patience": 0, "seed": 3}))
-    assert execute_run(path, run_id, should_stop=lambda: True) == {}          # cancelled after epoch 1
+    finished = []                                            # cancelled once epoch 1 is done (and checkpointed)
+    listener = lambda e: finished.append(e) if e.kind == "epoch_finished" else None  # noqa: E731
+    assert execute_run(path, run_id, listeners=[listener], should_stop=lambda: bool(finished)) == {}
     execute_run(path, run_id, resume=True)
     with open_workspace(path) as ws:
         assert ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "completed"
