@@ -246,7 +246,10 @@ def test_a_terminated_foreground_run_is_cancelled_with_its_checkpoint(ws_path, t
     with open_workspace(ws_path) as ws:
         last = checkpoint_path(ws, 1, "last")
         assert last is not None
-        assert torch.load(last, weights_only=True)["train_state"]["epoch"] == epochs_of(ws_path, 1)[-1]
+        # the signal may land between an epoch's metric row and its checkpoint: resume then re-runs that
+        # epoch from the previous checkpoint (and rewrites its row with the same values)
+        recorded = epochs_of(ws_path, 1)[-1]
+        assert torch.load(last, weights_only=True)["train_state"]["epoch"] in (recorded - 1, recorded)
 
 
 def test_a_killed_foreground_run_is_detected_and_recoverable(ws_path, tmp_path):
