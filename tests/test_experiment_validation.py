@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrity_helpers import CSV_MAP, cli, one_line_error, tiny_experiment, write_ratings
+from integrity_helpers import CSV_MAP, cli, one_line_error, tiny_experiment, write_experiment, write_ratings
 from workbench.engine.runner import create_run
 from workbench.options import ConfigError
 from workbench.store import open_workspace
@@ -65,5 +65,17 @@ def test_cli_refuses_a_nan_learning_rate_in_one_line(ws_path, tmp_path):
                    '[trainer]\nlr = nan\nepochs = 1\n')
     msg = one_line_error(cli(ws_path, "run", exp))
     assert "trainer.lr: expected a finite number, got nan" in msg and str(exp) in msg
+    with open_workspace(ws_path) as ws:
+        assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_a_plugin_factory_that_does_not_resolve_is_refused_before_any_row(ws_path, plugin_site, tmp_path):
+    env = plugin_site({"wbtest-dangling": {"wbtest_dangling": "wbtest_dangling"}})
+    config = tiny_experiment(1)
+    config["views"] = [{"type": "wbtest_dangling"}]
+    exp = write_experiment(tmp_path / "dangling.toml", config)
+    msg = one_line_error(cli(ws_path, "run", exp, env=env))
+    assert "views[0].type: plugin 'wbtest_dangling' cannot be loaded: its factory " \
+           "'wbtest_module_that_is_missing:View' names module 'wbtest_module_that_is_missing'" in msg
     with open_workspace(ws_path) as ws:
         assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0

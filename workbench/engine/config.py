@@ -184,7 +184,24 @@ def _plugin(registry, kind: str, raw: Any, where: str) -> PluginChoice:
         spec = registry.get(kind, name)
     except KeyError as e:
         raise ConfigError(f"{where}.type: {e.args[0]}") from None
+    _check_factory(spec, where)
     return PluginChoice(name, parse_options(spec.options, values, where), where)
+
+
+def _check_factory(spec, where: str) -> None:
+    """The module a string factory names must be importable (checked without importing it, so
+    no torch here): a plugin with a dangling factory is refused before any run row is written."""
+    if not isinstance(spec.factory, str):
+        return
+    import importlib.util
+    module = spec.factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):   # a parent package missing, or an empty name
+        found = False
+    if not found:
+        raise ConfigError(f"{where}.type: plugin {spec.name!r} cannot be loaded: its factory {spec.factory!r} "
+                          f"names module {module!r}, which is not installed")
 
 
 def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
