@@ -1,34 +1,43 @@
-"""Helpers for the engine tests: a workspace with real ml-100k imported by the product importer."""
+"""Helpers for the engine tests: a workspace holding the generated demo data, imported by the product importer.
+
+No files needed (see :mod:`workbench.data.demo`), so the engine tests run in any clone.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pytest
+DATASET = "demo"
+DEMO_USERS = 600
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
-
-def ml100k_workspace(tmp_path_factory) -> Path:
-    """A workspace file holding ``ml-100k`` (imported once per test module, copied per use)."""
-    if not (SHARED / "ml-100k" / "u.data").exists():
-        pytest.skip(f"real datasets not found at {SHARED} (needed for the engine tests)")
-    from workbench.data.importer import import_path
+def demo_workspace(tmp_path_factory, whole_seconds: bool = False) -> Path:
+    """A workspace file holding the demo dataset ``demo`` (600 users, 800 items; imported once per
+    test module by the product importer, copied per use). ``whole_seconds`` rounds the generated
+    times (milliseconds) to whole seconds, as most real logs store them."""
+    from workbench.data.demo import DemoSpec, generate, import_demo
+    from workbench.data.importer import import_raw
     from workbench.store import open_workspace
+    spec = DemoSpec(users=DEMO_USERS)
     path = tmp_path_factory.mktemp("engine") / "ws.db"
     with open_workspace(path, create=True) as ws:
-        import_path(ws, SHARED / "ml-100k", name="ml-100k")
+        if whole_seconds:
+            raw = generate(spec)
+            raw.timestamps = [float(round(t)) for t in raw.timestamps]
+            import_raw(ws, raw, name=DATASET, fmt="demo")
+        else:
+            import_demo(ws, spec, name=DATASET)
         ws.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 
-def ml100k_dataset(tmp_path_factory):
-    """The real ml-100k as a :class:`LoadedDataset`, imported by the product importer."""
+def demo_dataset(tmp_path_factory, whole_seconds: bool = False):
+    """The demo dataset as a :class:`LoadedDataset`, imported by the product importer."""
     from workbench.data.dataset import load_dataset
     from workbench.store import open_workspace
-    with open_workspace(ml100k_workspace(tmp_path_factory)) as ws:
-        return load_dataset(ws, "ml-100k")
+    with open_workspace(demo_workspace(tmp_path_factory, whole_seconds)) as ws:
+        return load_dataset(ws, DATASET)
 
 
 def copy_workspace(src: Path, dest_dir: Path) -> Path:
@@ -38,9 +47,9 @@ def copy_workspace(src: Path, dest_dir: Path) -> Path:
 
 
 def tiny_config(**trainer) -> dict:
-    """A small SASRec-CE experiment on ml-100k (fast on 2 CPU cores)."""
+    """A small SASRec-CE experiment on the demo dataset (fast on 2 CPU cores)."""
     return {
-        "name": "tiny-sasrec", "dataset": "ml-100k",
+        "name": "tiny-sasrec", "dataset": DATASET,
         "model": {"dim": 32, "max_len": 50},
         "views": [{"type": "sasrec", "blocks": 1, "heads": 1, "dropout": 0.1}],
         "head": {"type": "softmax_ce"},

@@ -1,82 +1,81 @@
-"""Real-data fixtures for the multi-view plugin tests: small MovieLens slices parsed directly.
+"""Data for the multi-view plugin tests: small slices of the generated demo data.
 
-Builds a :class:`DataContext` and :class:`SeqBatch` es from ``../shared/datasets``
-(ml-100k: real timestamps, titles, genres, user attributes; ml-1m SASRec: order only).
-Tests skip with a clear message when the datasets folder is absent.
+:func:`demo_slice` builds a :class:`DataContext` and per-user sequences from
+:mod:`workbench.data.demo` (real timestamps, titles, categories, user attributes,
+a view/click/cart/purchase action funnel): no files needed, so these tests run in any
+clone. Tests about real-data quality use :func:`require` to reach ``../shared/datasets``
+and skip, naming the missing folder, where it is absent.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-                 "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-                 "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+AGE_MIDPOINTS = {"18-24": 21, "25-34": 30, "35-49": 42, "50+": 57}
 
 
 def require(name: str) -> Path:
     path = DATASETS / name
     if not path.exists():
-        pytest.skip(f"real dataset {path} not available (expected ../shared/datasets next to the repo)")
+        pytest.skip(f"real dataset folder {path} not found (../shared/datasets next to the repo)")
     return path
 
 
-def ml100k_slice(n_users: int = 60, max_len: int = 30, actions: bool = False):
-    """First ``n_users`` users of ml-100k in time order; items remapped to 1..N.
+def demo_slice(n_users: int = 60, max_len: int = 30, actions: bool = False, n_items: int = 800,
+               min_events: int = 10):
+    """The first ``n_users`` demo users with at least ``min_events`` events, in time order;
+    users renumbered 1..n_users, items remapped to 1..N in order of first appearance.
 
-    Returns ``(ctx, sequences, times, raw_item_ids)``: per-user item / timestamp lists
-    (index 0 empty). The last two events of each user are held out of
-    ``ctx.train_sequences`` (leave-one-out). With ``actions``, each event gets the
-    action "like" (rating >= 4) or "view" (rating < 4) so action views can be tested.
+    Returns ``(ctx, sequences, times, action_seqs)``: per-user item / timestamp / action-id
+    lists (index 0 empty; ``action_seqs`` is None unless ``actions``). The last two events
+    of each user are held out of ``ctx.train_sequences`` (leave-one-out). User attributes:
+    the generator's ``age_band`` and ``region`` (categorical) and ``age``, the band's
+    midpoint (numeric). With ``actions`` the vocabulary is view, click, cart, purchase.
     """
+    from collections import defaultdict
+
     import torch
 
+    from workbench.data.demo import ACTIONS, DemoSpec, generate
     from workbench.model.base import DataContext
 
-    root = require("ml-100k")
+    raw = generate(DemoSpec(users=4 * n_users, items=n_items))
     per_user = defaultdict(list)
-    for line in (root / "u.data").read_text().splitlines():
-        u, i, r, t = line.split("\t")
-        per_user[int(u)].append((int(t), int(i), int(r)))
-    users = sorted(per_user)[:n_users]
-    item_map: dict[int, int] = {}
+    for u, i, t, a in zip(raw.users, raw.items, raw.timestamps, raw.actions):
+        per_user[u].append((t, i, ACTIONS.index(a) + 1))
+    users = [u for u in sorted(per_user, key=int) if len(per_user[u]) >= min_events][:n_users]
+    assert len(users) == n_users, "the demo generator gave too few users with enough events"
+    item_map: dict[str, int] = {}
     seqs, times, acts = [[]], [[]], [[]]
     for u in users:
         events = sorted(per_user[u])
         seqs.append([item_map.setdefault(i, len(item_map) + 1) for _, i, _ in events])
         times.append([float(t) for t, _, _ in events])
-        acts.append([1 if r >= 4 else 2 for _, _, r in events])   # vocabulary ["like", "view"]: like = 1, view = 2
-    n_items = len(item_map)
-    titles, cats = [""] * (n_items + 1), [[] for _ in range(n_items + 1)]
-    for line in (root / "u.item").read_text(encoding="latin-1").splitlines():
-        parts = line.split("|")
-        raw = int(parts[0])
-        if raw in item_map:
-            k = item_map[raw]
-            titles[k] = parts[1]
-            cats[k] = [g for g, flag in zip(ML100K_GENRES, parts[5:]) if flag == "1"]
+        acts.append([a for _, _, a in events])
+    n = len(item_map)
+    titles, texts, cats = [""] * (n + 1), [""] * (n + 1), [[] for _ in range(n + 1)]
+    for raw_id, k in item_map.items():
+        info = raw.item_info[raw_id]
+        titles[k], texts[k], cats[k] = info["title"], info["text"], list(info["categories"])
     attrs = [{}]
-    user_rows = {int(p[0]): p for p in (line.split("|") for line in (root / "u.user").read_text().splitlines())}
     for u in users:
-        p = user_rows[u]
-        attrs.append({"age": int(p[1]), "gender": p[2], "occupation": p[3]})
+        band, region = raw.user_info[u]["age_band"], raw.user_info[u]["region"]
+        attrs.append({"age": AGE_MIDPOINTS[band], "age_band": band, "region": region})
     train = [[]] + [s[:-2] for s in seqs[1:]]
-    pop = torch.zeros(n_items + 1)
+    pop = torch.zeros(n + 1)
     for s in train[1:]:
         for i in s:
             pop[i] += 1
     ctx = DataContext(
-        num_items=n_items, num_users=len(users), max_len=max_len, has_timestamps=True,
-        item_titles=titles, item_texts=["" for _ in titles], item_categories=cats,
-        user_attributes=attrs, actions=(["like", "view"] if actions else []),
+        num_items=n, num_users=len(users), max_len=max_len, has_timestamps=True,
+        item_titles=titles, item_texts=texts, item_categories=cats,
+        user_attributes=attrs, actions=(list(ACTIONS) if actions else []),
         train_sequences=train, item_popularity=pop)
-    ctx.extra["item_raw_ids"] = [""] + [str(r) for r, _ in sorted(item_map.items(), key=lambda kv: kv[1])]
-    action_seqs = acts if actions else None
-    return ctx, seqs, times, action_seqs
+    ctx.extra["item_raw_ids"] = [""] + [r for r, _ in sorted(item_map.items(), key=lambda kv: kv[1])]
+    return ctx, seqs, times, (acts if actions else None)
 
 
 def make_batch(ctx, seqs, times, user_ids, action_seqs=None, holdout: int = 2):

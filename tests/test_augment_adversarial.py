@@ -1,17 +1,19 @@
-"""Trainer options on real ml-100k batches: sequence augmentation (crop, mask, reorder) and
+"""Trainer options on demo-data batches: sequence augmentation (crop, mask, reorder) and
 adversarial embedding perturbation (FGSM / PGD) on a composed multi-view model."""
+
+import json
 
 import pytest
 import torch
 
-from mv_data import build, make_batch, ml100k_slice
+from mv_data import build, demo_slice, make_batch
 from workbench.engine.adversarial import AdversarialOptions, EmbeddingAdversary
 from workbench.engine.augment import AugmentOptions, augment_batch
 
 
 @pytest.fixture(scope="module")
 def data():
-    ctx, seqs, times, acts = ml100k_slice(n_users=30, max_len=25, actions=True)
+    ctx, seqs, times, acts = demo_slice(n_users=30, max_len=25, actions=True)
     batch = make_batch(ctx, seqs, times, list(range(1, 17)), action_seqs=acts)
     return ctx, batch
 
@@ -110,18 +112,17 @@ def test_adversary_is_a_no_op_when_off_or_in_eval(data):
         adv.close()
 
 
-def test_fused_experiment_with_augmentation_and_adversary_runs_through_the_product(tmp_path, run_workbench,
-                                                                                   shared_datasets):
-    """Real import of ml-100k, then the engine's runner trains SASRec + temporal (GMU fusion)
-    with crop/mask/reorder augmentation and FGM adversarial training turned on in [trainer]."""
+def test_fused_experiment_with_augmentation_and_adversary_runs_through_the_product(tmp_path, run_workbench):
+    """`workbench demo` imports the demo data, then the engine's runner trains SASRec + temporal (GMU
+    fusion) with crop/mask/reorder augmentation and FGM adversarial training turned on in [trainer]."""
+    from workbench.data.demo import DEMO_DATASET
     from workbench.engine.runner import run_experiment
     from workbench.store import open_workspace
 
     ws_path = tmp_path / "ws.db"
-    run_workbench("-w", ws_path, "data", "import", shared_datasets / "ml-100k", "--format", "movielens_100k",
-                  "--name", "ml100k", check=True)
+    stats = json.loads(run_workbench("-w", ws_path, "demo", "--no-app", "--json", check=True).stdout)
     config = {
-        "name": "mv-trainer-options", "dataset": "ml100k",
+        "name": "mv-trainer-options", "dataset": DEMO_DATASET,
         "model": {"dim": 16, "max_len": 12},
         "views": [{"type": "sasrec", "blocks": 1}, {"type": "temporal", "windows": [3, 0]}],
         "fusion": {"type": "gmu"}, "head": {"type": "softmax_ce"},
@@ -129,7 +130,7 @@ def test_fused_experiment_with_augmentation_and_adversary_runs_through_the_produ
                     "augment_reorder": 0.3, "adversarial": "fgm", "adversarial_epsilon": 0.1, "patience": 0},
     }
     run_id, test = run_experiment(ws_path, config)
-    assert 0 < test["NDCG@10"] < 1 and test["num_users"] == 943
+    assert 0 < test["NDCG@10"] < 1 and test["num_users"] == stats["users"]
     with open_workspace(ws_path) as ws:
         run = list(ws.db.query("SELECT status, config FROM runs WHERE id = ?", [run_id]))[0]
         epochs = list(ws.db.query("SELECT train_loss FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", [run_id]))

@@ -1,4 +1,4 @@
-"""Cold-start protocol on real ml-100k: held-out items never reach training (not as inputs,
+"""Cold-start protocol on the demo data: held-out items never reach training (not as inputs,
 targets, graph edges or softmax negatives), evaluation keeps the real histories, and the test
 metrics are also given for the users whose test item is held out."""
 
@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from engine_helpers import copy_workspace, ml100k_workspace, tiny_config
+from engine_helpers import DATASET, copy_workspace, demo_workspace, tiny_config
 from workbench.data.cold_start import held_out_items, training_without
 from workbench.data.dataset import load_dataset, make_split
 from workbench.engine.runner import create_run, execute_run, run_config
@@ -19,12 +19,12 @@ from workbench.store import open_workspace
 
 @pytest.fixture(scope="module")
 def ws_template(tmp_path_factory):
-    return ml100k_workspace(tmp_path_factory)
+    return demo_workspace(tmp_path_factory)
 
 
 def test_held_out_items_leave_training_and_nothing_else(ws_template):
     with open_workspace(ws_template) as ws:
-        ds = load_dataset(ws, "ml-100k")
+        ds = load_dataset(ws, DATASET)
     split = make_split(ds, "loo")
     held = held_out_items(ds.n_items, 0.1, seed=3)
     assert held.sum() == round(0.1 * ds.n_items) and not held[0]

@@ -1,16 +1,16 @@
-"""Fusion plugins on real ml-100k view states: shapes, per-view weights, and that fused models train."""
+"""Fusion plugins on view states of demo-data slices: shapes, per-view weights, and that fused models train."""
 
 import pytest
 import torch
 
-from mv_data import build, fused_losses, make_batch, ml100k_slice
+from mv_data import build, demo_slice, fused_losses, make_batch
 
 FUSIONS = ["concat", "weighted", "attention", "gmu", "gated"]
 
 
 @pytest.fixture(scope="module")
 def data():
-    ctx, seqs, times, _ = ml100k_slice(n_users=40, max_len=25)
+    ctx, seqs, times, _ = demo_slice(n_users=40, max_len=25)
     batch = make_batch(ctx, seqs, times, list(range(1, 25)))
     return ctx, batch
 

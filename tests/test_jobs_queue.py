@@ -135,10 +135,16 @@ def test_zombie_worker_counts_as_dead():
     assert queue.pid_alive(os.getpid())
 
 
-def test_stale_heartbeat_is_dead(ws):
+def test_stale_heartbeat_of_a_live_local_worker_is_not_dead_but_of_a_remote_one_is(ws):
+    """A worker suspended (SIGSTOP) for longer than STALE_AFTER_S is alive while its pid lives: only on
+    another host, where its pid cannot be checked, does a stale heartbeat make it dead."""
     run_id = _add_run(ws, status="running")
     job_id = queue.enqueue(ws, run_id, "cpu")
     queue.claim_next(ws, "cpu")  # claimed by this (alive) process
     with ws.db.conn:
         ws.db.conn.execute("UPDATE jobs SET heartbeat = ? WHERE id = ?", (time.time() - queue.STALE_AFTER_S - 5, job_id))
+    assert queue.reap_dead(ws) == []
+    assert queue.get_job(ws, job_id).status == "running"
+    with ws.db.conn:
+        ws.db.conn.execute("UPDATE jobs SET host = 'another-host' WHERE id = ?", (job_id,))
     assert queue.reap_dead(ws) == [job_id]

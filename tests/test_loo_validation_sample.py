@@ -1,18 +1,18 @@
-"""Leave-one-out with a validation sample of users (gSASRec / SASRec+ protocol) on real ml-100k."""
+"""Leave-one-out with a validation sample of users (gSASRec / SASRec+ protocol) on the demo data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine_helpers import ml100k_dataset
+from engine_helpers import demo_dataset
 from workbench.data.dataset import make_split
 from workbench.engine.batches import training_tensors
 
 
 @pytest.fixture(scope="module")
 def ds(tmp_path_factory):
-    return ml100k_dataset(tmp_path_factory)
+    return demo_dataset(tmp_path_factory)
 
 
 def test_every_user_validates_by_default(ds):

@@ -3,7 +3,6 @@ broken plugins isolated, WORKBENCH_LOAD_PLUGINS."""
 
 from __future__ import annotations
 
-import gzip
 import sys
 
 import numpy as np
@@ -30,15 +29,17 @@ def errors_of(registry: Registry, plugin: str) -> list[str]:
 
 
 # ---------------------------------------------------------------- one test per hook
-def test_hook_register_readers(plugin_site, monkeypatch, tmp_path, shared_datasets):
+def test_hook_register_readers(plugin_site, monkeypatch, tmp_path):
+    from workbench.data.demo import DemoSpec, generate
+
     plugin_site(GOOD)
     registry = load(monkeypatch, "wbtest_good")
     assert registry.names("reader") == ["wbtest_lines"]
     reader_cls = registry.get("reader", "wbtest_lines").load()
-    # a real slice of SASRec's MovieLens-1M file (user item per line)
-    with gzip.open(shared_datasets / "ml-1m" / "ml-1m.txt.gz", "rt") as f:
-        lines = [next(f) for _ in range(300)]
-    sample = tmp_path / "ml-1m-head.txt"
+    # 300 demo events in the layout of SASRec's data files ("user item" per line)
+    raw = generate(DemoSpec(users=20))
+    lines = [f"{u} {i}\n" for u, i in zip(raw.users[:300], raw.items[:300])]
+    sample = tmp_path / "demo-head.txt"
     sample.write_text("".join(lines))
     raw = reader_cls(None).read(sample)
     assert len(raw.users) == 300 and raw.users[0] == lines[0].split()[0] and raw.items[-1] == lines[-1].split()[1]

@@ -1,4 +1,4 @@
-"""The real `workbench run / runs / recommend` commands in subprocesses on real ml-100k."""
+"""The real `workbench run / runs / recommend` commands in subprocesses on the demo data."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from engine_helpers import copy_workspace, ml100k_workspace
+from engine_helpers import DATASET, copy_workspace, demo_workspace
 
 TOML = """
 name = "cli-tiny"
-dataset = "ml-100k"
+dataset = "demo"
 [model]
 dim = 16
 max_len = 30
@@ -30,7 +30,7 @@ lr = 5e-3
 
 @pytest.fixture(scope="module")
 def ws_template(tmp_path_factory):
-    return ml100k_workspace(tmp_path_factory)
+    return demo_workspace(tmp_path_factory)
 
 
 def test_run_ls_show_compare_recommend_rm(ws_template, tmp_path, run_workbench):
@@ -63,11 +63,11 @@ def test_run_ls_show_compare_recommend_rm(ws_template, tmp_path, run_workbench):
     assert len(recs["items"]) == 5 and all(r["title"] for r in recs["items"])
     scores = [r["score"] for r in recs["items"]]
     assert scores == sorted(scores, reverse=True)
-    # seen items are excluded: none of user 1's rated movies is recommended
+    # seen items are excluded: none of the items in user 1's history is recommended
     from workbench.data.dataset import load_dataset
     from workbench.store import open_workspace
     with open_workspace(ws) as w:
-        ds = load_dataset(w, "ml-100k")
+        ds = load_dataset(w, DATASET)
         user = ds.user_raw_ids.index("1")
         seen = {ds.item_raw_ids[i] for i in ds.sequence(user)}
     assert not seen & {r["item"] for r in recs["items"]}

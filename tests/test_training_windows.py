@@ -1,4 +1,4 @@
-"""Training rows on real ml-100k: 'last' keeps each user's latest window, 'all' makes every
+"""Training rows on the demo data: 'last' keeps each user's latest window, 'all' makes every
 training event (but each user's first) a target exactly once, never a validation/test event."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from engine_helpers import ml100k_dataset
+from engine_helpers import demo_dataset
 from workbench.data.dataset import make_split
 from workbench.engine.batches import training_tensors
 
@@ -17,7 +17,7 @@ L = 50
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    ds = ml100k_dataset(tmp_path_factory)
+    ds = demo_dataset(tmp_path_factory)
     return ds, make_split(ds, "loo")
 
 

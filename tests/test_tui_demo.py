@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from tui_helpers import wait_for
-from workbench.tui import queries
+from workbench.store import experiments
+from workbench.store import runs as run_rows
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.demo_experiment import BASELINE, MULTI_VIEW, save_demo_experiments
+from workbench.data.demo_experiments import BASELINE, MULTI_VIEW, save_demo_experiments
 
 
 async def test_demo_experiments_open_in_the_composer_and_train(tmp_path, monkeypatch):
@@ -20,9 +21,9 @@ async def test_demo_experiments_open_in_the_composer_and_train(tmp_path, monkeyp
         first = save_demo_experiments(ws)
         assert first == BASELINE
         for name in (BASELINE, MULTI_VIEW):
-            cfg = parse_config(queries.load_experiment(ws, name))
+            cfg = parse_config(experiments.load(ws, name))
             assert cfg.dataset == "demo"
-        assert [v.type for v in parse_config(queries.load_experiment(ws, MULTI_VIEW)).views] == \
+        assert [v.type for v in parse_config(experiments.load(ws, MULTI_VIEW)).views] == \
             ["sasrec", "temporal", "action"]
     finally:
         ws.close()
@@ -34,8 +35,8 @@ async def test_demo_experiments_open_in_the_composer_and_train(tmp_path, monkeyp
         assert list(app.screen.query_one("#pick-views").selected) == ["sasrec"]
         await pilot.press("l")
         run_id = await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run, what="launch")
-        await wait_for(pilot, lambda: queries.run_detail(app.ws, run_id)["status"] in ("completed", "failed"),
+        await wait_for(pilot, lambda: run_rows.detail(app.ws, run_id)["status"] in ("completed", "failed"),
                        timeout=240, what="demo run to finish")
-        run = queries.run_detail(app.ws, run_id)
+        run = run_rows.detail(app.ws, run_id)
         assert run["status"] == "completed", run["error"]
         assert run["test_metrics"]["NDCG@10"] > 0

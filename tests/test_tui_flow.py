@@ -10,7 +10,8 @@ from textual.widgets import DataTable, Input, ProgressBar
 
 from tui_helpers import ratings_slice, table_rows, text_of, wait_for
 from workbench.store import open_workspace
-from workbench.tui import queries
+from workbench.store import experiments
+from workbench.store import runs as run_rows
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (80, 24)
@@ -33,22 +34,22 @@ def ws_path(tmp_path, monkeypatch):
     path = tmp_path / "flow.db"
     with open_workspace(path, create=True) as ws:
         import_path(ws, data, name="r", fmt="csv", reader_options={"map": "user=userId,item=movieId,time=timestamp"})
-        queries.save_experiment(ws, "baseline", config("baseline", 3, [{"type": "sasrec", "blocks": 1}], "identity"))
-        queries.save_experiment(ws, "two-views", config("two-views", 3, [{"type": "sasrec", "blocks": 1},
+        experiments.save(ws, "baseline", config("baseline", 3, [{"type": "sasrec", "blocks": 1}], "identity"))
+        experiments.save(ws, "two-views", config("two-views", 3, [{"type": "sasrec", "blocks": 1},
                                                                          {"type": "gru"}], "attention"))
-        queries.save_experiment(ws, "long", config("long", 300, [{"type": "sasrec", "blocks": 1}], "identity"))
+        experiments.save(ws, "long", config("long", 300, [{"type": "sasrec", "blocks": 1}], "identity"))
     return path
 
 
 def run_status(app, run_id):
-    return queries.run_detail(app.ws, run_id)["status"]
+    return run_rows.detail(app.ws, run_id)["status"]
 
 
 async def launch(app, pilot, experiment: str) -> int:
     """Open the saved experiment in the composer and press l; returns the new run id once the monitor shows it."""
     await pilot.press("e")
     screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "compose" else None)
-    screen.config = queries.load_experiment(app.ws, experiment)
+    screen.config = experiments.load(app.ws, experiment)
     await screen.recompose()
     await pilot.pause(0.3)
     assert app.screen.query_one("#exp-name", Input).value == experiment
@@ -74,28 +75,28 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         assert monitor.query_one("#loss-plot")._series["loss"][0] == [1, 2, 3]
         assert "completed" in text_of(monitor.query_one("#run-title"))
         long = await launch(app, pilot, "long")
-        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) >= 1, timeout=240,
+        await wait_for(pilot, lambda: len(run_rows.epochs(app.ws, long)) >= 1, timeout=240,
                        what="an epoch of the long run")
     # the app is closed; the job keeps running in its worker. A new app re-attaches to it.
     app = WorkbenchApp(ws_path)
     async with app.run_test(size=SIZE) as pilot:
         monitor = await wait_for(pilot, lambda: app.screen if app.current_mode == "runs" else None)
         assert app.selected_run == long
-        seen = len(queries.epoch_metrics(app.ws, long))
+        seen = len(run_rows.epochs(app.ws, long))
         await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count > seen, timeout=240,
                        what="new epochs after re-attaching")
         assert run_status(app, long) == "running"
         await pilot.press("x")  # cancel
         await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=150, what="cancellation")
-        stopped_at = len(queries.epoch_metrics(app.ws, long))
+        stopped_at = len(run_rows.epochs(app.ws, long))
         assert 2 <= stopped_at < 300
         await wait_for(pilot, lambda: "cancelled" in text_of(monitor.query_one("#run-title")), what="monitor status")
         await pilot.press("u")  # resume from the checkpoint: training continues after the last epoch
-        await wait_for(pilot, lambda: len(queries.epoch_metrics(app.ws, long)) > stopped_at + 1, timeout=240,
+        await wait_for(pilot, lambda: len(run_rows.epochs(app.ws, long)) > stopped_at + 1, timeout=240,
                        what="epochs after resuming")
         await pilot.press("x")
         await wait_for(pilot, lambda: run_status(app, long) == "cancelled", timeout=150, what="second cancellation")
-        epochs = [e["epoch"] for e in queries.epoch_metrics(app.ws, long)]
+        epochs = [e["epoch"] for e in run_rows.epochs(app.ws, long)]
         assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > stopped_at
         multi = await launch(app, pilot, "two-views")
         await wait_for(pilot, lambda: run_status(app, multi) == "completed", timeout=240, what="two-view run done")

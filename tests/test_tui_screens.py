@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input, Select
 
 from tui_helpers import ratings_slice, table_rows, text_of, wait_for
 from workbench.store import open_workspace
-from workbench.tui import queries
+from workbench.store import experiments
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (80, 24)
@@ -53,7 +53,8 @@ async def test_import_wizard_previews_maps_columns_imports_and_shows_stats(home,
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=SIZE) as pilot:
         rows = await _import_slice(app, pilot, data)
-        assert rows[0][:2] == ["1", "31"] and rows[0][2] == "1260759144" and rows[0][3] == "2.5"
+        user, item, rating, when = data.read_text().splitlines()[1].split(",")
+        assert rows[0][:4] == [user, item, when, rating]     # mapped columns: user, item, time, value
         screen = app.screen
         await wait_for(pilot, lambda: "events/user" in text_of(screen.query_one("#ds-summary")),
                        what="dataset statistics")
@@ -117,7 +118,7 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
         screen = app.screen
         screen.action_save()
         assert "saved experiment 'two-views'" in text_of(screen.query_one("#compose-message"))
-        with_ws = queries.load_experiment(app.ws, "two-views")
+        with_ws = experiments.load(app.ws, "two-views")
         assert [v["type"] for v in with_ws["views"]] == ["sasrec", "gru"]
         assert next(v for v in with_ws["views"] if v["type"] == "sasrec")["blocks"] == 1
         # export to TOML through the dialog; the file parses back to the same experiment
@@ -178,7 +179,7 @@ async def test_help_and_command_palette_at_80x24(home, tmp_path):
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RunsScreen")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for wanted in ("Go to Compare", "Import dataset", "Launch experiment", "Help"):
+        for wanted in ("Go to Compare", "Datasets: Import", "Experiment: Launch", "Help"):
             assert wanted in titles
         # mouse: clicking a tab in the navigation bar switches screens
         await pilot.press("c")

@@ -62,7 +62,16 @@ def test_datasets_screen_with_statistics(snap_compare, data_ws):
 
 
 def test_import_wizard(snap_compare, empty_ws):
-    assert snap_compare(still(WorkbenchApp(empty_ws, start_mode="datasets")), press=["n", "_"], terminal_size=SIZE)
+    """The wizard opens with the focus in its path field (a typed key would go there: no "_" pause key)."""
+    async def ready(pilot):
+        await wait_for(pilot, lambda: pilot.app.current_mode == "datasets")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ImportWizard" and
+                       getattr(pilot.app.screen.focused, "id", None) == "wiz-path")
+        await pilot.pause(0.5)
+        await pilot.wait_for_scheduled_animations()
+
+    assert snap_compare(still(WorkbenchApp(empty_ws, start_mode="datasets")), terminal_size=SIZE, run_before=ready)
 
 
 def test_composer(snap_compare, data_ws):

@@ -1,21 +1,21 @@
-"""User/context, action-type and precomputed-feature views on real ml-100k slices."""
+"""User/context, action-type and precomputed-feature views on slices of the generated demo data."""
 
 import numpy as np
 import pytest
 import torch
 
-from mv_data import build, causality_check, fused_losses, make_batch, ml100k_slice
+from mv_data import build, causality_check, demo_slice, fused_losses, make_batch
 
 
 @pytest.fixture(scope="module")
 def data():
-    return ml100k_slice(n_users=30, max_len=20, actions=True)
+    return demo_slice(n_users=30, max_len=20, actions=True)
 
 
-def test_user_context_reads_real_attributes_and_request_time(data):
+def test_user_context_reads_user_attributes_and_request_time(data):
     ctx, seqs, times, _ = data
     view = build("views.user_context", "user_context", ctx, dim=8, values={"dropout": 0.0})
-    assert view.categorical_names == ["gender", "occupation"] and view.numeric_names == ["age"]
+    assert view.categorical_names == ["age_band", "region"] and view.numeric_names == ["age"]
     batch = make_batch(ctx, seqs, times, [1, 2, 3])
     out = view(batch).states
     assert out.shape == (3, 20, 8) and (out[~batch.mask] == 0).all()
@@ -44,14 +44,14 @@ def test_action_view_distinguishes_actions_and_is_causal(data):
     assert out.shape == (3, 20, 8)
     assert causality_check(view, batch, 5) < 1e-5
     flipped = make_batch(ctx, seqs, times, [1, 2, 3], action_seqs=acts)
-    flipped.actions = torch.where(batch.actions > 0, 3 - batch.actions, batch.actions)
+    flipped.actions = torch.where(batch.actions > 0, len(ctx.actions) + 1 - batch.actions, batch.actions)
     assert (view(flipped).states - out).abs().max() > 1e-4
     no_actions = make_batch(ctx, seqs, times, [1, 2, 3])
     assert torch.isfinite(view(no_actions).states).all()
 
 
 def test_precomputed_vectors_aligned_by_raw_ids(data, tmp_path):
-    """Rows given for raw MovieLens ids in shuffled order land on the right internal items."""
+    """Rows given for raw item ids in shuffled order land on the right internal items."""
     ctx, seqs, times, _ = data
     raw = ctx.extra["item_raw_ids"]
     rng = np.random.default_rng(0)

@@ -1,14 +1,14 @@
-"""Graph view on real ml-100k slices: no test-item leakage, GNN choices, causality, training."""
+"""Graph view on demo-data slices: no test-item leakage, GNN choices, causality, training."""
 
 import pytest
 import torch
 
-from mv_data import build, causality_check, fused_losses, make_batch, ml100k_slice
+from mv_data import build, causality_check, demo_slice, fused_losses, make_batch
 
 
 @pytest.fixture(scope="module")
 def data():
-    return ml100k_slice(n_users=30, max_len=20)[:3]
+    return demo_slice(n_users=30, max_len=20)[:3]
 
 
 def test_graph_is_built_from_training_sequences_only(data):

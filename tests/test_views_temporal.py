@@ -1,13 +1,13 @@
-"""Multi-scale temporal view on real ml-100k slices: shapes, causality, time features, training."""
+"""Multi-scale temporal view on demo-data slices: shapes, causality, time features, training."""
 
 import torch
 
-from mv_data import build, causality_check, make_batch, ml100k_slice
+from mv_data import build, causality_check, demo_slice, make_batch
 
 
 def _setup(**values):
     torch.manual_seed(0)
-    ctx, seqs, times, _ = ml100k_slice(n_users=40, max_len=30)
+    ctx, seqs, times, _ = demo_slice(n_users=40, max_len=30)
     view = build("views.temporal", "temporal", ctx, dim=16, values=values)
     batch = make_batch(ctx, seqs, times, list(range(1, 17)))
     return ctx, view, batch
@@ -33,7 +33,7 @@ def test_state_at_t_ignores_later_events():
 
 
 def test_time_features_react_to_timestamps():
-    """Real timestamps matter: shifting the time of day of the history changes the states."""
+    """Timestamps matter: shifting the time of day of the history changes the states."""
     _, view, batch = _setup()
     view.eval()
     with torch.no_grad():
@@ -45,7 +45,7 @@ def test_time_features_react_to_timestamps():
 
 
 def test_works_without_timestamps_as_positions():
-    ctx, seqs, times, _ = ml100k_slice(n_users=20, max_len=20)
+    ctx, seqs, times, _ = demo_slice(n_users=20, max_len=20)
     ctx.has_timestamps = False
     positions = [[float(k) for k in range(len(s))] for s in seqs]
     view = build("views.temporal", "temporal", ctx, dim=8, values={"windows": [2, 0]})
@@ -55,7 +55,7 @@ def test_works_without_timestamps_as_positions():
 
 
 def test_change_rate_counts_category_switches():
-    """Two items with disjoint genres alternating -> category change rate 1; repeated -> 0."""
+    """Two items with disjoint categories alternating -> category change rate 1; repeated -> 0."""
     ctx, view, batch = _setup(change_window=4)
     cats = view.categories
     a = next(i for i in range(1, ctx.num_items + 1) if cats[i].sum() > 0)
@@ -81,7 +81,7 @@ def test_bad_windows_option_is_a_config_error():
 def test_window_pooling_matches_a_direct_loop_and_survives_bf16():
     """Cumsum pooling equals the naive windowed mean; with bf16 inputs the window value is kept
     (the prefix sums run in float32, so long histories do not cancel out)."""
-    from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
+    from workbench_plugins.views._pooling import causal_window_mean
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 200, 4, generator=g) + 50.0          # large common offset: cancellation-prone

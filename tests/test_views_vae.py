@@ -1,14 +1,14 @@
-"""VAE latent view on real ml-100k slices: causality per encoder, KL auxiliary loss and annealing, training."""
+"""VAE latent view on demo-data slices: causality per encoder, KL auxiliary loss and annealing, training."""
 
 import pytest
 import torch
 
-from mv_data import build, causality_check, fused_losses, make_batch, ml100k_slice
+from mv_data import build, causality_check, demo_slice, fused_losses, make_batch
 
 
 @pytest.fixture(scope="module")
 def data():
-    return ml100k_slice(n_users=30, max_len=20)[:3]
+    return demo_slice(n_users=30, max_len=20)[:3]
 
 
 @pytest.mark.parametrize("encoder", ["gru", "lstm", "transformer"])
@@ -21,6 +21,10 @@ def test_latent_states_are_causal(data, encoder):
     out = view(batch)
     assert out.states.shape == (4, 20, 8)
     assert out.aux_loss is None                       # no KL term outside training
+    assert (~batch.mask).any(), "the batch must have a left-padded row"
+    with torch.no_grad():                             # inference (PyTorch's fast path for the transformer)
+        states = view(batch).states
+    assert torch.isfinite(states).all() and (states[~batch.mask] == 0).all()
     for t in (0, 10, 18):
         assert causality_check(view, batch, t) < 1e-5
 

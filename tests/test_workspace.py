@@ -250,7 +250,7 @@ def test_rm_refuses_a_workspace_with_a_live_job_unless_forced(wb_home, run_workb
                       "VALUES (1, 'running', 'cpu', 1, ?, 0)", [time.time()])
         ws.db.conn.commit()
     refused = run_workbench("workspace", "rm", "busy", "--yes")
-    assert refused.returncode != 0 and "1 running job(s)" in refused.stderr
+    assert refused.returncode != 0 and "1 run(s) training now" in refused.stderr
     assert (wb_home / "busy.db").exists()
     run_workbench("workspace", "rm", "busy", "--yes", "--force", check=True)
     assert not (wb_home / "busy.db").exists()

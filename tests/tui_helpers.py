@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "datasets"
 
 
 async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.1, what: str = "condition"):
@@ -34,16 +32,45 @@ def table_rows(table) -> list[list[str]]:
 
 
 def ratings_slice(tmp_path: Path, lines: int = 2000) -> Path:
-    """The first ``lines`` ratings of MovieLens latest-small as a CSV (header kept)."""
-    import pytest
+    """The first ``lines`` events of the generated demo data (:mod:`workbench.data.demo`) as a
+    MovieLens-style ``ratings.csv`` (header ``userId,movieId,rating,timestamp``; times in whole
+    seconds; ``rating`` is how deep in the funnel the event went, 1 = view ... 4 = purchase)."""
+    from workbench.data.demo import ACTIONS, DemoSpec, generate
 
-    src = SHARED / "ml-latest-small" / "ratings.csv"
-    if not src.exists():
-        pytest.skip(f"real datasets not found at {SHARED} (see the project README)")
+    raw = generate(DemoSpec(users=max(50, lines // 10)))
+    assert len(raw.users) >= lines, "the demo spec gave fewer events than asked for"
     out = tmp_path / "ratings-slice.csv"
-    with src.open() as f, out.open("w") as g:
-        for i, line in enumerate(f):
-            if i > lines:
-                break
-            g.write(line)
+    rows = ["userId,movieId,rating,timestamp"]
+    for u, i, a, t in list(zip(raw.users, raw.items, raw.actions, raw.timestamps))[:lines]:
+        rows.append(f"{u},{i},{ACTIONS.index(a) + 1},{round(t)}")
+    out.write_text("\n".join(rows) + "\n")
     return out
+
+
+def tiny_config(name: str = "tiny", epochs: int = 1) -> dict:
+    """A small, fast experiment on the generated ``demo`` dataset (CPU, one thread)."""
+    return {"name": name, "dataset": "demo", "model": {"dim": 16, "max_len": 20},
+            "views": [{"type": "sasrec", "blocks": 1}], "fusion": {"type": "identity"}, "head": {"type": "softmax_ce"},
+            "evaluators": [{"type": "ranking", "ks": [10], "metrics": ["HR", "NDCG"]}],
+            "trainer": {"epochs": epochs, "batch_size": 32, "patience": 0, "device": "cpu", "threads": 1}}
+
+
+def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[int]:
+    """A workspace at ``path`` with a small generated ``demo`` dataset, the ``tiny`` experiment saved and
+    ``runs`` created (queued, not started: no worker; ``status="cancelled"``: then cancelled, as
+    ``workbench jobs cancel`` does to a queued job). Returns the run ids, oldest first."""
+    from workbench.data.demo import DemoSpec, ensure_demo_workspace
+    from workbench.engine.runner import create_run
+    from workbench.store import experiments
+    from workbench.store import runs as run_rows
+
+    ws = ensure_demo_workspace(str(path), DemoSpec(users=80, items=60, sessions_per_user=3))
+    try:
+        experiments.save(ws, "tiny", tiny_config())
+        ids = [create_run(ws, tiny_config(f"run-{i + 1}")) for i in range(runs)]
+        if status != "queued":
+            for run_id in ids:
+                run_rows.set_status(ws, run_id, status)
+        return ids
+    finally:
+        ws.close()

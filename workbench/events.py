@@ -43,8 +43,10 @@ class Listener(Protocol):
 class Emitter:
     """Fans events out to listeners; a failing listener is reported once and dropped, never kills the run."""
 
-    def __init__(self, listeners: list[Callable[[Event], None]] | None = None):
+    def __init__(self, listeners: list[Callable[[Event], None]] | None = None,
+                 required: list[Callable[[Event], None]] | tuple = ()):
         self.listeners = list(listeners or [])
+        self.required = list(required)   # their errors propagate (the run's own recorder)
 
     def add(self, listener: Callable[[Event], None]) -> None:
         self.listeners.append(listener)
@@ -55,6 +57,8 @@ class Emitter:
             try:
                 listener(event)
             except Exception as e:  # noqa: BLE001 - a watcher must not kill training
+                if any(listener is r for r in self.required):
+                    raise
                 import sys
                 print(f"workbench: progress listener {listener!r} failed and was removed: {e}", file=sys.stderr)
                 self.listeners.remove(listener)

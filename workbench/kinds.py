@@ -15,6 +15,15 @@ from typing import Any, Callable, Iterable
 
 KINDS = ("view", "fusion", "head", "evaluator", "reader")
 
+#: What an experiment falls back to where it names no plugin. The core names no plugin itself:
+#: a plugin claims a role with ``PluginSpec(default_for=(role, ...))``; see
+#: :meth:`workbench.plugins.Registry.defaults`.
+DEFAULT_ROLES = {   # role: (kind, what it is)
+    "fusion.one_view": ("fusion", "the fusion of an experiment with one view and no [fusion] table"),
+    "fusion.views": ("fusion", "the fusion of an experiment with several views and no [fusion] table"),
+    "evaluators": ("evaluator", "the evaluators of an experiment without [[evaluators]] tables (every claimant)"),
+}
+
 
 @dataclass(frozen=True)
 class PluginSpec:
@@ -23,6 +32,8 @@ class PluginSpec:
     ``factory`` is a dotted path ``"package.module:Name"`` (imported lazily) or
     the class itself. ``options`` is a dataclass whose fields declare the
     plugin's settings (see :mod:`workbench.options`); ``None`` means no options.
+    ``default_for`` names the :data:`DEFAULT_ROLES` this plugin fills when an
+    experiment leaves the choice open.
     """
 
     name: str
@@ -30,10 +41,16 @@ class PluginSpec:
     factory: str | Callable[..., Any]
     options: type | None = None
     description: str = ""
+    default_for: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown plugin kind {self.kind!r}; expected one of {KINDS}")
+        if isinstance(self.default_for, str) or any(DEFAULT_ROLES.get(r, ("",))[0] != self.kind
+                                                     for r in self.default_for):
+            roles = [r for r, (k, _) in DEFAULT_ROLES.items() if k == self.kind]
+            raise ValueError(f"{self.name}: default_for must be a tuple of {self.kind} roles "
+                             f"({', '.join(roles) or 'none exist'}), got {self.default_for!r}")
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"bad plugin name {self.name!r}: letters, digits, '-' and '_' only")
         if self.options is not None and not dataclasses.is_dataclass(self.options):
@@ -163,27 +180,27 @@ class Evaluator:
         return {}
 
 
-def plugin_specs_by_kind(specs: Iterable[PluginSpec]) -> dict[str, dict[str, PluginSpec]]:
-    out: dict[str, dict[str, PluginSpec]] = {k: {} for k in KINDS}
-    for spec in specs:
-        out[spec.kind][spec.name] = spec
-    return out
-
-
-def specs_from_package(package: str, kind: str) -> list[PluginSpec]:
+def specs_from_package(package: str, kind: str, first: Iterable[str] = ()) -> list[PluginSpec]:
     """Collect ``SPECS`` from every torch-free module of a built-in plugin package.
 
     Convention for built-ins: ``name.py`` declares the options dataclass and a
     ``SPECS`` list (no torch import); the torch implementation lives in
     ``name_impl.py`` and is named by the spec's ``factory`` path, so it is only
     imported when a model is built. Modules whose names end in ``_impl`` or start
-    with ``_`` are never imported here.
+    with ``_`` (shared helpers) are never imported here. Modules are read by name,
+    those named in ``first`` before the others (registration order is the order of
+    :meth:`workbench.plugins.Registry.defaults`).
     """
     import pkgutil
 
     pkg = importlib.import_module(package)
     out: list[PluginSpec] = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+    first = list(first)
+
+    def order(m):
+        return (first.index(m.name) if m.name in first else len(first), m.name)
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=order):
         if info.name.endswith("_impl") or info.name.startswith("_") or info.ispkg:
             continue
         module = importlib.import_module(f"{package}.{info.name}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pluggy
 
 from workbench import hookspecs
-from workbench.kinds import KINDS, PluginSpec
+from workbench.kinds import DEFAULT_ROLES, KINDS, PluginSpec
 
 GROUP = "workbench"
 ENV_LOAD = "WORKBENCH_LOAD_PLUGINS"
@@ -34,6 +34,11 @@ _HOOK_BY_KIND = {
     "evaluator": "register_evaluators",
     "reader": "register_readers",
 }
+
+
+# What a plugin's import or hook may raise without taking Workbench down with it: any error, and
+# also sys.exit() and a KeyboardInterrupt raised by its code (recorded like any broken plugin).
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 
 @dataclass
@@ -79,7 +84,7 @@ class Registry:
                 continue
             try:
                 module = ep.load()
-            except Exception as e:  # a broken plugin must not break Workbench
+            except PLUGIN_FAILURES as e:  # a broken plugin must not break Workbench
                 self.errors.append(LoadError(ep.name, dist, f"{type(e).__name__}: {e}", traceback.format_exc()))
                 continue
             self.register_module(module, ep.name, dist, version)
@@ -89,7 +94,7 @@ class Registry:
             return
         try:
             self.pm.register(module, name=name)
-        except Exception as e:
+        except PLUGIN_FAILURES as e:
             self.errors.append(LoadError(name, package, f"{type(e).__name__}: {e}", traceback.format_exc()))
             return
         self.plugins.append(LoadedPlugin(name, module.__name__, package, version,
@@ -113,7 +118,7 @@ class Registry:
 
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
-                except Exception as e:
+                except PLUGIN_FAILURES as e:
                     self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
                                                  traceback.format_exc()))
                     continue
@@ -132,7 +137,7 @@ class Registry:
             plugin_name = self.pm.get_name(impl.plugin) or "?"
             try:
                 impl.function(**{arg: cli for arg in impl.argnames})
-            except Exception as e:
+            except PLUGIN_FAILURES as e:
                 package = next((p.package for p in self.plugins if p.name == plugin_name), "?")
                 self.errors.append(LoadError(plugin_name, package, f"register_commands: {type(e).__name__}: {e}",
                                              traceback.format_exc()))
@@ -147,6 +152,12 @@ class Registry:
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.specs[kind])
+
+    def defaults(self, role: str) -> list[str]:
+        """Names of the plugins that claim ``role`` (see :data:`workbench.kinds.DEFAULT_ROLES`),
+        in registration order (built-ins first): what an experiment gets where it names none."""
+        kind = DEFAULT_ROLES[role][0]
+        return [name for name, spec in self.specs[kind].items() if role in spec.default_for]
 
     def describe(self) -> list[dict]:
         """One record per loaded plugin module: name, kinds, what it provides, package, version, builtin."""

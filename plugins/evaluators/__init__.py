@@ -1,11 +1,5 @@
-"""Built-in evaluator plugins. Each torch-free module here declares its options and ``SPECS``;
-torch implementations live in ``*_impl.py`` and load only when a model is built."""
+"""Built-in evaluator plugins (the layout of a plugin package: see ``workbench_plugins``)."""
 
-from workbench.hookspecs import hookimpl
-from workbench.kinds import specs_from_package
+from workbench_plugins._registration import register_package
 
-
-@hookimpl
-def register_evaluators(register):
-    for spec in specs_from_package(__name__, "evaluator"):
-        register(spec)
+register_evaluators = register_package(__name__, "evaluator", first=("ranking", "coverage", "novelty"))

@@ -20,4 +20,5 @@ class CoverageOptions:
 SPECS = [PluginSpec(
     name="coverage", kind="evaluator", factory="workbench_plugins.evaluators.coverage_impl:CoverageEvaluator",
     options=CoverageOptions,
-    description="Coverage@K: share of the N catalogue items that appear in at least one top-K list")]
+    description="Coverage@K: share of the N catalogue items that appear in at least one top-K list",
+    default_for=("evaluators",))]

@@ -26,4 +26,5 @@ class NoveltyOptions:
 SPECS = [PluginSpec(
     name="novelty", kind="evaluator", factory="workbench_plugins.evaluators.novelty_impl:NoveltyEvaluator",
     options=NoveltyOptions,
-    description="Novelty@K (self-information) and popularity bias (ARP@K, PopPercentile@K) of top-K lists")]
+    description="Novelty@K (self-information) and popularity bias (ARP@K, PopPercentile@K) of top-K lists",
+    default_for=("evaluators",))]

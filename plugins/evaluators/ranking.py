@@ -26,4 +26,5 @@ class RankingOptions:
 SPECS = [PluginSpec(
     name="ranking", kind="evaluator", factory="workbench_plugins.evaluators.ranking_impl:RankingEvaluator",
     options=RankingOptions,
-    description="HR@K, NDCG@K, MRR@K, Precision@K of the held-out item (pessimistic ties)")]
+    description="HR@K, NDCG@K, MRR@K, Precision@K of the held-out item (pessimistic ties)",
+    default_for=("evaluators",))]

@@ -1,4 +1,4 @@
-"""Identity and mean fusions."""
+"""Identity fusion (one view) and mean fusion (several views): the two parameter-free fusions."""
 
 from __future__ import annotations
 

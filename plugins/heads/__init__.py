@@ -1,11 +1,5 @@
-"""Built-in head plugins. Each torch-free module here declares its options and ``SPECS``;
-torch implementations live in ``*_impl.py`` and load only when a model is built."""
+"""Built-in head plugins (the layout of a plugin package: see ``workbench_plugins``)."""
 
-from workbench.hookspecs import hookimpl
-from workbench.kinds import specs_from_package
+from workbench_plugins._registration import register_package
 
-
-@hookimpl
-def register_heads(register):
-    for spec in specs_from_package(__name__, "head"):
-        register(spec)
+register_heads = register_package(__name__, "head")

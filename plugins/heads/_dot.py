@@ -35,6 +35,13 @@ class DotProductHead(Head):
         """user_states (B, d) -> (B, N+1) scores."""
         return user_states @ self.items(item_emb).to(user_states.dtype).T
 
+    def score_table(self, item_emb: torch.Tensor | None) -> torch.Tensor | None:
+        """The item table when this head scores with the plain dot product (a subclass that
+        overrides ``score`` gets None, so evaluation calls its ``score``)."""
+        if type(self).score is not DotProductHead.score:
+            return None
+        return self.items(item_emb)
+
     @staticmethod
     def targets_and_states(fused: torch.Tensor, batch: SeqBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Only positions with a target: fused (B, L, d) -> states (P, d), targets (P,)."""

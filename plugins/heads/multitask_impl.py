@@ -77,10 +77,12 @@ class MultitaskHead(Head):
         item_logits[:, 0] = float("-inf")
         loss = self.options.item_weight * F.cross_entropy(item_logits, batch.targets[sel])
         if batch.target_actions is not None and self.options.action_weight > 0:
-            asel = batch.target_actions > 0
-            if bool(asel.any()):
-                loss = loss + self.options.action_weight * F.cross_entropy(
-                    self.action_logits(fused[asel]), batch.target_actions[asel])
+            # mean CE over the positions with a target action (0 = none is ignored), computed at every
+            # position so the host never has to ask whether there are any (no device sync per step)
+            asel = (batch.target_actions > 0).unsqueeze(-1)
+            logits = self.action_logits(torch.where(asel, fused, 0.0)).flatten(0, -2)   # (B*L, K+1); padding -> 0
+            total = F.cross_entropy(logits.float(), batch.target_actions.flatten(), ignore_index=0, reduction="sum")
+            loss = loss + self.options.action_weight * total / asel.sum().clamp(min=1)
         return loss
 
     def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None, batch: SeqBatch) -> torch.Tensor:

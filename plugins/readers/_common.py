@@ -201,3 +201,13 @@ def _table_slow(rows, sep, path, fields, first_line, ids, numeric_ids, floats) -
                 v = as_float(v, path, line, f)
             cols[f].append(v)
     return cols
+
+
+def add_tag(out: dict[str, list[str]], item: str, tag: str) -> None:
+    """Append ``tag`` to the item's list once (case-insensitive), keeping first-seen order."""
+    tag = tag.strip()
+    if not tag:
+        return
+    lst = out.setdefault(item, [])
+    if tag.lower() not in (t.lower() for t in lst):
+        lst.append(tag)

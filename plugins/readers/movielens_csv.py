@@ -15,7 +15,6 @@ from workbench.kinds import DatasetReader, PluginSpec, RawDataset, ReaderError
 from workbench.options import option
 
 from workbench_plugins.readers import _common as c
-from workbench_plugins.readers.movielens_dat import add_tag
 
 RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
 
@@ -60,7 +59,7 @@ class MovieLensCSVReader(DatasetReader):
             tags: dict[str, list[str]] = {}
             if (folder / "tags.csv").is_file():
                 for _line, rec in _csv_records(folder / "tags.csv", ["userId", "movieId", "tag", "timestamp"]):
-                    add_tag(tags, rec["movieId"].strip(), rec["tag"])
+                    c.add_tag(tags, rec["movieId"].strip(), rec["tag"])
                 raw.source_files.append(c.source_file(folder / "tags.csv"))
             if (folder / "movies.csv").is_file():
                 for line, rec in _csv_records(folder / "movies.csv", ["movieId", "title", "genres"]):

@@ -104,18 +104,10 @@ def _read_tags(path: Path, raw: RawDataset) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     rows = c.lines(c.read_text(path, ("utf-8", "latin-1")))
     for _line, parts in c.split_rows(rows, "::", path, ("UserID", "MovieID", "Tag", "Timestamp")):
-        add_tag(out, parts[1].strip(), parts[2])
+        c.add_tag(out, parts[1].strip(), parts[2])
     return out
 
 
-def add_tag(out: dict[str, list[str]], item: str, tag: str) -> None:
-    """Append ``tag`` to the item's list once (case-insensitive), keeping first-seen order."""
-    tag = tag.strip()
-    if not tag:
-        return
-    lst = out.setdefault(item, [])
-    if tag.lower() not in (t.lower() for t in lst):
-        lst.append(tag)
 
 
 SPECS = [PluginSpec(

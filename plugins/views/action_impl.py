@@ -12,7 +12,7 @@ from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
 from workbench.model.dropout import Dropout
-from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
+from workbench_plugins.views._pooling import causal_window_mean
 
 
 class ActionView(View):

@@ -21,7 +21,7 @@ from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
 from workbench.model.dropout import Dropout
-from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
+from workbench_plugins.views._pooling import causal_window_mean
 
 
 def _read_matrix(path: Path) -> tuple[np.ndarray, list[str] | None]:

@@ -23,7 +23,7 @@ from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
 from workbench.model.dropout import Dropout
-from workbench_plugins.views.temporal_pooling_impl import (
+from workbench_plugins.views._pooling import (
     causal_window_mean, causal_window_sum, first_real_index, log_bucket, previous)
 
 

@@ -13,8 +13,8 @@ from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
 from workbench.model.dropout import Dropout
-from workbench_plugins.views.temporal_pooling_impl import causal_window_mean
-from workbench_plugins.views.text_cache import encode_texts, item_text
+from workbench_plugins.views._pooling import causal_window_mean
+from workbench_plugins.views._text_cache import encode_texts, item_text
 
 
 def item_texts(ctx: DataContext, fields: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
 from workbench.model.dropout import Dropout
-from workbench_plugins.views.temporal_pooling_impl import log_bucket
+from workbench_plugins.views._pooling import log_bucket
 
 
 def attribute_tables(ctx: DataContext, names: list[str] | None, max_categories: int):

@@ -50,7 +50,10 @@ class VAEView(View):
         L = x.shape[1]
         x = x + self.pos_emb(torch.arange(L, device=x.device) + (self.ctx.max_len - L))
         causal = torch.triu(torch.ones(L, L, dtype=torch.bool, device=x.device), diagonal=1)
-        return self.transformer(x, mask=causal, src_key_padding_mask=~batch.mask & (batch.mask.any(1, keepdim=True)))
+        h = self.transformer(x, mask=causal, src_key_padding_mask=~batch.mask & (batch.mask.any(1, keepdim=True)))
+        # a padded query sees only padded keys: PyTorch's inference fast path (eval, no grad) returns NaN
+        # there, which `* mask` would keep; padded positions carry nothing, so they are zeroed here
+        return h.masked_fill(~batch.mask.unsqueeze(-1), 0.0)
 
     def kl_weight(self) -> torch.Tensor:
         """beta * anneal as a 0-dim tensor on the view's device (no host sync per training step)."""

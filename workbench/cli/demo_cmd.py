@@ -46,9 +46,19 @@ def demo(ctx, as_json, no_app, train, epochs):
     import sys
 
     if not no_app and sys.stdin.isatty() and sys.stdout.isatty():
-        from workbench.tui.demo_experiment import open_demo_app
+        _open_app(path)  # the app on the demo workspace, composer open on a ready experiment
 
-        open_demo_app(path)  # the app on the demo workspace, composer open on a ready experiment
+
+def _open_app(ws_path) -> None:
+    """Save the demo experiments into the workspace and open the app (its one entry point) on the baseline."""
+    from workbench.data.demo_experiments import save_demo_experiments
+    from workbench.store import open_workspace
+
+    with open_workspace(ws_path) as ws:
+        first = save_demo_experiments(ws)
+    from workbench.tui.app import run_app
+
+    run_app(str(ws_path), experiment=first)
 
 
 def _train_demo(ws_path, epochs: int | None, quiet: bool) -> dict:
@@ -57,7 +67,7 @@ def _train_demo(ws_path, epochs: int | None, quiet: bool) -> dict:
     from workbench.cli.run_cmd import ProgressPrinter
     from workbench.engine.runner import create_run, execute_run
     from workbench.store import experiments, open_workspace, runs
-    from workbench.tui.demo_experiment import BASELINE, baseline_config, save_demo_experiments
+    from workbench.data.demo_experiments import BASELINE, baseline_config, save_demo_experiments
 
     config = baseline_config()
     if epochs is not None:

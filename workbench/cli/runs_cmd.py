@@ -28,9 +28,11 @@ def runs():
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def ls(ctx, as_json):
-    """List runs, newest first."""
+    """List runs, newest first (a run whose process is gone is marked failed first)."""
+    from workbench.jobs.queue import reap_dead
     from workbench.store import runs as run_rows
     with open_ws(ctx) as ws:
+        reap_dead(ws)
         rows = run_rows.summaries(ws)
     if as_json:
         echo_json(rows)
@@ -95,14 +97,33 @@ def show(ctx, run_id, as_json):
 @click.pass_context
 def resume(ctx, run_id, as_json):
     """Continue a cancelled or failed run from its last checkpoint."""
-    from workbench.cli.run_cmd import ProgressPrinter
+    from workbench.cli.run_cmd import ProgressPrinter, interrupted_exit_code, terminate_as_interrupt
     from workbench.engine.runner import execute_run
+    from workbench.jobs.queue import reap_dead
+    from workbench.store import jobs as job_rows
+    from workbench.store.leases import LeaseHeld
+    from workbench.store.runs import DataChanged, RunStateError
     with open_ws(ctx) as ws:
         path = ws.path
-        _run_row(ws, run_id)
+        reap_dead(ws)
+        row = _run_row(ws, run_id)
+        job = job_rows.active_for_run(ws, run_id)
+    if job is not None:
+        fail(f"run {run_id} has job {job.id} ({job.status}{f' in worker process {job.pid}' if job.pid else ''}); "
+             f"cancel it with `workbench jobs cancel {job.id}` first, or let it finish")
+    if row["status"] not in ("cancelled", "failed"):
+        fail(f"run {run_id} is {row['status']}; only a cancelled or failed run can be resumed")
     printer = ProgressPrinter(quiet=as_json)
     try:
-        metrics = execute_run(path, run_id, listeners=[printer], resume=True)
+        with terminate_as_interrupt():
+            metrics = execute_run(path, run_id, listeners=[printer], resume=True)
+    except (LeaseHeld, RunStateError, DataChanged) as e:
+        printer.close()
+        fail(str(e))
+    except KeyboardInterrupt as e:
+        printer.close()
+        fail(f"run {run_id} {e or 'interrupted'}; continue it with `workbench runs resume {run_id}`",
+             code=interrupted_exit_code(e))
     except Exception as e:  # noqa: BLE001
         printer.close()
         fail(f"run {run_id} failed: {type(e).__name__}: {e}")
@@ -122,7 +143,9 @@ def rm(ctx, run_ids, as_json):
     from workbench.engine.checkpoint import run_dir
     from workbench.store import runs as run_rows
     removed = []
+    from workbench.jobs.queue import reap_dead
     with open_ws(ctx) as ws:
+        reap_dead(ws)   # a run whose process is gone is failed first, so it can be removed
         for run_id in run_ids:
             row = _run_row(ws, run_id)
             if row["status"] == "running":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,36 +22,43 @@ def run_dir(ws, run_id: int) -> Path:
     return Path(ws.files_dir) / "runs" / str(run_id)
 
 
-def save_checkpoint(ws, run_id: int, kind: str, epoch: int, state: dict[str, Any]) -> Path:
+def save_checkpoint(ws, run_id: int, kind: str, epoch: int, state: dict[str, Any], token: int | None = None) -> Path:
     """Write a ``kind`` checkpoint (best | last) so that a kill at any instant leaves a usable one.
 
-    Each save goes to a new file (``last-e0007.pt``), written under a temporary name
-    and renamed; its row is committed next, and only then are the superseded files
-    of the same kind removed. Killed before the commit, the previous checkpoint
-    and its row are intact (the new file is an orphan, swept by the next save);
-    killed after it, the new one is recorded with its own hash.
+    Each save goes to a new file (``last-e0007.pt``), written under a temporary name and
+    linked into place (never over an existing file); its row is committed next, and only then
+    are the superseded files of the same kind removed. Killed before the commit, the previous
+    checkpoint and its row are intact (the new file is an orphan, swept by the next save);
+    killed after it, the new one is recorded with its own hash. With ``token`` (the run owner
+    lease) the row is only recorded while this process still owns the run: a stale owner's
+    file is deleted again and :class:`workbench.store.leases.LeaseLost` raised.
     """
+    from workbench.store import checkpoints
+    from workbench.store.leases import LeaseLost, fenced
+
     folder = run_dir(ws, run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{kind}-e{epoch:04d}.pt"
-    n = 1
-    while path.exists():  # the same epoch saved again (e.g. a resumed epoch): never overwrite a recorded file
-        path = folder / f"{kind}-e{epoch:04d}-{n}.pt"
-        n += 1
-    tmp = folder / f".{path.name}.partial"
+    tmp = folder / f".{kind}-e{epoch:04d}.{os.getpid()}.partial"
     torch.save(state, tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     digest = sha256_file(tmp)
-    os.replace(tmp, path)
+    path, n = folder / f"{kind}-e{epoch:04d}.pt", 1
+    while True:  # the same epoch saved again (e.g. a resumed epoch): never overwrite a recorded file
+        try:
+            os.link(tmp, path)
+            break
+        except FileExistsError:
+            path = folder / f"{kind}-e{epoch:04d}-{n}.pt"
+            n += 1
+    tmp.unlink()
     stored = ws.relative_file(path) if hasattr(ws, "relative_file") else str(path)
-    is_best = int(kind == "best")
-    with ws.db.conn:
-        cur = ws.db.execute("INSERT INTO checkpoints (run_id, epoch, path, sha256, is_best, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", [run_id, epoch, stored, digest, is_best, time.time()])
-        new_id = cur.lastrowid
-        ws.db.execute("DELETE FROM checkpoints WHERE run_id = ? AND is_best = ? AND id != ?",
-                      [run_id, is_best, new_id])
+    try:
+        with fenced(ws, run_id, token) as conn:
+            checkpoints.record(conn, run_id, epoch, stored, digest, kind == "best")
+    except LeaseLost:
+        path.unlink(missing_ok=True)
+        raise
     for old in folder.glob(f"{kind}*.pt"):  # superseded and orphaned files of this kind
         if old != path:
             old.unlink(missing_ok=True)
@@ -61,9 +67,9 @@ def save_checkpoint(ws, run_id: int, kind: str, epoch: int, state: dict[str, Any
 
 def checkpoint_path(ws, run_id: int, kind: str = "best") -> Path | None:
     """The recorded checkpoint file of a run (``best`` or ``last``), after checking its sha256."""
-    rows = list(ws.db.query("SELECT path, sha256 FROM checkpoints WHERE run_id = ? AND is_best = ? "
-                            "ORDER BY id DESC", [run_id, int(kind == "best")]))
-    for row in rows:
+    from workbench.store import checkpoints
+
+    for row in checkpoints.recorded(ws, run_id, kind == "best"):
         p = ws.resolve_file(row["path"]) if hasattr(ws, "resolve_file") else Path(row["path"])
         if not Path(p).name.startswith(kind) or not Path(p).exists():
             continue

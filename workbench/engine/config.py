@@ -56,14 +56,16 @@ class TrainerOptions:
     device: str = option("auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     eval_every: int = option(1, help="validate every N epochs", min=1)
     eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
-    amp: str = option("auto", help="bf16 autocast: auto (CUDA, or CPU with native bf16), bf16, off",
-                      choices=["auto", "bf16", "off"])
+    amp: str = option("auto", help="autocast: auto (bf16 on CUDA, or CPU with native bf16), bf16, fp16 (float16 "
+                      "with loss scaling, for GPUs without bf16), off", choices=["auto", "bf16", "fp16", "off"])
     train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
                                 "event is a target once per epoch (long histories give several windows)",
                                 choices=["last", "all"])
     length_buckets: bool = option(False, help="batch sequences of similar length together and cut each batch "
                                   "to its longest sequence (less padding: faster steps)")
     threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
+    nproc: int = option(1, help="processes (ranks) training together with DistributedDataParallel, started "
+                        "by torchrun (gloo on CPU, NCCL on CUDA); the global batch stays batch_size", min=1)
     # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py
     augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest 60-100%",
                                  min=0.0, max=1.0)
@@ -184,6 +186,9 @@ def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
     model = parse_options(ModelOptions, _table(raw, "model"), "model")
     trainer = parse_options(TrainerOptions, _table(raw, "trainer"), "trainer")
     evaluation = parse_options(EvaluationOptions, _table(raw, "evaluation"), "evaluation")
+    if trainer.nproc > 1 and trainer.adversarial != "off":
+        raise ConfigError("trainer.adversarial: not supported with trainer.nproc > 1 (its extra forward and "
+                          "gradient passes are not synchronised by DistributedDataParallel)")
     if len(trainer.betas) != 2 or not all(0.0 <= b < 1.0 for b in trainer.betas):
         raise ConfigError(f"trainer.betas: expected two numbers in [0, 1), got {trainer.betas!r}")
 
@@ -199,11 +204,15 @@ def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
     if "fusion" in raw:
         fusion = _plugin(registry, "fusion", raw["fusion"], "fusion")
     else:
-        default = "identity" if len(views) <= 1 else "mean"
-        fusion = _plugin(registry, "fusion", {"type": default}, "fusion")
+        role = "fusion.one_view" if len(views) <= 1 else "fusion.views"
+        default = registry.defaults(role)
+        if not default:
+            raise ConfigError(f"fusion: required (no installed fusion plugin is a default for {role!r}; "
+                              f"installed: {', '.join(registry.names('fusion')) or 'none'})")
+        fusion = _plugin(registry, "fusion", {"type": default[0]}, "fusion")
     ev_raw = raw.get("evaluators")
     if ev_raw is None:
-        ev_raw = [{"type": n} for n in ("ranking", "coverage", "novelty") if n in registry.names("evaluator")]
+        ev_raw = [{"type": n} for n in registry.defaults("evaluators")]
     if isinstance(ev_raw, dict):
         ev_raw = [ev_raw]
     if not isinstance(ev_raw, list):
@@ -222,15 +231,17 @@ def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
 
 
 def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: str | None = None,
-                    epochs: int | None = None, name: str | None = None) -> dict[str, Any]:
+                    epochs: int | None = None, name: str | None = None, nproc: int | None = None) -> dict[str, Any]:
     """A copy of ``raw`` with command-line overrides applied (before validation)."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     if dataset is not None:
         out["dataset"] = dataset
     if name is not None:
         out["name"] = name
-    if device is not None or epochs is not None:
+    if device is not None or epochs is not None or nproc is not None:
         trainer = dict(out.get("trainer") or {})
+        if nproc is not None:
+            trainer["nproc"] = nproc
         if device is not None:
             trainer["device"] = device
         if epochs is not None:

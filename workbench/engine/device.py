@@ -33,11 +33,14 @@ def cpu_has_native_bf16() -> bool:
 
 
 def autocast_dtype(device: torch.device, amp: str = "auto") -> torch.dtype | None:
-    """bf16 on CUDA (when supported) and on CPUs with native bf16 under ``auto``; ``bf16`` forces it; ``off``."""
+    """bf16 on CUDA (when supported) and on CPUs with native bf16 under ``auto``; ``bf16`` forces it;
+    ``fp16`` is float16 (the trainer then scales the loss: GPUs without bf16); ``off``."""
     if amp == "off":
         return None
     if amp == "bf16":
         return torch.bfloat16
+    if amp == "fp16":
+        return torch.float16
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
     if device.type == "cpu":

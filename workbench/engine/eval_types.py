@@ -32,5 +32,10 @@ class EvalBatch:
     users: torch.Tensor
 
     def to(self, device) -> "EvalBatch":
-        return EvalBatch(self.batch.to(device), *(t.to(device) for t in (
+        return EvalBatch(self.batch.to(device), *(t.to(device, non_blocking=True) for t in (
+            self.target_items, self.seen_rows, self.seen_items, self.history_length, self.users)))
+
+    def pin_memory(self) -> "EvalBatch":
+        """A copy in page-locked memory (built once per run, copied to CUDA without blocking the host)."""
+        return EvalBatch(self.batch.pin_memory(), *(t.pin_memory() for t in (
             self.target_items, self.seen_rows, self.seen_items, self.history_length, self.users)))

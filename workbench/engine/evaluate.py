@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from workbench.engine.eval_types import EvalBatch
-from workbench.engine.ranking import BatchRanking, rank_full, rank_sampled
+from workbench.engine.ranking import BatchRanking, RankBuffers, rank_full, rank_full_dot, rank_sampled
 from workbench.kinds import Evaluator, Rankings
 from workbench.model.base import SeqBatch
 
@@ -146,7 +146,9 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              evaluators: list[Evaluator], exclude_seen: bool = True, mode: str = "full",
              num_negatives: int = 100, negative_sampling: str = "uniform", seed: int = 0,
              device: Any = None, group_bounds: tuple[int, int] | None = None,
-             topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None) -> EvalResult:
+             topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None,
+             score_table: Callable[[], torch.Tensor | None] | None = None,
+             gather: Callable | None = None) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
@@ -157,6 +159,11 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     and the metrics computed once, then merged into ``metrics`` (not into the groups).
     ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
     inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
+    ``score_table() -> (N+1, d) | None``: when it gives a table T and ``score`` is ``states @ T.T``
+    (a dot-product head), full ranking scores the catalogue in item blocks from T and never builds
+    the (B, N+1) score matrix (memory O(B x block + B x K)); ``score`` is then not called.
+    ``gather(parts, aux_parts) -> (parts, aux_parts)``: with several ranks each evaluating its share
+    of the users, the per-user arrays of all of them (see :mod:`workbench.engine.distributed`).
     Raises ValueError for an unknown mode / sampling, no evaluation cases, or NaN scores.
     """
     if mode not in ("full", "sampled"):
@@ -174,7 +181,10 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
                                           ("target_rank", "topk", "targets", "num_candidates", "history", "users")}
     generator, weights = None, None
     aux_parts: dict[str, list] = {}
+    buffers = RankBuffers()
     with torch.no_grad():
+        table = score_table() if score_table is not None and mode == "full" else None
+        table = table.detach().float() if table is not None else None
         for eb in batches:
             if dev is not None:
                 eb = eb.to(dev)
@@ -183,34 +193,46 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
             states = encode(eb.batch)
             _sync(here)
             t1 = time.perf_counter()
-            with _full_precision(here):   # bf16 scores would tie and the pessimistic rule would punish that
-                scores = score(states.float() if states.is_floating_point() else states, eb.batch)
-            if scores.shape != (eb.target_items.shape[0], num_items + 1):
-                raise ValueError(f"score() returned shape {tuple(scores.shape)}, expected "
-                                 f"({eb.target_items.shape[0]}, {num_items + 1}) (column 0 = padding)")
-            scores = scores.float()
-            if auxiliary is not None:
-                for name, value in auxiliary[0](states, eb.batch).items():
-                    aux_parts.setdefault(name, []).append(value.detach().cpu())
-            if torch.isnan(scores).any():
-                raise ValueError("the model produced NaN scores; its metrics would be meaningless")
-            _sync(here)
-            t2 = time.perf_counter()
-            if mode == "full":
-                ranked = rank_full(scores, eb.target_items, eb.seen_rows, eb.seen_items, k, exclude_seen)
+            if table is not None:
+                if auxiliary is not None:
+                    for name, value in auxiliary[0](states, eb.batch).items():
+                        aux_parts.setdefault(name, []).append(value.detach().cpu())
+                with _full_precision(here):
+                    t2 = time.perf_counter()   # scoring happens inside the blocked ranking
+                    ranked = rank_full_dot(states.float(), table.to(here, non_blocking=True), eb.target_items,
+                                           eb.seen_rows, eb.seen_items, k, exclude_seen, buffers)
             else:
-                if generator is None:
-                    generator = torch.Generator(device=here).manual_seed(seed)
-                    if negative_sampling == "popularity":
-                        weights = torch.as_tensor(pop, dtype=torch.float32, device=here).clamp_min(0)
-                        weights[0] = 0.0
-                ranked = rank_sampled(scores, eb.target_items, eb.seen_rows, eb.seen_items, k,
-                                      num_negatives, weights, generator)
+                with _full_precision(here):   # bf16 scores would tie and the pessimistic rule would punish that
+                    scores = score(states.float() if states.is_floating_point() else states, eb.batch)
+                if scores.shape != (eb.target_items.shape[0], num_items + 1):
+                    raise ValueError(f"score() returned shape {tuple(scores.shape)}, expected "
+                                     f"({eb.target_items.shape[0]}, {num_items + 1}) (column 0 = padding)")
+                scores = scores.float()
+                if auxiliary is not None:
+                    for name, value in auxiliary[0](states, eb.batch).items():
+                        aux_parts.setdefault(name, []).append(value.detach().cpu())
+                if torch.isnan(scores).any():
+                    raise ValueError("the model produced NaN scores; its metrics would be meaningless")
+                _sync(here)
+                t2 = time.perf_counter()
+                if mode == "full":
+                    ranked = rank_full(scores, eb.target_items, eb.seen_rows, eb.seen_items, k, exclude_seen,
+                                       buffers)
+                else:
+                    if generator is None:
+                        generator = torch.Generator(device=here).manual_seed(seed)
+                        if negative_sampling == "popularity":
+                            weights = torch.as_tensor(pop, dtype=torch.float32, device=here).clamp_min(0)
+                            weights[0] = 0.0
+                    ranked = rank_sampled(scores, eb.target_items, eb.seen_rows, eb.seen_items, k,
+                                          num_negatives, weights, generator)
             _collect(parts, ranked, eb)
             t3 = time.perf_counter()
             forward_s += t1 - t0
             timings["score_s"] += t2 - t1
             timings["rank_s"] += t3 - t2
+    if gather is not None:
+        parts, aux_parts = gather(parts, aux_parts)
     if not parts["targets"]:
         raise ValueError("no evaluation cases: every user was filtered out (too short histories?)")
     cat = {n: np.concatenate(v) for n, v in parts.items()}
@@ -245,7 +267,8 @@ def _collect(parts: dict[str, list[np.ndarray]], ranked: BatchRanking, eb: EvalB
 def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> list[Evaluator]:
     """Instantiate evaluator plugins from ``{name: {option: value}}``.
 
-    ``None`` gives the built-in defaults: ranking, coverage and novelty at K = 5, 10, 20.
+    ``None`` gives the default evaluators (those claiming the ``evaluators`` role, with their
+    default options; for the built-ins: ranking, coverage and novelty at K = 5, 10, 20).
     Bad options raise :class:`workbench.options.ConfigError` naming ``evaluators.<name>.<key>``.
     """
     from workbench.options import parse_options
@@ -253,7 +276,7 @@ def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> li
 
     reg = registry or get_registry()
     if config is None:
-        config = {"ranking": {}, "coverage": {}, "novelty": {}}
+        config = {name: {} for name in reg.defaults("evaluators")}
     out = []
     for name, values in config.items():
         spec = reg.get("evaluator", name)

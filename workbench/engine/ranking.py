@@ -14,7 +14,8 @@ Conventions (shared with :class:`workbench.kinds.Rankings`):
   score. A model that gives every item the same score therefore ranks the
   target last, never first.
 - **Top-K**: item ids in descending score order; where fewer than K candidates
-  exist the list is padded with 0 (no item). Excluded items never appear.
+  exist the list is padded with 0 (no item). Excluded items never appear; candidates
+  the model itself scores -inf may be left out (0 instead).
 """
 
 from __future__ import annotations
@@ -92,15 +93,230 @@ def top_items(masked: torch.Tensor, excluded: torch.Tensor, k: int) -> torch.Ten
     return idx
 
 
-def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
-              seen_items: torch.Tensor | None, k: int, exclude_seen: bool = True) -> BatchRanking:
-    """Full ranking of all N items for each row of ``scores`` (B, N+1)."""
+def rank_full_reference(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
+                        seen_items: torch.Tensor | None, k: int, exclude_seen: bool = True) -> BatchRanking:
+    """Unblocked full ranking (B, N+1) at once: the definition the blocked kernel is tested against."""
     num_rows, num_cols = scores.shape
     excluded = exclusion_mask(num_rows, num_cols, targets, seen_rows, seen_items, exclude_seen)
     num_candidates = num_cols - count_true(excluded)
     masked = mask_scores(scores, excluded)
     return BatchRanking(target_ranks(masked, targets, num_candidates), top_items(masked, excluded, k),
                         num_candidates)
+
+
+DEFAULT_BLOCK_ELEMENTS = 1 << 19     # scores per block (B x width): 2 MiB of float32, cache-sized
+
+
+class RankBuffers:
+    """Scratch tensors reused across blocks and batches (no per-batch reallocation).
+
+    Holds one (B, width) float block and its (B, width) bool comparison; grows when a
+    larger batch or another device/dtype comes along, never shrinks.
+    """
+
+    def __init__(self, block_elements: int = DEFAULT_BLOCK_ELEMENTS):
+        self.block_elements = int(block_elements)
+        self.scores: torch.Tensor | None = None
+        self.ge: torch.Tensor | None = None
+
+    def width(self, num_rows: int, num_cols: int) -> int:
+        """Block width: a multiple of 64 columns (whole SIMD tiles of the matrix product, so equal
+        item vectors get equal scores inside a block), at most the catalogue."""
+        fit = self.block_elements // max(1, num_rows)
+        return min(num_cols, max(64, fit - fit % 64))
+
+    def get(self, num_rows: int, width: int, device, dtype=torch.float32):
+        """-> ``block(w)``: contiguous (num_rows, w) float and bool views for any w <= width."""
+        need = num_rows * width
+        s = self.scores
+        if s is None or s.device != torch.device(device) or s.dtype != dtype or s.numel() < need:
+            self.scores = torch.empty(need, device=device, dtype=dtype)
+            self.ge = torch.empty(need, device=device, dtype=torch.bool)
+        scores, ge = self.scores, self.ge
+
+        def block(w: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return scores[:num_rows * w].view(num_rows, w), ge[:num_rows * w].view(num_rows, w)
+
+        return block
+
+
+def _excluded_pairs(num_rows: int, num_cols: int, targets: torch.Tensor, seen_rows: torch.Tensor | None,
+                    seen_items: torch.Tensor | None, exclude_seen: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct excluded (row, item) pairs, sorted by item: the seen pairs minus each row's target
+    and minus column 0 (which every row excludes anyway)."""
+    if not exclude_seen or seen_rows is None or seen_rows.numel() == 0:
+        empty = targets.new_zeros(0)
+        return empty, empty
+    keep = (seen_items != targets[seen_rows]) & (seen_items > 0)
+    codes = torch.unique(seen_items[keep] * num_rows + seen_rows[keep])   # sorted by item, then row
+    return codes % num_rows, codes // num_rows
+
+
+def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.Tensor, targets: torch.Tensor,
+                 seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, k: int, exclude_seen: bool,
+                 buffers: RankBuffers | None, device) -> BatchRanking:
+    """Rank in item blocks: ``fill_block(out (B, w), lo, hi)`` writes the scores of items [lo, hi).
+
+    Keeps a running top-K and a running count of candidates scored >= the target; memory is
+    O(B x block + B x K) whatever N is.
+    """
+    buffers = buffers if buffers is not None else RankBuffers()
+    rows_ex, items_ex = _excluded_pairs(num_rows, num_cols, targets, seen_rows, seen_items, exclude_seen)
+    num_candidates = (num_cols - 1) - torch.bincount(rows_ex, minlength=num_rows)[:num_rows]
+    width = buffers.width(num_rows, num_cols)
+    views = buffers.get(num_rows, width, device)
+    k_eff = min(k, num_cols)
+    acc = torch.int16 if width < 2 ** 15 else torch.int32
+    ahead = torch.zeros(num_rows, dtype=torch.long, device=device)
+    top_vals = torch.empty(num_rows, k_eff, device=device)
+    top_ids = torch.zeros(num_rows, k_eff, dtype=torch.long, device=device)
+    t = target_scores[:, None]
+    row_ids = torch.arange(num_rows, device=device)
+    bounds = torch.searchsorted(items_ex, torch.arange(0, num_cols + width, width, device=device)).tolist() \
+        if items_ex.numel() else None
+    for b, lo in enumerate(range(0, num_cols, width)):
+        hi = min(num_cols, lo + width)
+        w = hi - lo
+        block, gblock = views(w)
+        fill_block(block, lo, hi)
+        if lo == 0:
+            block[:, 0] = NEG_INF
+        in_block = (targets >= lo) & (targets < hi)     # the target's own score is exactly t
+        if bool(in_block.any()):
+            r = row_ids[in_block]
+            block[r, targets[in_block] - lo] = target_scores[in_block]
+        if bounds is not None and bounds[b + 1] > bounds[b]:
+            sl = slice(bounds[b], bounds[b + 1])
+            block[rows_ex[sl], items_ex[sl] - lo] = NEG_INF
+        torch.ge(block, t, out=gblock)
+        ahead += gblock.view(torch.uint8).sum(dim=1, dtype=acc)
+        if lo == 0:
+            kb = min(k_eff, w)
+            top_vals[:, :kb], top_ids[:, :kb] = block.topk(kb, dim=1)
+            if kb < k_eff:            # a tiny first block: let every item of the next blocks compete
+                top_vals[:, kb:] = NEG_INF
+        else:
+            torch.gt(block, top_vals[:, -1:], out=gblock)   # beats the running K-th best: rare after a few blocks
+            rows, cols = gblock.nonzero(as_tuple=True)
+            if rows.numel():
+                top_vals, top_ids = _merge_top(top_vals, top_ids, rows, block[rows, cols], cols + lo)
+    rank = torch.where(target_scores == NEG_INF, num_candidates - 1, ahead - 1)
+    top_ids = _drop_excluded(top_ids, top_vals, num_cols, rows_ex, items_ex)
+    if k_eff < k:
+        top_ids = torch.cat([top_ids, top_ids.new_zeros(num_rows, k - k_eff)], dim=1)
+    return BatchRanking(rank, top_ids, num_candidates)
+
+
+def _merge_top(top_vals: torch.Tensor, top_ids: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor,
+               ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge sparse (row, value, id) candidates into the running (B, K) top lists (ties: earlier first)."""
+    num_rows, k = top_vals.shape
+    all_rows = torch.cat([torch.arange(num_rows, device=rows.device).repeat_interleave(k), rows])
+    all_vals = torch.cat([top_vals.reshape(-1), vals])
+    all_ids = torch.cat([top_ids.reshape(-1), ids])
+    order = torch.sort(all_vals, descending=True, stable=True).indices
+    order = order[torch.sort(all_rows[order], stable=True).indices]     # by row, then value descending
+    counts = torch.bincount(all_rows, minlength=num_rows)
+    starts = torch.cumsum(counts, 0) - counts
+    keep = order[torch.arange(len(order), device=rows.device) - starts.repeat_interleave(counts) < k]
+    return all_vals[keep].view(num_rows, k), all_ids[keep].view(num_rows, k)
+
+
+def _drop_excluded(top_ids: torch.Tensor, top_vals: torch.Tensor, num_cols: int, rows_ex: torch.Tensor,
+                   items_ex: torch.Tensor) -> torch.Tensor:
+    """0 where a top-K slot holds an excluded item (only possible among -inf scores: too few candidates)."""
+    low = top_vals == NEG_INF
+    if not bool(low.any()):
+        return top_ids
+    rows = torch.arange(top_ids.shape[0], device=top_ids.device)[:, None].expand_as(top_ids)
+    excluded = top_ids == 0
+    if items_ex.numel():
+        codes = top_ids * top_ids.shape[0] + rows
+        excluded |= torch.isin(codes, items_ex * top_ids.shape[0] + rows_ex)
+    top_ids = top_ids.masked_fill(low & excluded, 0)
+    order = torch.sort((top_ids == 0).to(torch.uint8), dim=1, stable=True).indices   # 0s go last
+    return top_ids.gather(1, order)
+
+
+def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
+              seen_items: torch.Tensor | None, k: int, exclude_seen: bool = True,
+              buffers: RankBuffers | None = None) -> BatchRanking:
+    """Full ranking of all N items for each row of ``scores`` (B, N+1), in item blocks.
+
+    Same result as :func:`rank_full_reference` (the order of equal scores inside the top-K
+    aside) without the (B, N+1) mask and masked copy: ``scores`` is read block by block
+    into the reused ``buffers`` and never modified.
+    """
+    num_rows, num_cols = scores.shape
+    if torch.isnan(scores).any():
+        raise ValueError("the model produced NaN scores; its metrics would be meaningless")
+    target_scores = scores.gather(1, targets[:, None])[:, 0].float()
+
+    def fill(out, lo, hi):
+        out.copy_(scores[:, lo:hi])
+
+    return _rank_blocks(fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k,
+                        exclude_seen, buffers, scores.device)
+
+
+def _target_scores_dot(states: torch.Tensor, table: torch.Tensor, targets: torch.Tensor,
+                       buffers: RankBuffers) -> torch.Tensor:
+    """(B,) each row's score of its target, bit-identical to the score the block loop computes.
+
+    A matrix product may round an element differently depending on the product's shape and the
+    element's column (edge tiles), so the target's vector is placed at the column it has in its
+    own block, in a product of that block's shape; rows whose targets share a column take turns.
+    """
+    num_rows, num_cols = states.shape[0], table.shape[0]
+    dev = states.device
+    width = buffers.width(num_rows, num_cols)
+    last_lo = ((num_cols - 1) // width) * width
+    views = buffers.get(num_rows, width, dev)
+    out = torch.empty(num_rows, device=dev)
+    col = targets % width
+    for w, sel in ((width, targets < last_lo), (num_cols - last_lo, targets >= last_lo)):
+        rows = torch.nonzero(sel).flatten()
+        if rows.numel() == 0:
+            continue
+        rows = rows[torch.sort(col[rows], stable=True).indices]
+        c = col[rows]
+        first = torch.ones_like(c, dtype=torch.bool)
+        first[1:] = c[1:] != c[:-1]
+        group_start = torch.cummax(torch.where(first, torch.arange(len(c), device=dev), 0), 0).values
+        turn = torch.arange(len(c), device=dev) - group_start       # 0 for the first row at a column, 1, ...
+        block, _ = views(w)
+        for k in range(int(turn.max()) + 1):
+            r = rows[turn == k]
+            cols = torch.zeros(w, table.shape[1], device=dev)
+            cols[col[r]] = table[targets[r]]
+            torch.mm(states, cols.T, out=block)
+            out[r] = block[r, col[r]]
+    return out
+
+
+def rank_full_dot(states: torch.Tensor, item_table: torch.Tensor, targets: torch.Tensor,
+                  seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, k: int,
+                  exclude_seen: bool = True, buffers: RankBuffers | None = None) -> BatchRanking:
+    """Full ranking where score = states (B, d) @ item_table (N+1, d).T, scored block by block.
+
+    The (B, N+1) score matrix is never materialised: each block's matmul writes into the
+    reused buffer, so memory is O(B x block + B x K). The target's score comes from a product of
+    the same shape as its block, so items with the same vector as the target tie with it.
+    """
+    states = states.float()
+    table = item_table.float()
+    num_rows, num_cols = states.shape[0], table.shape[0]
+    if not (torch.isfinite(states).all() and torch.isfinite(table).all()):
+        raise ValueError("the model produced NaN or infinite user states or item vectors; "
+                         "its metrics would be meaningless")
+    buffers = buffers if buffers is not None else RankBuffers()
+    target_scores = _target_scores_dot(states, table, targets, buffers)
+
+    def fill(out, lo, hi):
+        torch.mm(states, table[lo:hi].T, out=out)
+
+    return _rank_blocks(fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k,
+                        exclude_seen, buffers, states.device)
 
 
 def sample_negatives(forbidden: torch.Tensor, num_negatives: int, weights: torch.Tensor | None = None,

@@ -8,7 +8,7 @@ import time
 
 from workbench.events import Event
 from workbench.store import runs
-from workbench.store.rows import write
+from workbench.store.leases import fenced
 
 
 def _clean(obj):
@@ -30,16 +30,17 @@ class RunRecorder:
     """Writes ``epoch_finished`` to ``epoch_metrics``, throttled ``step`` snapshots to ``runs.progress``
     (at most one write per ``throttle_s``), and every other event to ``run_events``."""
 
-    def __init__(self, ws, run_id: int, throttle_s: float = 1.0):
+    def __init__(self, ws, run_id: int, throttle_s: float = 1.0, token: int | None = None):
         self.ws, self.run_id, self.throttle_s = ws, run_id, throttle_s
+        self.token = token    # the run owner lease: every write is refused once another trainer took the run
         self._last_progress = 0.0
 
     def _progress(self, data: dict) -> None:
-        with write(self.ws) as conn:
+        with fenced(self.ws, self.run_id, self.token) as conn:
             runs.set_progress(conn, self.run_id, dumps(data))
 
     def _event(self, event: Event, level: str, message: str) -> None:
-        with write(self.ws) as conn:
+        with fenced(self.ws, self.run_id, self.token) as conn:
             runs.add_event(conn, self.run_id, event.ts, level, event.kind, message, dumps(event.data))
 
     def __call__(self, event: Event) -> None:
@@ -51,7 +52,7 @@ class RunRecorder:
                 self._progress({"phase": "train", **d, "ts": event.ts})
             return
         if event.kind == "epoch_finished":
-            with write(self.ws) as conn:
+            with fenced(self.ws, self.run_id, self.token) as conn:
                 runs.record_epoch(conn, self.run_id, d["epoch"], _clean(d.get("train_loss")),
                                   dumps(d.get("metrics", {})), d.get("wall_time"), event.ts)
             self._progress({"phase": "epoch", **d, "ts": event.ts})

@@ -80,56 +80,87 @@ def seed_everything(seed: int) -> None:
 
 
 def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,
-                resume: bool = False) -> dict:
+                resume: bool = False, dist=None) -> dict:
     """Train, validate, test and record run ``run_id``; returns the test metrics ({} when cancelled).
 
     Opens its own workspace connection. Status: running -> completed | cancelled | failed.
     On an exception the traceback goes to ``runs.error``, status 'failed', and it is re-raised.
+    A run with ``trainer.nproc > 1`` is handed to torchrun (:mod:`workbench.engine.distributed`),
+    whose rank 0 calls this again with its ``dist`` context (``listeners`` stay in this process unused).
     """
-    from workbench.store import open_workspace, runs
+    from workbench.engine.ownership import Ownership
+    from workbench.store import leases, open_workspace, runs
+    if dist is None:
+        with open_workspace(Path(ws_path)) as ws:
+            nproc = run_config(ws, run_id)[1].trainer.nproc
+        if nproc > 1:
+            from workbench.engine.distributed import LaunchOptions, launch_run
+            quiet = all(getattr(listener, "quiet", True) for listener in listeners)   # rank 0 prints progress
+            return launch_run(ws_path, run_id, LaunchOptions(nproc), resume=resume, should_stop=should_stop, quiet=quiet)
     ws = open_workspace(Path(ws_path))
     emitter = None
+    owner = None
     owned = False  # True once this call made the run "running": only then does it record the outcome
+
+    def set_status(new: str, **values) -> None:
+        with leases.fenced(ws, run_id, owner.token) as conn:
+            runs.transition(conn, run_id, new, only_from=None if new == "running" else ("running",), **values)
+
     try:
         row, cfg = run_config(ws, run_id)
         if not resume and row["status"] != "queued":
             raise RuntimeError(f"run {run_id} is {row['status']}, not queued (resume=True continues it)")
         if resume and row["status"] == "completed":
             raise RuntimeError(f"run {run_id} is already completed")
-        runs.set_status(ws, run_id, "running", started_at=row["started_at"] or time.time(), error=None,
-                        finished_at=None, versions=json.dumps(package_versions()))
+        owner = Ownership(ws, run_id)          # LeaseHeld while another live process trains this run
+        row, cfg = run_config(ws, run_id)      # as the lease left it (a run whose trainer died is now failed)
+        set_status("running", started_at=row["started_at"] or time.time(), error=None, finished_at=None,
+                   versions=json.dumps(package_versions()))
         owned = True
         from workbench.engine.session import RunSession
-        session = RunSession(ws, run_id, cfg, listeners=listeners, should_stop=should_stop)
+        session = RunSession(ws, run_id, cfg, listeners=listeners,
+                             should_stop=lambda: owner.lost or should_stop(), dist=dist, token=owner.token)
         emitter = session.emitter
         if row["data_fingerprint"] and row["data_fingerprint"] != session.dataset.fingerprint:
             raise RuntimeError(f"dataset {cfg.dataset!r} changed since run {run_id} was created "
                                "(fingerprint differs); create a new run")
-        runs.update(ws, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
+        with leases.fenced(ws, run_id, owner.token) as conn:
+            runs.set_columns(conn, run_id, device=str(session.device), data_fingerprint=session.dataset.fingerprint)
         status, test_metrics, test_groups = session.run(resume=resume)
-        runs.set_status(ws, run_id, status, finished_at=time.time(),
-                        best_epoch=session.trainer.state.best_epoch or None,
-                        **({"test_metrics": json.dumps(test_metrics), "test_groups": json.dumps(test_groups)}
-                           if status == "completed" else {}))
+        if owner.lost:
+            raise leases.LeaseLost(f"run {run_id} was taken over by another trainer; this process stopped")
+        set_status(status, finished_at=time.time(), best_epoch=session.trainer.state.best_epoch or None,
+                   **({"test_metrics": json.dumps(test_metrics), "test_groups": json.dumps(test_groups)}
+                      if status == "completed" else {}))
         emitter.emit("run_finished", status=status, test_metrics=test_metrics,
                      best_epoch=session.trainer.state.best_epoch)
         return test_metrics
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if owned:
-            runs.set_status(ws, run_id, "cancelled", only_from=("running",), finished_at=time.time(),
-                            error="interrupted (Ctrl+C)")
+            _record_end(set_status, "cancelled", str(e) or "interrupted (Ctrl+C)")
         raise
     except BaseException as e:
         tb = traceback.format_exc()
         try:
-            if owned:
-                runs.set_status(ws, run_id, "failed", only_from=("running",), finished_at=time.time(), error=tb)
+            if owned and not isinstance(e, leases.LeaseLost):
+                _record_end(set_status, "failed", tb)
                 if emitter is not None:
                     emitter.emit("run_failed", error=f"{type(e).__name__}: {e}")
         finally:
             raise
     finally:
+        if owner is not None:
+            owner.release(ws)
         ws.close()
+
+
+def _record_end(set_status, status: str, error: str) -> None:
+    """Record how a run ended unless another trainer owns it now (then it writes nothing)."""
+    from workbench.store.leases import LeaseLost
+    try:
+        set_status(status, finished_at=time.time(), error=error)
+    except LeaseLost:
+        pass
 
 
 def run_experiment(ws_path, config: dict, *, dataset: str | None = None, device: str | None = None,

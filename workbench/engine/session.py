@@ -32,19 +32,24 @@ def build_evaluators(cfg, registry=None):
 
 class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
-                 should_stop: Callable[[], bool] = lambda: False, record: bool = True):
+                 should_stop: Callable[[], bool] = lambda: False, record: bool = True, dist=None,
+                 token: int | None = None):
+        from workbench.engine.distributed import SINGLE
         from workbench.engine.runner import seed_everything
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
+        self.dist = dist = dist or SINGLE          # torchrun ranks: see workbench.engine.distributed
         t = cfg.trainer
         if t.threads:
             torch.set_num_threads(t.threads)
         seed_everything(t.seed)
-        self.device = resolve_device(t.device)
+        self.device = dist.device_for(resolve_device(t.device))
         self.amp_dtype = autocast_dtype(self.device, t.amp)
         self.record = record
+        self.token = token      # the run owner lease: fences every record and checkpoint of this session
         self.last_eval = self.best_valid = None   # EvalResults kept for the per-user metrics
-        self.emitter = Emitter(([RunRecorder(ws, run_id)] if record else []) + list(listeners)
-                               + [self._keep_best_valid])
+        # the recorder is required: a write it cannot make (lease lost, disk full) stops the run
+        recorder = [RunRecorder(ws, run_id, token=token)] if record else []
+        self.emitter = Emitter(recorder + list(listeners) + [self._keep_best_valid], required=recorder)
         self.dataset = load_dataset(ws, cfg.dataset)
         self.split = make_split_for(self.dataset, cfg)
         L = cfg.model.max_len
@@ -59,11 +64,20 @@ class RunSession:
         self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
         self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)
-        self.valid = B.eval_batches(self.dataset, self.split.valid_users, self.split.valid_pos, L, t.eval_batch_size)
+        self.valid = self.eval_cases(self.split.valid_users, self.split.valid_pos)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
-                               emitter=self.emitter, evaluate=self.evaluate,
-                               save=lambda kind, epoch, state: save_checkpoint(ws, run_id, kind, epoch, state),
-                               should_stop=should_stop)
+                               emitter=self.emitter, evaluate=self.evaluate, save=self.save, should_stop=should_stop,
+                               dist=dist)
+
+    def save(self, kind: str, epoch: int, state: dict) -> None:
+        if self.dist.writer:             # rank 0 alone writes checkpoints
+            save_checkpoint(self.ws, self.run_id, kind, epoch, state, token=self.token)
+
+    def eval_cases(self, users, positions):
+        """Evaluation batches of these (user, position) cases; with several ranks, this rank's share."""
+        batches = B.eval_batches(self.dataset, self.dist.shard(users), self.dist.shard(positions),
+                                 self.cfg.model.max_len, self.cfg.trainer.eval_batch_size)
+        return [b.pin_memory() for b in batches] if self.device.type == "cuda" else batches
 
     def evaluate(self, batches):
         from workbench.engine.evaluate import evaluate
@@ -74,7 +88,9 @@ class RunSession:
                               item_popularity=self.ctx.item_popularity.numpy(), evaluators=self.evaluators,
                               exclude_seen=e.exclude_seen, mode=e.mode, num_negatives=e.num_negatives,
                               negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
-                              auxiliary=(self.model.eval_outputs, self.model.eval_metrics))
+                              auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
+                              score_table=self.model.score_table,
+                              gather=self.dist.gather_eval if self.dist.active else None)
             self.last_eval = result
             return result
 
@@ -96,11 +112,10 @@ class RunSession:
         """-> (status, test metrics, test metrics by history-length group)."""
         cfg, tr = self.cfg, self.trainer
         if resume:
-            last = checkpoint_path(self.ws, self.run_id, "last")
+            last, best, name = self.dist.broadcast(self._checkpoints_to_resume())
             if last is not None:
-                best = checkpoint_path(self.ws, self.run_id, "best")
-                tr.restore(load_checkpoint(last, self.device), load_checkpoint(best, self.device) if best else None)
-                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({last.name})")
+                tr.restore(last, best)
+                self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({name})")
         num_params = sum(p.numel() for p in self.model.parameters())
         self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
                           epochs=cfg.trainer.epochs if self.model.trainable else 0,
@@ -116,20 +131,31 @@ class RunSession:
             result = self.best_valid = self.evaluate(self.valid)
             self.emitter.emit("epoch_finished", epoch=0, train_loss=None, metrics=dict(result.metrics),
                               wall_time=result.forward_s + result.ranking_s, best_epoch=0, lr=0.0)
-        test = B.eval_batches(self.dataset, self.split.test_users, self.split.test_pos, cfg.model.max_len,
-                              cfg.trainer.eval_batch_size)
-        result = self.evaluate(test)
+        result = self.evaluate(self.eval_cases(self.split.test_users, self.split.test_pos))
         if self.record:
             self.store_user_metrics(result)
+        elif self.dist.active and self.best_valid is None:
+            self.best_valid = self.evaluate(self.valid)   # rank 0 re-evaluates it in store_user_metrics: take part
         metrics = {**result.metrics, **self.cold_start_metrics(result), "forward_s": result.forward_s,
                    "ranking_s": result.ranking_s, "num_users": result.num_users}
         groups = {"groups": result.groups, "group_bounds": list(result.group_bounds),
                   "group_sizes": result.group_sizes}
         self.emitter.emit("log", message="test metrics by history length: " + json.dumps(result.groups), **groups)
         if not self.model.trainable:
-            save_checkpoint(self.ws, self.run_id, "best", 0, {"model": self.model.state_dict(),
-                                                               "train_state": tr.state.as_dict()})
+            self.save("best", 0, {"model": self.model.state_dict(), "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
+
+    def _checkpoints_to_resume(self):
+        """(last, best or None, file name) to resume from, or (None, None, None); read by rank 0 only
+        (on the CPU when other ranks receive them)."""
+        if not self.dist.writer:
+            return None, None, None
+        last = checkpoint_path(self.ws, self.run_id, "last")
+        if last is None:
+            return None, None, None
+        where = "cpu" if self.dist.active else self.device
+        best = checkpoint_path(self.ws, self.run_id, "best")
+        return load_checkpoint(last, where), (load_checkpoint(best, where) if best else None), last.name
 
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)

@@ -2,7 +2,11 @@
 
 Hot loop: the epoch's (R, L) tensors are built once (see :mod:`workbench.engine.batches`) and
 indexed with a seeded permutation; the loss is accumulated on the device and synchronised
-once per epoch (plus one read per throttled progress event, about once a second).
+once per epoch (plus one read per throttled progress event, about once a second). On CUDA each
+batch is staged in pinned memory and copied without blocking the host.
+
+With several ranks (``dist``, see :mod:`workbench.engine.distributed`) the model runs inside
+DistributedDataParallel and each rank trains on its share of every global batch.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 import torch
@@ -71,8 +76,10 @@ class Trainer:
 
     def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
                  amp_dtype: torch.dtype | None, emitter: Emitter, evaluate: Callable, save: Callable,
-                 should_stop: Callable[[], bool] = lambda: False):
+                 should_stop: Callable[[], bool] = lambda: False, dist=None):
+        from workbench.engine.distributed import SINGLE
         self.model, self.cfg, self.train, self.valid = model, cfg, train, valid
+        self.dist = dist or SINGLE
         self.device, self.amp_dtype, self.emitter = device, amp_dtype, emitter
         self.evaluate_fn, self.save, self.should_stop = evaluate, save, should_stop
         t = cfg.trainer
@@ -82,7 +89,9 @@ class Trainer:
         no_decay = [p for p in params if p.ndim < 2]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=tuple(t.betas)) if params else None
+            lr=t.lr, betas=tuple(t.betas), fused=device.type == "cuda" or None) if params else None
+        # float16 needs loss scaling; with the fused CUDA AdamW the scaler's inf check stays on the device
+        self.scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 and params else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(t.warmup_steps, t.epochs * self.steps_per_epoch, t.schedule)) \
             if self.optimizer else None
@@ -93,6 +102,10 @@ class Trainer:
         self.augment = augment_options_for(t)          # None when off
         self.adversary = adversary_for(model, t)       # None when off
         self.cancelled = False
+        self.loss_fn = model.loss if self.adversary is None else self.adversary.loss
+        if self.dist.active and self.optimizer is not None:
+            self.loss_fn = self.dist.wrap(_LossOf(model), device)
+        self.pin = device.type == "cuda"
 
     # ------------------------------------------------------------ state
     def full_state(self) -> dict[str, Any]:
@@ -103,6 +116,8 @@ class Trainer:
             state["scheduler"] = self.scheduler.state_dict()
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.scaler is not None:
+            state["grad_scaler"] = self.scaler.state_dict()
         return state
 
     def restore(self, last: dict[str, Any], best: dict[str, Any] | None) -> None:
@@ -115,6 +130,8 @@ class Trainer:
         torch.set_rng_state(last["torch_rng"].cpu())
         if "cuda_rng" in last and self.device.type == "cuda":
             torch.cuda.set_rng_state(last["cuda_rng"].cpu(), self.device)
+        if self.scaler is not None and "grad_scaler" in last:
+            self.scaler.load_state_dict(last["grad_scaler"])
         if best is not None:
             self.best_weights = best["model"]
 
@@ -122,6 +139,11 @@ class Trainer:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    @cached_property
+    def row_targets(self) -> torch.Tensor:
+        """(R,) targets per training row (for weighting the ranks' shares of a batch)."""
+        return (self.train.targets > 0).sum(1)
 
     # ------------------------------------------------------------ loop
     def fit(self) -> str:
@@ -134,9 +156,11 @@ class Trainer:
             started = time.perf_counter()
             loss_sum, steps_done, last_poll = self._epoch(epoch, last_poll)
             if self.cancelled:
-                self.save("last", self.state.epoch, self.full_state())
+                # The partial epoch is discarded: the "last" checkpoint of the last completed epoch
+                # (or none, before the first) is exactly where an uninterrupted run stood, so a resume
+                # re-runs this epoch from there and ends bit-identical to a run never cancelled.
                 return "cancelled"
-            train_loss = float(loss_sum) / max(1, steps_done)
+            train_loss = float(self.dist.all_sum(loss_sum)) / max(1, steps_done)
             if not math.isfinite(train_loss):
                 raise FloatingPointError(f"epoch {epoch}: training loss is {train_loss} (lower trainer.lr?)")
             metrics: dict[str, float] = {"train_s": time.perf_counter() - started}   # training part of the epoch
@@ -159,7 +183,7 @@ class Trainer:
                                   f"{t.patience} evaluations (best {self.state.best_metric:.4f} at epoch "
                                   f"{self.state.best_epoch})")
                 break
-            if epoch < t.epochs and self.should_stop():   # also between epochs: an epoch can be shorter than a poll
+            if epoch < t.epochs and self.dist.agree(self.should_stop):   # also between epochs: an epoch can be shorter than a poll
                 self.cancelled = True
                 return "cancelled"
         return "completed"
@@ -177,44 +201,88 @@ class Trainer:
         self.state.bad_evals += 1
         return False
 
+    def _backward_and_step(self, loss: torch.Tensor) -> None:
+        clip = self.cfg.trainer.clip_norm
+        if self.scaler is None:
+            loss.backward()
+            if clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        if clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.scaler.step(self.optimizer)     # skipped when the scaled gradients overflowed
+        self.scaler.update()
+
     def _epoch(self, epoch: int, last_poll: float):
         t = self.cfg.trainer
         self.model.train()
         gen = torch.Generator().manual_seed(t.seed * 1_000_003 + epoch)
         batches = epoch_batches(self.train.lengths, t.batch_size, gen, by_length=t.length_buckets)
-        loss_sum = torch.zeros((), device=self.device)
+        dist, world = self.dist, self.dist.world_size
+        if dist.active:       # dropout etc. differ between ranks, reproducibly (also on resume)
+            torch.manual_seed((t.seed * 1_000_003 + epoch) * 1009 + dist.rank)
+        loss_sum = torch.zeros((), device=self.device)      # the epoch's loss (this rank's share of it)
+        shown_sum = torch.zeros((), device=self.device) if dist.active else loss_sum   # this rank's own losses
         last_emit, epoch_start, steps_done = time.monotonic(), time.monotonic(), 0
         targets_per_batch = self.train.num_targets / max(1, len(batches))
         for step, rows in enumerate(batches):
-            batch = self.train.batch(rows, trim=t.length_buckets)
-            # Bucketed batches hold 2k to 25k targets; each loss is a mean over its batch, so it is
-            # weighted by the batch's share of targets to keep every target's weight what it is in
-            # mixed batches. Counted on the CPU before the copy: no device sync.
-            weight = float((batch.targets > 0).sum()) / targets_per_batch if t.length_buckets else 1.0
-            batch = batch.to(self.device)
-            if self.augment is not None:
+            mine = dist.shard(rows)
+            if len(mine) == 0:                # a last batch smaller than the ranks: take part with weight 0
+                mine = rows[:1]
+            batch = self.train.batch(mine, trim=t.length_buckets)
+            # Each loss is a mean over its batch's targets. Bucketed batches hold 2k to 25k targets, so
+            # a batch is weighted by its share of targets to keep every target's weight what it is in
+            # mixed batches; a rank's part of a global batch is weighted by its share of the batch's
+            # targets (x world: DDP averages the ranks' gradients). Counted on the CPU: no device sync.
+            share, weight = 1.0, 1.0
+            if dist.active:
+                n_mine = float((batch.targets > 0).sum()) if len(dist.shard(rows)) else 0.0
+                n_all = float(self.row_targets[rows].sum())
+                share = n_mine / max(n_all, 1.0)
+                weight = world * n_mine / (targets_per_batch if t.length_buckets else max(n_all, 1.0))
+            elif t.length_buckets:
+                weight = float((batch.targets > 0).sum()) / targets_per_batch
+            if self.augment is not None:     # on the CPU copy: its random draws are CPU ones, and no device sync
                 batch = augment_batch(batch, self.augment, gen)
+            if self.pin:
+                batch = batch.pin_memory()
+            batch = batch.to(self.device)
             with self.autocast():
-                loss = self.adversary.loss(batch) if self.adversary is not None else self.model.loss(batch)
+                loss = self.loss_fn(batch)
             self.optimizer.zero_grad(set_to_none=True)
-            (loss * weight if weight != 1.0 else loss).backward()
-            if t.clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm)
-            self.optimizer.step()
+            self._backward_and_step(loss * weight if weight != 1.0 else loss)
             self.scheduler.step()
-            loss_sum += loss.detach().float()
+            if dist.active:
+                loss_sum += loss.detach().float() * share
+                shown_sum += loss.detach().float()
+            else:
+                loss_sum += loss.detach().float()
             steps_done += 1
             now = time.monotonic()
-            if now - last_emit >= PROGRESS_EVERY_S or step == self.steps_per_epoch - 1:
+            if dist.writer and (now - last_emit >= PROGRESS_EVERY_S or step == self.steps_per_epoch - 1):
                 last_emit = now
                 rate = steps_done * t.batch_size / max(1e-9, now - epoch_start)
                 left = (self.steps_per_epoch - steps_done) + (t.epochs - epoch) * self.steps_per_epoch
                 self.emitter.emit("step", epoch=epoch, step=steps_done, steps=self.steps_per_epoch,
-                                  loss=float(loss_sum) / steps_done, samples_per_s=rate,
+                                  loss=float(shown_sum) / steps_done, samples_per_s=rate,
                                   eta_s=left * t.batch_size / max(rate, 1e-9), memory_mb=memory_mb(self.device))
-            if now - last_poll >= PROGRESS_EVERY_S:
+            if dist.poll_due(step, now - last_poll, PROGRESS_EVERY_S):
                 last_poll = now
-                if self.should_stop():
+                if dist.agree(self.should_stop):
                     self.cancelled = True
                     break
         return loss_sum, steps_done, last_poll
+
+
+class _LossOf(torch.nn.Module):
+    """``model.loss`` as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        return self.model.loss(batch)

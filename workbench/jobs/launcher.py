@@ -12,6 +12,15 @@ from pathlib import Path
 
 from workbench.jobs import queue
 
+_STARTED: list[subprocess.Popen] = []  # workers this process started and has not reaped yet
+
+
+def reap_workers() -> int:
+    """Collect the exit status of workers this process started that have ended (no ``<defunct>`` left
+    behind while the app keeps running). Returns how many are still running."""
+    _STARTED[:] = [p for p in _STARTED if p.poll() is None]
+    return len(_STARTED)
+
 
 def worker_log_path(ws_path: Path) -> Path:
     """Where detached workers of a workspace append their stdout/stderr: ``NAME.files/worker.log``."""
@@ -31,15 +40,18 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     exiting.
     """
     ws_path = Path(ws_path).resolve()
+    reap_workers()
     log = open(worker_log_path(ws_path), "ab")
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", "workbench.jobs.worker", "--workspace", str(ws_path), "--device", device],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     finally:
         log.close()
+    _STARTED.append(proc)
+    return proc
 
 
 def submit(ws, run_id: int, device: str | None = None, *, resume: bool = False, start: bool = True) -> int:

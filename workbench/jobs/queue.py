@@ -3,8 +3,8 @@
 A job is one execution attempt of a run on one device. Workers claim the
 oldest queued job of their device inside an ``IMMEDIATE`` transaction, so two
 workers never get the same job and at most one job runs per device. A worker
-that died (SIGKILL, OOM killer, power cut) is detected by pid liveness or a
-stale heartbeat; its job and run are then marked failed with
+that died (SIGKILL, OOM killer, power cut) is detected by its pid (on this host; a
+suspended worker is alive) or a stale heartbeat (on another host); its job and run are then marked failed with
 ``"worker process N died"``, keeping every metric written before.
 
 Torch-free: the CLI and the TUI import this module.
@@ -18,6 +18,7 @@ import time
 
 from workbench.liveness import pid_alive  # noqa: F401 - part of the queue's API
 from workbench.store import jobs as job_rows
+from workbench.store import leases
 from workbench.store.jobs import FINISHED, STATUSES, Job, JobError  # noqa: F401 - the queue's public names
 
 HEARTBEAT_S = 2.0
@@ -47,18 +48,20 @@ def list_jobs(ws, *, include_finished: bool = True, limit: int = 200) -> list[di
 
 
 def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: float) -> bool:
+    """On this host a worker is dead when its pid is: a suspended (SIGSTOP) or very busy worker
+    with a stale heartbeat is alive. On another host only the heartbeat can tell."""
     if host and host != socket.gethostname():
         return heartbeat is None or now - heartbeat > STALE_AFTER_S
-    return not pid_alive(pid) or (heartbeat is not None and now - heartbeat > STALE_AFTER_S)
+    return not pid_alive(pid)
 
 
 def reap_dead(ws) -> list[int]:
     """Mark running jobs whose worker is gone as failed (and their runs); returns their job ids."""
     now = time.time()
     dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now)]
-    if not dead:
-        return []
-    return job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now)
+    reaped = job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now) if dead else []
+    leases.reap_orphaned_runs(ws)   # runs left running by a process that is gone (e.g. a killed foreground run)
+    return reaped
 
 
 def claim_next(ws, device: str, pid: int | None = None) -> Job | None:

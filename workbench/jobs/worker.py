@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from workbench.jobs import queue
+from workbench.store.leases import LeaseHeld, LeaseLost
 
 
 class Heartbeat(threading.Thread):
@@ -81,6 +82,8 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
 
         execute_run(ws_path, job.run_id, should_stop=lambda: hb.stop_requested, resume=job.resume)
         status, error = _run_outcome(ws_path, job.run_id)
+    except (LeaseHeld, LeaseLost) as e:  # another trainer owns the run: leave the run to it
+        status, error = "failed", str(e)
     except BaseException as e:  # noqa: BLE001 - store the traceback, keep the worker alive
         status, error = "failed", traceback.format_exc()
         _mark_run_failed(ws_path, job.run_id, error)
@@ -102,8 +105,13 @@ def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:
 
     from workbench.store import runs
 
+    from workbench.store import leases
+
     ws = open_workspace(ws_path)
     try:
+        owner = leases.owner(ws, run_id)
+        if owner and owner["alive"] and owner["pid"] != os.getpid():
+            return  # another live trainer owns the run
         runs.set_status(ws, run_id, "failed", only_from=("queued", "running"), keep_error=True, error=error,
                         finished_at=time.time())
     finally:

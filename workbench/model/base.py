@@ -82,6 +82,11 @@ class SeqBatch:
         return SeqBatch(**{k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
                            for k, v in self.__dict__.items()})
 
+    def pin_memory(self) -> "SeqBatch":
+        """A copy in page-locked memory, so ``to(cuda)`` copies without blocking the host."""
+        return SeqBatch(**{k: (v.pin_memory() if isinstance(v, torch.Tensor) else v)
+                           for k, v in self.__dict__.items()})
+
 
 @dataclass
 class ViewOutput:
@@ -152,6 +157,8 @@ class Head(nn.Module):
     - ``score(user_states (B, d), item_emb, batch) -> (B, N+1)``: higher is better;
       column 0 (padding) is ignored by the caller. ``batch`` holds the users'
       histories (for heads that score from history, e.g. item-KNN).
+    - ``score_table(item_emb) -> (N+1, d) | None`` (optional): the table T when
+      ``score`` is ``user_states @ T.T``, so large catalogues are ranked in blocks.
     - ``trainable``: False for heads that need no gradient training (baselines);
       the trainer then skips the training epochs and only evaluates.
     - ``eval_outputs(user_states (B, d), batch) -> dict of tensors`` (optional): per-batch
@@ -181,3 +188,11 @@ class Head(nn.Module):
     def score(self, user_states: torch.Tensor, item_emb: torch.Tensor | None,
               batch: SeqBatch) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
+
+    def score_table(self, item_emb: torch.Tensor | None) -> torch.Tensor | None:
+        """(N+1, d) T when ``score(states, ...)`` is exactly ``states @ T.T``, else None (the default).
+
+        Evaluation then ranks the catalogue block by block from T without building the
+        (B, N+1) score matrix (:func:`workbench.engine.ranking.rank_full_dot`).
+        """
+        return None

@@ -58,6 +58,11 @@ class ComposedModel(nn.Module):
     def score(self, states: torch.Tensor, batch: SeqBatch) -> torch.Tensor:
         return self.head.score(states, self.item_embeddings(), batch)
 
+    def score_table(self) -> torch.Tensor | None:
+        """(N+1, d) T when ``score(states, batch) == states @ T.T`` (see :meth:`Head.score_table`), else None."""
+        fn = getattr(self.head, "score_table", None)   # a head may not subclass Head
+        return fn(self.item_embeddings()) if fn is not None else None
+
     def eval_outputs(self, states: torch.Tensor, batch: SeqBatch) -> dict[str, torch.Tensor]:
         """The head's auxiliary-task outputs at the evaluated position (see :class:`Head`)."""
         return self.head.eval_outputs(states, batch)

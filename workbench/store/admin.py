@@ -105,15 +105,27 @@ def create(path: Path) -> Path:
 
 
 def live_jobs(path: Path) -> int:
-    """Jobs recorded as running with a fresh heartbeat (a worker is using the workspace now)."""
-    from workbench.jobs.queue import STALE_AFTER_S
+    """Processes training in the workspace now: running jobs whose worker is alive, and runs whose
+    owner lease is held by a live process (a foreground ``workbench run`` too). Read without migrating."""
+    from workbench.jobs.queue import _is_dead
+    from workbench.store.leases import owner_alive
 
     conn = sqlite3.connect(str(path), timeout=30)
+    now = time.time()
     try:
-        if "jobs" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
-            return 0
-        return conn.execute("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND heartbeat > ?",
-                            [time.time() - STALE_AFTER_S]).fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        trainers = set()
+        if "jobs" in tables:
+            for run_id, pid, host, beat in conn.execute("SELECT run_id, pid, host, heartbeat FROM jobs "
+                                                        "WHERE status = 'running'"):
+                if not _is_dead(pid, host, beat, now):
+                    trainers.add(run_id)
+        if "runs" in tables and "owner_pid" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
+            for run_id, pid, host, beat in conn.execute("SELECT id, owner_pid, owner_host, owner_heartbeat FROM runs "
+                                                        "WHERE owner_pid IS NOT NULL"):
+                if owner_alive(pid, host, beat, now):
+                    trainers.add(run_id)
+        return len(trainers)
     finally:
         conn.close()
 
@@ -133,8 +145,8 @@ def remove(path: Path, force: bool = False) -> list[Path]:
     else:
         running = live_jobs(path)
         if running and not force:
-            raise WorkspaceError(f"{path} has {running} running job(s); cancel them first "
-                                 "(`workbench jobs cancel`) or force the removal")
+            raise WorkspaceError(f"{path} has {running} run(s) training now; cancel them first "
+                                 "(`workbench jobs cancel`, or stop the foreground `workbench run`) or force the removal")
     removed = []
     for p in workspace_files(path):
         if p.is_dir():

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.store import runs
+from workbench.store import leases, runs
 from workbench.store.rows import loads, write
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
@@ -104,6 +104,10 @@ def fail_dead(ws, dead: list[dict[str, Any]], message_for, now: float | None = N
                                "WHERE id = ? AND status = 'running' AND pid IS ?", (now, message, r["id"], r["pid"]))
             if cur.rowcount:
                 reaped.append(r["id"])
+                o = conn.execute("SELECT owner_pid, owner_host, owner_heartbeat FROM runs WHERE id = ?",
+                                 [r["run_id"]]).fetchone()
+                if o and o[0] and o[0] != r["pid"] and leases.owner_alive(*o, now):
+                    continue  # another live trainer owns the run now: leave its status to it
                 if runs.transition(conn, r["run_id"], "failed", only_from=("running", "queued"), keep_error=True,
                                    finished_at=now, error=message):
                     runs.add_event(conn, r["run_id"], now, "error", "run_failed", message, None)
@@ -142,8 +146,8 @@ def finish(ws, job_id: int, status: str, error: str | None = None) -> None:
     if status not in FINISHED:
         raise ValueError(f"not a final job status: {status!r}")
     with write(ws) as conn:
-        conn.execute("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                     (status, error, time.time(), job_id))
+        conn.execute("UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ? "
+                     "AND status IN ('queued', 'running')", (status, error, time.time(), job_id))
 
 
 def request_cancel(ws, job_id: int) -> str:

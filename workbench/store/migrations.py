@@ -206,7 +206,30 @@ def m005_research(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_runs_group ON runs(group_id)")
 
 
-MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups, m005_research]
+
+def m006_run_owner_and_workers(db: sqlite_utils.Database) -> None:
+    """One trainer per run: an owner lease with a fencing token; a registry of worker processes."""
+    # owner_token grows by one each time a process takes the lease; every write a trainer makes is
+    # conditional on the token it got, so a stale owner (suspended, then resumed) writes nothing.
+    db.execute("ALTER TABLE runs ADD COLUMN owner_token INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE runs ADD COLUMN owner_pid INTEGER")      # process holding the lease (NULL: none)
+    db.execute("ALTER TABLE runs ADD COLUMN owner_host TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN owner_heartbeat REAL")   # last sign of life of that process
+    # Worker processes serving a device's queue, registered by the launcher when it starts one and
+    # removed by the worker when it exits: a queued job with no live worker for its device is stranded.
+    db.execute("""
+        CREATE TABLE workers (
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            device TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            PRIMARY KEY (host, pid)
+        )""")
+
+
+
+MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups, m005_research,
+              m006_run_owner_and_workers]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -96,6 +96,12 @@ def set_status(ws, run_id: int, new: str, *, only_from: tuple[str, ...] | None =
         return transition(conn, run_id, new, only_from=only_from, keep_error=keep_error, **values)
 
 
+def set_columns(conn, run_id: int, **values: Any) -> None:
+    """Set columns other than the status inside the caller's transaction."""
+    sets, params = _sets(values)
+    conn.execute(f"UPDATE runs SET {sets} WHERE id = ?", [*params, run_id])
+
+
 def update(ws, run_id: int, **values: Any) -> None:
     """Set columns other than the status (see :data:`COLUMNS`)."""
     sets, params = _sets(values)
@@ -216,3 +222,29 @@ def check_data(ws, row: dict[str, Any]) -> dict[str, Any]:
                           f"(fingerprint {stored[:12]} at training, {current['fingerprint'][:12]} now: it was "
                           "re-imported or replaced); train a new run on it")
     return current
+
+
+DATASET_OR_DELETED = "COALESCE(d.name, json_extract(r.config, '$.dataset') || ' (deleted)')"
+
+
+def monitor_list(ws) -> list[dict[str, Any]]:
+    """Every run, newest first, for the app's monitor: status, progress and test metrics (parsed), error,
+    timings, dataset name ("NAME (deleted)" once its dataset is gone) and experiment name."""
+    rows = [dict(r) for r in ws.db.query(f"""
+        SELECT r.id, r.name, r.status, r.device, r.progress, r.test_metrics, r.best_epoch, r.error, r.config,
+               r.created_at, r.started_at, r.finished_at, r.dataset_id, {DATASET_OR_DELETED} AS dataset,
+               e.name AS experiment
+        FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id LEFT JOIN experiments e ON e.id = r.experiment_id
+        ORDER BY r.id DESC""")]
+    for r in rows:
+        r["progress"] = loads(r["progress"], {})
+        r["test_metrics"] = loads(r["test_metrics"], {})
+        r["config"] = loads(r["config"], {})
+    return rows
+
+
+def completed_list(ws) -> list[dict[str, Any]]:
+    """Completed runs, newest first: id, name, dataset_id (None once deleted), dataset name."""
+    return [dict(r) for r in ws.db.query(
+        f"SELECT r.id, r.name, d.id AS dataset_id, {DATASET_OR_DELETED} AS dataset "
+        "FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id WHERE r.status = 'completed' ORDER BY r.id DESC")]

@@ -14,16 +14,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from workbench.store import resolve_workspace_path
+from workbench.tui.screen_list import SCREENS
 
-MODE_KEYS = [  # (mode, key, title)
-    ("workspaces", "w", "Workspaces"),
-    ("datasets", "d", "Datasets"),
-    ("compose", "e", "Experiment"),
-    ("runs", "r", "Runs"),
-    ("compare", "c", "Compare"),
-    ("inspect", "i", "Inspect"),
-    ("plugins", "p", "Plugins"),
-]
+REAP_S = 2.0  # how often finished worker processes are collected
 
 
 def _mode_factory(mode: str):
@@ -39,10 +32,9 @@ class WorkbenchApp(App):
 
     TITLE = "Workbench"
     CSS_PATH = str(Path(__file__).with_name("workbench.tcss"))  # absolute: subclasses elsewhere keep it
-    MODES = {mode: _mode_factory(mode) for mode, _, _ in MODE_KEYS}
+    MODES = {s.mode: _mode_factory(s.mode) for s in SCREENS}
     BINDINGS = [
-        *[Binding(key, f"switch_mode('{mode}')", title, show=mode in ("datasets", "compose", "runs", "compare"))
-          for mode, key, title in MODE_KEYS],
+        *[Binding(s.key, f"switch_mode('{s.mode}')", s.title, show=s.in_footer) for s in SCREENS],
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -76,8 +68,24 @@ class WorkbenchApp(App):
         if old is not None:
             old.close()
         self.sub_title = self.ws_path.stem
-        if isinstance(self.screen, Screen) and hasattr(self.screen, "reload"):
-            self.screen.reload()
+        self.workspace_changed()
+
+    def workspace_changed(self) -> None:
+        """Another workspace (or other plugins) now: the screen shown re-reads everything, its top bar
+        included; the other mode screens are dropped and rebuilt fresh when next shown."""
+        from workbench.tui.screens.base import WorkbenchScreen
+
+        for info in SCREENS:
+            if info.mode != self.current_mode:
+                try:
+                    self.remove_mode(info.mode)
+                except Exception:  # noqa: BLE001 - never built yet (or a Textual without it): nothing stale
+                    pass
+                self.add_mode(info.mode, _mode_factory(info.mode))
+        screen = self.screen
+        if isinstance(screen, WorkbenchScreen):
+            screen.refresh_navbar()
+            screen.safe_reload()
 
     def workspace_failed(self, error: Exception) -> None:
         """The workspace cannot be used (not a workspace, newer schema): leave with its message, once."""
@@ -89,6 +97,21 @@ class WorkbenchApp(App):
     def on_mount(self) -> None:
         self.sub_title = self.ws_path.stem
         self.switch_mode(self.start_mode)
+        self.set_interval(REAP_S, self.reap_workers)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Single-letter keys type into a focused text field: hide them from the footer meanwhile."""
+        from workbench.tui.screens.base import typing_in
+
+        if action in ("switch_mode", "quit") and typing_in(self.screen):
+            return False
+        return True
+
+    def reap_workers(self) -> None:
+        """Collect finished worker processes this app started (no ``<defunct>`` children)."""
+        from workbench.jobs.launcher import reap_workers
+
+        reap_workers()
 
     def on_unmount(self) -> None:
         if self._ws is not None:
@@ -106,23 +129,46 @@ class WorkbenchApp(App):
             self.screen.select_run(run_id)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette (ctrl+p): every screen, and every action of every screen by name."""
+        from workbench.tui.screen_list import key_label
+
         yield from super().get_system_commands(screen)
-        for mode, key, title in MODE_KEYS:
-            yield SystemCommand(f"Go to {title}", f"Open the {title} screen (key {key})",
-                                lambda m=mode: self.switch_mode(m))
-        yield SystemCommand("Import dataset", "Open the import wizard", self._import_dataset)
-        yield SystemCommand("Launch experiment", "Validate the composed experiment and start it in the background",
-                            self._launch)
+        for info in SCREENS:
+            yield SystemCommand(f"Go to {info.title}", f"Open the {info.title} screen (key {info.key})",
+                                lambda m=info.mode: self.switch_mode(m))
+        for info in SCREENS:
+            for binding in info.screen_class().BINDINGS:
+                if not binding.show:
+                    continue
+                key = key_label(binding.key.split(",")[0])
+                yield SystemCommand(f"{info.title}: {binding.description}",
+                                    f"On the {info.title} screen (key {key})",
+                                    lambda m=info.mode, a=binding.action: self.run_on_screen(m, a))
         yield SystemCommand("Help", "Key bindings and a short tour", self.action_help)
 
-    def _import_dataset(self) -> None:
-        from workbench.tui.screens.import_wizard import ImportWizard
+    def run_on_screen(self, mode: str, action: str) -> None:
+        """Switch to ``mode`` and run one of its screen's actions there (for the command palette)."""
+        self.switch_mode(mode)
 
-        self.push_screen(ImportWizard())
+        async def run() -> None:
+            await self.screen.run_action(action)
+        self.call_after_refresh(run)
 
-    def _launch(self) -> None:
-        self.switch_mode("compose")
-        self.call_after_refresh(lambda: getattr(self.screen, "action_launch", lambda: None)())
+    async def action_quit(self) -> None:
+        """Leave; say when jobs keep running in their worker processes (they are not stopped)."""
+        message = None
+        if self._ws is not None:
+            try:
+                from workbench.jobs.queue import list_jobs
+
+                active = list_jobs(self._ws, include_finished=False)
+            except Exception:  # noqa: BLE001 - quitting must always work
+                active = []
+            if active:
+                ids = ", ".join(str(j["id"]) for j in active)
+                message = (f"workbench: {len(active)} job(s) keep running in the background (job {ids}); "
+                           f"`workbench jobs ls` shows them, `workbench jobs cancel JOB` stops one")
+        self.exit(message=message)
 
 
 def run_app(workspace_spec=None, *, experiment: str | None = None) -> None:

@@ -10,7 +10,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label
 
-from workbench.tui import export, queries
+from workbench import comparison
+from workbench.store import runs
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
 from workbench.tui.widgets.significance import SignificancePanel, metric_for, significance_text
@@ -48,21 +49,21 @@ class CompareScreen(WorkbenchScreen):
         self.rows: list[dict] = []
 
     def reload(self) -> None:
-        self.rows = queries.compare_rows(self.ws)
+        self.rows = comparison.compare_rows(self.ws)
         self.marked &= {r["id"] for r in self.rows}
         self._fill()
 
     @property
     def metric_columns(self) -> list[str]:
-        return export._columns(self.rows)
+        return comparison.metric_columns(self.rows)
 
     def _fill(self) -> None:
         table = self.query_one("#compare-table", DataTable)
         cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
                 for c in FIXED + self.metric_columns]
         rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + str(r["id"]), r["name"][:20], r["status"],
-                                r["dataset"], *[export._cell(r["metrics"].get(m)) for m in self.metric_columns]])
-                for r in export.sort_rows(self.rows, self.sort_key, self.descending)]
+                                r["dataset"], *[comparison.cell(r["metrics"].get(m)) for m in self.metric_columns]])
+                for r in comparison.sort_rows(self.rows, self.sort_key, self.descending)]
         fill_table(table, cols, rows)
         self._draw_overlay()
 
@@ -70,8 +71,8 @@ class CompareScreen(WorkbenchScreen):
         metric = self.sort_key if self.sort_key not in FIXED else None
         series = {}
         for run_id in sorted(self.marked):
-            ems = queries.epoch_metrics(self.ws, run_id)
-            names = queries.metric_names(ems)
+            ems = runs.epochs(self.ws, run_id)
+            names = comparison.metric_names(ems)
             name = metric.removeprefix("val:") if metric and metric.removeprefix("val:") in names else \
                 (names[0] if names else None)
             if name is None:
@@ -124,15 +125,17 @@ class CompareScreen(WorkbenchScreen):
         from workbench.tui.widgets.ask import Ask
 
         suffix = "csv" if fmt == "csv" else "md"
-        default = str(Path.cwd() / f"{self.app.ws_path.stem}-runs.{suffix}")
+        default = str(self.ws.files_dir / f"{self.app.ws_path.stem}-runs.{suffix}")
 
         def write(path: str | None) -> None:
             if not path:
                 return
-            rows = export.sort_rows(self.rows, self.sort_key, self.descending)
-            text = export.to_csv(rows) if fmt == "csv" else export.to_markdown(rows)
+            rows = comparison.sort_rows(self.rows, self.sort_key, self.descending)
+            text = comparison.to_csv(rows) if fmt == "csv" else comparison.to_markdown(rows)
             try:
-                Path(path).expanduser().write_text(text)
+                target = Path(path).expanduser()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
             except OSError as e:
                 self.query_one("#compare-message", Label).update(f"[red]cannot write {path}: {e}[/red]")
                 return

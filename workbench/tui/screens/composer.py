@@ -18,10 +18,13 @@ from textual.widgets import Button, Input, Label, Select, SelectionList
 
 from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
-from workbench.tui import queries
+from workbench.store import datasets as datasets_store
+from workbench.store import experiments
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
 from workbench.tui.widgets.options_form import OptionsForm, coerce
+from workbench.tui.widgets.pick import Pick
+
 
 def default_config(datasets: list[str]) -> dict[str, Any]:
     reg = ec.registry()
@@ -67,7 +70,7 @@ class ComposerScreen(WorkbenchScreen):
             self.config = self._initial_config()
         c = self.config
         reg = ec.registry()
-        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        datasets = [d["name"] for d in datasets_store.summaries(self.ws)]
         with VerticalScroll(id="composer"):
             yield Label("", id="compose-message")
             with Horizontal(classes="buttons"):
@@ -118,10 +121,10 @@ class ComposerScreen(WorkbenchScreen):
     def _initial_config(self) -> dict[str, Any]:
         name = getattr(self.app, "initial_experiment", None)
         if name:
-            cfg = queries.load_experiment(self.ws, name)
+            cfg = experiments.load(self.ws, name)
             if cfg:
                 return cfg
-        datasets = [d["name"] for d in queries.list_datasets(self.ws)]
+        datasets = [d["name"] for d in datasets_store.summaries(self.ws)]
         return default_config(datasets)
 
     # ------------------------------------------------------------ reading the form
@@ -175,9 +178,22 @@ class ComposerScreen(WorkbenchScreen):
                 self.config = self.read_config()
             except ConfigError:
                 pass  # keep the previous config; the bad field shows again on launch
-            await self.recompose()
+            await self.recompose_keeping_focus()
         finally:
             self.call_after_refresh(self._rebuilt)
+
+    async def recompose_keeping_focus(self) -> None:
+        """Rebuild the form; the focus goes back to the widget of the same id (or the Launch button).
+
+        Never leave the focus on a removed widget: keys would go nowhere.
+        """
+        focused = self.focused
+        focused_id = focused.id if focused is not None else None
+        self.set_focus(None)
+        await self.recompose()
+        again = self.query(f"#{focused_id}") if focused_id else None
+        target = again.first() if again else self.query_one("#launch", Button)
+        self.set_focus(target if target.focusable else self.query_one("#launch", Button))
 
     def _rebuilt(self) -> None:
         self._rebuilding = False
@@ -208,7 +224,7 @@ class ComposerScreen(WorkbenchScreen):
     def _validated(self) -> dict[str, Any] | None:
         try:
             config = self.read_config()
-            ec.validate(config, dataset_names=[d["name"] for d in queries.list_datasets(self.ws)])
+            ec.validate(config, dataset_names=[d["name"] for d in datasets_store.summaries(self.ws)])
         except ConfigError as e:
             self._say(f"invalid: {e}", error=True)
             return None
@@ -223,26 +239,30 @@ class ComposerScreen(WorkbenchScreen):
         config = self._validated()
         if config is None:
             return
-        queries.save_experiment(self.ws, config["name"], config)
+        experiments.save(self.ws, config["name"], config)
         self._say(f"saved experiment {config['name']!r}")
 
     def action_load(self) -> None:
-        names = [e["name"] for e in queries.list_experiments(self.ws)]
-        if not names:
+        saved = experiments.list_all(self.ws)
+        if not saved:
             self._say("no saved experiments in this workspace yet")
             return
 
         async def done(name: str | None) -> None:
             if not name:
                 return
-            cfg = queries.load_experiment(self.ws, name)
+            cfg = experiments.load(self.ws, name)
             if cfg is None:
-                self._say(f"no experiment named {name!r} (saved: {', '.join(names)})", error=True)
+                self._say(f"experiment {name!r} was deleted meanwhile", error=True)
                 return
             self.config = cfg
-            await self.recompose()
+            await self.recompose_keeping_focus()
             self._say(f"loaded {name!r}")
-        self.app.push_screen(Ask(f"Load which experiment? ({', '.join(names)})", names[0]), done)
+
+        choices = [(e["name"], f"{e['name']}  ({', '.join(ec.split_entry(v)[0] for v in ec.section_entries(e['config'], 'views'))})")
+                   for e in saved]
+        current = (self.config or {}).get("name")
+        self.app.push_screen(Pick("Load which experiment?", choices, current), done)
 
     def action_export_toml(self) -> None:
         config = self._validated()
@@ -253,19 +273,21 @@ class ComposerScreen(WorkbenchScreen):
             if not path:
                 return
             try:
-                Path(path).expanduser().write_text(ec.to_toml(config))
+                target = Path(path).expanduser()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(ec.to_toml(config))
             except (OSError, ConfigError) as e:
                 self._say(f"cannot write {path}: {e}", error=True)
                 return
             self._say(f"wrote {path}")
-        self.app.push_screen(Ask("Export the experiment as TOML to:", str(Path.cwd() / f"{config['name']}.toml")),
-                             done)
+        self.app.push_screen(Ask("Export the experiment as TOML to:",
+                                 str(self.ws.files_dir / f"{config['name']}.toml")), done)
 
     def action_launch(self) -> None:
         config = self._validated()
         if config is None:
             return
-        queries.save_experiment(self.ws, config["name"], config)
+        experiments.save(self.ws, config["name"], config)
         self._say("launching...")
         self._launch(config, str((config.get("trainer") or {}).get("device") or "auto"))
 

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, TabbedContent, TabPane
 
-from workbench.tui import queries
+from workbench.store import datasets
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.bars import BarPlot
 from workbench.tui.widgets.confirm import Confirm
@@ -43,13 +43,12 @@ class DatasetsScreen(WorkbenchScreen):
         self.shown: int | None = None
 
     def reload(self) -> None:
-        self.rows = queries.list_datasets(self.ws)
+        self.rows = datasets.summaries(self.ws)
         fill_table(self.query_one("#ds-table", DataTable), ["name", "users", "items", "events"],
                    [(str(d["id"]), [d["name"][:16], f"{d['n_users']:,}", f"{d['n_items']:,}",
                                     f"{d['n_interactions']:,}"]) for d in self.rows])
         if self.rows:
             keep = self.shown if self.shown in {d["id"] for d in self.rows} else None
-            self.shown = None  # recompute: the data may have changed since
             self.show_stats(keep or self.rows[0]["id"])
         else:
             self.shown = None
@@ -59,9 +58,12 @@ class DatasetsScreen(WorkbenchScreen):
             self.show_stats(int(event.row_key.value))
 
     def show_stats(self, dataset_id: int) -> None:
-        if dataset_id == self.shown:
+        """Statistics of the dataset (computed in a thread; kept while its rows are unchanged)."""
+        row = next((d for d in self.rows if d["id"] == dataset_id), None)
+        version = (dataset_id, row and row["created_at"], row and row["n_interactions"])
+        if dataset_id == self.shown and version == getattr(self, "_stats_version", None):
             return  # shown, or being computed
-        self.shown = dataset_id
+        self.shown, self._stats_version = dataset_id, version
         self.stats = None
         self.query_one("#ds-summary", Label).update("computing statistics...")
         self._compute(dataset_id)
@@ -69,11 +71,11 @@ class DatasetsScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="stats")
     def _compute(self, dataset_id: int) -> None:
         from workbench.store import open_workspace
-        from workbench.tui.dataset_stats import dataset_stats
+        from workbench.data.stats import distributions
 
         ws = open_workspace(self.app.ws_path)
         try:
-            stats = dataset_stats(ws, dataset_id)
+            stats = distributions(ws, dataset_id)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.query_one("#ds-message", Label).update, f"[red]{e}[/red]")
             return
@@ -116,8 +118,18 @@ class DatasetsScreen(WorkbenchScreen):
         if not self.rows:
             return
         did = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        name = next(d["name"] for d in self.rows if d["id"] == did)
+        row = next(d for d in self.rows if d["id"] == did)
+        name = row["name"]
+        from workbench.store.runs import using_dataset
 
+        dependent = using_dataset(self.ws, did)
+        busy = [r["id"] for r in dependent if r["status"] in ("queued", "running")]
+        if busy:
+            self.query_one("#ds-message", Label).update(
+                f"[red]cannot delete {name}: run(s) {', '.join(map(str, busy))} are queued or training on it; "
+                f"cancel them first (Runs, x)[/red]")
+            return
+        runs = len(dependent)
         def done(yes: bool) -> None:
             if not yes:
                 return
@@ -125,12 +137,17 @@ class DatasetsScreen(WorkbenchScreen):
             from workbench.store.datasets import DatasetInUse
 
             try:
-                remove_dataset(self.ws, name)
+                remove_dataset(self.ws, name, force=True)  # the dialog said what happens to its runs
             except DatasetInUse as e:  # runs were trained on it: `workbench data rm --force` removes it anyway
                 self.query_one("#ds-message", Label).update(f"[red]{e}[/red]")
                 return
             self.query_one("#ds-message", Label).update(f"deleted {name}")
             self.shown = None
             self.reload()
-        self.app.push_screen(Confirm(f"Delete dataset {name}? Runs keep their metrics but lose the link.",
+        if runs:
+            what = (f"{runs} run{'s' if runs != 1 else ''} trained on it keep their metrics, curves and logs "
+                    f"(listed with the dataset \"{name} (deleted)\"), but cannot be resumed or inspected any more.")
+        else:
+            what = "No run was trained on it."
+        self.app.push_screen(Confirm(f"Delete dataset {name} ({row['n_interactions']:,} events)? {what}",
                                      "Delete"), done)

@@ -8,24 +8,12 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+HELP_TEMPLATE = """\
 # Workbench
 
 Behaviour sequence -> **views** -> **fusion** -> **head**; **evaluators** turn rankings into metrics.
 
-| key | screen | what for |
-|---|---|---|
-| `w` | Workspaces | create (`n`), open (`o`), duplicate (`u`), export (`x`), delete (`del`) |
-| `d` | Datasets | import wizard (`n`), statistics and plots, delete (`del`) |
-| `e` | Experiment | compose views, fusion, head, evaluators, trainer; save (`s`), load (`o`), TOML (`t`), launch (`l`) |
-| `r` | Runs | live progress, loss and metric curves, epochs, log; cancel (`x`), resume (`u`) |
-| `c` | Compare | sort by any metric (click a header or `s`), mark runs (`space`) to overlay curves, export CSV (`o`) / Markdown (`k`) |
-| `i` | Inspect | a user's history, top-K recommendations with scores and per-view weights (`ctrl+n` next user) |
-| `p` | Plugins | installed plugins, load errors, install/uninstall with pip |
-| `?` `F1` | Help | this screen |
-| `ctrl+p` | | command palette: every main action by name |
-| `q` | | quit (running jobs keep going in their worker process) |
-
+{keys}
 ## Tour
 1. **Experiment** (`e`): pick a dataset, tick one or more views, a fusion, a head and evaluators;
    each plugin's options appear as a form. `l` validates and launches it as a background job.
@@ -39,6 +27,13 @@ Mouse works everywhere: click tabs in the top bar, rows, buttons and column head
 """
 
 
+def help_text() -> str:
+    """The help page: the key table from ``screen_list`` (the single source) and the tour."""
+    from workbench.tui.screen_list import key_table_markdown
+
+    return HELP_TEMPLATE.replace("{keys}", key_table_markdown())
+
+
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
     DEFAULT_CSS = """
@@ -48,7 +43,7 @@ class HelpScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Markdown(HELP)
+            yield Markdown(help_text())
 
     def action_dismiss(self) -> None:
         self.dismiss()

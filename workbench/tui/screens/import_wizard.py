@@ -15,17 +15,28 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Select
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from workbench.options import ConfigError, describe
 from workbench.tui.widgets.options_form import OptionsForm
 from workbench.tui.widgets.tables import fill_table
 
 PREVIEW_ROWS = 12
+MAX_SHOWN_ERRORS = 50
+MAX_LINE_CHARS = 300  # a long offending value must not become a huge message
+
+
+def error_lines(error: BaseException) -> list[str]:
+    """Every problem an import error reports, one line each (cut to ``MAX_LINE_CHARS``): the error's own
+    ``errors`` list when it carries one (file, line, field of each bad line), else its message."""
+    items = getattr(error, "errors", None)
+    lines = [str(i) for i in items][:MAX_SHOWN_ERRORS] if isinstance(items, (list, tuple)) and items else [str(error)]
+    return [line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS - 3] + "..." for line in lines]
 
 
 class ImportWizard(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "close", "Close")]
+    AUTO_FOCUS = "#wiz-path"  # type the path first
     DEFAULT_CSS = """
     ImportWizard { align: center middle; }
     ImportWizard > VerticalScroll { width: 98%; height: 98%; border: thick $accent; background: $surface;
@@ -35,6 +46,9 @@ class ImportWizard(ModalScreen[str | None]):
     ImportWizard Input, ImportWizard Select { width: 1fr; }
     ImportWizard #preview { height: auto; max-height: 16; }
     ImportWizard #wiz-status { height: auto; }
+    ImportWizard #wiz-errors { height: auto; max-height: 10; border: round $error; display: none; }
+    ImportWizard #wiz-errors.shown { display: block; }
+    ImportWizard #wiz-errors Static { width: 100%; height: auto; }
     """
 
     def __init__(self, path: str = ""):
@@ -66,6 +80,8 @@ class ImportWizard(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Preview", id="preview-btn", variant="primary", compact=True)
             yield Label("", id="wiz-status")
+            with VerticalScroll(id="wiz-errors"):
+                yield Static("", id="wiz-error-list", markup=False)
             yield DataTable(id="preview", zebra_stripes=True)
             yield Label("preprocessing", classes="hint")
             from workbench.data.preprocess import PreprocessOptions
@@ -76,11 +92,33 @@ class ImportWizard(ModalScreen[str | None]):
                 yield Input("", placeholder="dataset name (default: from the path)", id="wiz-name", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Import", id="import-btn", variant="success", compact=True)
+                yield Button("Replace existing", id="replace-btn", variant="warning", compact=True, disabled=True)
                 yield Button("Close", id="close-btn", compact=True)
 
     # ------------------------------------------------------------ helpers
     def _status(self, text: str, error: bool = False) -> None:
-        self.query_one("#wiz-status", Label).update(f"[red]{text}[/red]" if error else text)
+        from rich.markup import escape
+
+        text = text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS - 3] + "..."
+        self.query_one("#wiz-status", Label).update(f"[red]{escape(text)}[/red]" if error else escape(text))
+        if not error:
+            self.query_one("#wiz-errors").remove_class("shown")
+
+    def _failed(self, error: BaseException, prefix: str = "") -> None:
+        """Say why in the status line; every bad line the error reports goes in the scrollable panel."""
+        from workbench.data.importer import DatasetExists
+
+        lines = error_lines(error)
+        total = len(getattr(error, "errors", None) or []) or 1
+        head = lines[0] if len(lines) == 1 else f"{total} problems; the first {len(lines)} are listed below"
+        self._status(prefix + head, error=True)
+        panel = self.query_one("#wiz-errors")
+        panel.set_class(len(lines) > 1, "shown")
+        self.query_one("#wiz-error-list", Static).update("\n".join(lines))
+        exists = isinstance(error, DatasetExists)
+        self.query_one("#replace-btn", Button).disabled = not exists
+        if exists:
+            self._status(prefix + head + " - press Replace existing to overwrite it", error=True)
 
     def _path(self) -> Path | None:
         text = self.query_one("#wiz-path", Input).value.strip()
@@ -109,7 +147,7 @@ class ImportWizard(ModalScreen[str | None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {"detect": self.detect, "preview-btn": self.preview, "import-btn": self.do_import,
-         "close-btn": self.action_close}[event.button.id]()
+         "replace-btn": lambda: self.do_import(replace=True), "close-btn": self.action_close}[event.button.id]()
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -167,7 +205,7 @@ class ImportWizard(ModalScreen[str | None]):
             try:
                 _, raw, _ = read_path(path, fmt, options)
             except Exception as e:  # noqa: BLE001 - ReaderError/ConfigError name file, line, field
-                self.app.call_from_thread(self._status, str(e), True)
+                self.app.call_from_thread(self._failed, e)
                 return
             self.raw, self.raw_key = raw, key
         self.app.call_from_thread(self._show_preview, self.raw)
@@ -193,7 +231,7 @@ class ImportWizard(ModalScreen[str | None]):
                      f"{len(set(raw.items)):,} items; first {min(PREVIEW_ROWS, len(raw.users))} rows below")
 
     # ------------------------------------------------------------ import
-    def do_import(self) -> None:
+    def do_import(self, replace: bool = False) -> None:
         request = self._request()
         if request is None:
             return
@@ -206,7 +244,7 @@ class ImportWizard(ModalScreen[str | None]):
 
         name = self.query_one("#wiz-name", Input).value.strip() or default_name(request[0])
         self._status(f"importing {name}...")
-        self._parse(*request, then_import={"name": name, "preprocess": pre})
+        self._parse(*request, then_import={"name": name, "preprocess": pre, "replace": replace})
 
     def _write(self, path: Path, fmt: str, options: dict[str, Any], job: dict) -> None:
         """In the parse thread: preprocess and write in one transaction on a separate connection."""
@@ -216,9 +254,10 @@ class ImportWizard(ModalScreen[str | None]):
         ws = open_workspace(self.app.ws_path)
         try:
             summary = import_raw(ws, self.raw, name=job["name"], fmt=fmt, preprocess_opts=job["preprocess"],
-                                 extra_options={"reader": options} if options else None)
+                                 extra_options={"reader": options} if options else None,
+                                 replace=job.get("replace", False))
         except Exception as e:  # noqa: BLE001 - nothing was written; say why
-            self.app.call_from_thread(self._status, f"not imported: {e}", True)
+            self.app.call_from_thread(self._failed, e, "not imported: ")
             return
         finally:
             ws.close()

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select
 
-from workbench.tui import queries
+from workbench.store import runs, users
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.tables import fill_table
 
@@ -45,7 +45,7 @@ class InspectScreen(WorkbenchScreen):
         self.runs: list[dict] = []
 
     def reload(self) -> None:
-        self.runs = queries.completed_runs(self.ws)
+        self.runs = runs.completed_list(self.ws)
         select = self.query_one("#inspect-run", Select)
         current = select.value
         select.set_options([(f"run {r['id']} {r['name'] or ''} ({r['dataset'] or '?'})", r["id"]) for r in self.runs])
@@ -55,7 +55,7 @@ class InspectScreen(WorkbenchScreen):
         elif ids:
             select.value = ids[0]
         if not self.query_one("#inspect-user", Input).value and self.runs and self.runs[0]["dataset_id"]:
-            first = queries.first_user(self.ws, self.runs[0]["dataset_id"])
+            first = users.first(self.ws, self.runs[0]["dataset_id"])
             if first:
                 self.query_one("#inspect-user", Input).value = first[1]
 
@@ -77,11 +77,10 @@ class InspectScreen(WorkbenchScreen):
         if run is None or not run["dataset_id"]:
             return
         text = self.query_one("#inspect-user", Input).value
-        user = queries.find_user(self.ws, run["dataset_id"], text) or 0
-        row = self.ws.db.execute("SELECT raw_id FROM users WHERE dataset_id = ? AND user > ? ORDER BY user LIMIT 1",
-                                 [run["dataset_id"], user]).fetchone()
-        if row:
-            self.query_one("#inspect-user", Input).value = row[0]
+        user = users.find(self.ws, run["dataset_id"], text) or 0
+        raw_id = users.next_after(self.ws, run["dataset_id"], user)
+        if raw_id is not None:
+            self.query_one("#inspect-user", Input).value = raw_id
             self.show()
 
     def show(self) -> None:
@@ -93,13 +92,13 @@ class InspectScreen(WorkbenchScreen):
             self._say(f"run {run['id']} has lost its dataset", error=True)
             return
         text = self.query_one("#inspect-user", Input).value
-        user = queries.find_user(self.ws, run["dataset_id"], text)
+        user = users.find(self.ws, run["dataset_id"], text)
         if user is None:
             self._say(f"no user {text!r} in dataset {run['dataset']}", error=True)
             return
         table = self.query_one("#history", DataTable)
         rows = []
-        for h in queries.user_history(self.ws, run["dataset_id"], user):
+        for h in users.history(self.ws, run["dataset_id"], user):
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
             rows.append((None, [str(h["pos"] + 1), when, h["action"] or "",
                                 (h["title"] or h["raw_id"] or str(h["item"]))[:40]]))

@@ -24,8 +24,18 @@ from workbench.tui.widgets.tables import fill_table
 CLI = "from workbench.cli import main; main()"
 
 
-def plugin_rows() -> tuple[list[dict], list[dict]]:
-    """(one row per registered plugin spec, load errors) from a freshly built registry."""
+_ROWS: tuple[list[dict], list[dict]] | None = None  # what the last fresh registry held (rebuilt after pip or ctrl+r)
+
+
+def plugin_rows(fresh: bool = False) -> tuple[list[dict], list[dict]]:
+    """(one row per registered plugin spec, load errors) from a freshly built registry (cached until ``fresh``)."""
+    global _ROWS
+    if _ROWS is None or fresh:
+        _ROWS = _read_plugin_rows()
+    return _ROWS
+
+
+def _read_plugin_rows() -> tuple[list[dict], list[dict]]:
     import importlib
 
     from workbench.plugins import Registry
@@ -62,8 +72,8 @@ class PluginsScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.busy = False
 
-    def reload(self) -> None:
-        rows, errors = plugin_rows()
+    def reload(self, fresh: bool = False) -> None:
+        rows, errors = plugin_rows(fresh)
         fill_table(self.query_one("#plugins-table", DataTable), ["kind", "name", "package", "version", "description"],
                    [(None, [r["kind"], r["name"], r["package"], r["version"], r["description"][:60]]) for r in rows],
                    max_width=60)
@@ -71,7 +81,7 @@ class PluginsScreen(WorkbenchScreen):
             "\n".join(f"load error: {e['plugin']} ({e['package']}): {e['error']}" for e in errors))
 
     def action_reload(self) -> None:
-        self.reload()
+        self.reload(fresh=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         spec = self.query_one("#plugin-spec", Input).value.strip()
@@ -104,4 +114,16 @@ class PluginsScreen(WorkbenchScreen):
         result = (f"[green]done: workbench {' '.join(args)}[/green]" if rc == 0
                   else f"[red]failed (exit code {rc}): see the output above[/red]")
         self.app.call_from_thread(self.query_one("#plugin-result", Label).update, result)
-        self.app.call_from_thread(self.reload)
+        self.app.call_from_thread(self.plugins_changed)
+
+    def plugins_changed(self) -> None:
+        """After pip: this process loads the plugins again, and every other screen is rebuilt when next shown
+        (the composer must not offer a plugin that was just uninstalled)."""
+        import importlib
+
+        from workbench.plugins import get_registry
+
+        importlib.invalidate_caches()
+        get_registry(reload=True)
+        self.reload(fresh=True)
+        self.app.workspace_changed()

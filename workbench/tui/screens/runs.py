@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, Log, ProgressBar, TabbedContent, TabPane
 
-from workbench.tui import queries
+from workbench.comparison import metric_names
+from workbench.store import runs as run_rows
+from workbench.tui.format import fmt_duration
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
 from workbench.tui.widgets.tables import fill_table
 
 POLL_S = 0.5
 REAP_EVERY_S = 5.0
+RUN_COLUMNS = ["id", "name", "status", "done"]
+
+
+def error_summary(error: str | None) -> str:
+    """The last meaningful line of a stored traceback (the exception and its message), cut to 120 chars."""
+    lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    text = lines[-1]
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _progress_fraction(run: dict) -> tuple[float, str]:
@@ -76,30 +89,45 @@ class RunsScreen(WorkbenchScreen):
                         yield Log(id="run-log", max_lines=2000)
                 yield Label("", id="run-message", classes="hint")
 
-    def on_mount(self) -> None:
-        self._run_sig = None
+    def __init__(self) -> None:
+        super().__init__()
+        self._row_keys: list[str] | None = None  # the runs table's rows, newest first
+        self._row_cells: dict[str, list[str]] = {}
+        self.refills = 0  # full refills of the runs table (a test bounds them)
+        self._monitored: int | None = None  # the run the monitor panes show
         self._epochs_seen = -1
         self._log_after = 0
-        self._metric_index = 0
+        self._error_shown = False
+        self._metric: str | None = None  # None: the run's monitored metric
         self._last_reap = 0.0
+
+    def on_mount(self) -> None:
         self.set_interval(POLL_S, self.poll)
 
     # ------------------------------------------------------------ data
     def reload(self) -> None:
-        self._run_sig = None
-        self._epochs_seen = -1
-        self._log_after = 0
-        self.query_one("#run-log", Log).clear()
+        """Re-read everything (the screen is shown again, or the workspace changed): changed cells are
+        updated in place, the table is refilled only when the set of runs differs."""
         if self.app.selected_run is None:
-            runs = queries.list_runs(self.ws)
+            runs = run_rows.monitor_list(self.ws)
             if runs:
                 self.app.selected_run = runs[0]["id"]
+        self._monitored = None
         self.poll()
 
     def select_run(self, run_id: int) -> None:
-        if run_id != self.app.selected_run:
-            self.app.selected_run = run_id
-            self.reload()
+        """Show ``run_id`` in the monitor; moves the table cursor to it without emitting a selection."""
+        self.app.selected_run = run_id
+        if run_id != self._monitored and self.is_mounted:
+            self.poll()
+
+    def _reset_monitor(self, run_id: int | None) -> None:
+        self._monitored = run_id
+        self._epochs_seen = -1
+        self._epoch_rows: list[dict] = []
+        self._log_after = 0
+        self._error_shown = False
+        self.query_one("#run-log", Log).clear()
 
     def poll(self) -> None:
         from workbench.store import WorkspaceError
@@ -116,33 +144,60 @@ class RunsScreen(WorkbenchScreen):
 
             self._last_reap = now
             reap_dead(self.ws)
-        runs = queries.list_runs(self.ws)
+        runs = run_rows.monitor_list(self.ws)
         self._fill_runs(runs)
-        if self.app.selected_run is not None:
-            self._fill_monitor(self.app.selected_run)
+        selected = self.app.selected_run
+        if selected != self._monitored:
+            self._reset_monitor(selected)
+            self._sync_cursor()
+        if selected is not None:
+            self._fill_monitor(selected)
 
     def _fill_runs(self, runs: list[dict]) -> None:
-        sig = tuple((r["id"], r["status"], _progress_fraction(r)[1], r["name"]) for r in runs)
-        if sig == self._run_sig:
-            return
-        self._run_sig = sig
+        """Update the runs table: changed cells in place, a full refill only when the set of runs changed.
+
+        Neither moves the cursor through other rows nor emits a highlight: a highlight
+        means the user moved, which selects a run, which must not fill the table again.
+        """
         table = self.query_one("#runs-table", DataTable)
-        fill_table(table, ["id", "name", "status", "done"],
-                   [(str(r["id"]), [str(r["id"]), (r["name"] or "")[:14], r["status"],
-                                    f"{_progress_fraction(r)[0] * 100:3.0f}%"]) for r in runs], keep_cursor=False)
-        if self.app.selected_run is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(str(self.app.selected_run)))
-            except Exception:  # noqa: BLE001 - the selected run was deleted
-                pass
+        cells = {str(r["id"]): [str(r["id"]), (r["name"] or "")[:14], r["status"],
+                                f"{_progress_fraction(r)[0] * 100:3.0f}%"] for r in runs}
+        keys = list(cells)
+        with table.prevent(DataTable.RowHighlighted, DataTable.CellHighlighted):
+            if keys == self._row_keys:
+                for key in keys:
+                    if cells[key] != self._row_cells.get(key):
+                        for column, value in zip(RUN_COLUMNS, cells[key]):
+                            table.update_cell(key, column, value)
+            else:
+                self.refills += 1
+                fill_table(table, RUN_COLUMNS, [(k, cells[k]) for k in keys], keep_cursor=False)
+                self._row_keys = keys
+                self._sync_cursor()
+        self._row_cells = cells
+
+    def _sync_cursor(self) -> None:
+        """Put the table cursor on the selected run, silently."""
+        table = self.query_one("#runs-table", DataTable)
+        run_id = self.app.selected_run
+        if run_id is None or not self._row_keys or str(run_id) not in self._row_keys:
+            return
+        row = self._row_keys.index(str(run_id))
+        if table.cursor_row != row:
+            with table.prevent(DataTable.RowHighlighted, DataTable.CellHighlighted):
+                table.move_cursor(row=row)
 
     def _fill_monitor(self, run_id: int) -> None:
-        run = queries.run_detail(self.ws, run_id)
+        run = run_rows.detail(self.ws, run_id)
         if run is None:
             return
         p = run["progress"] or {}
-        self.query_one("#run-title", Label).update(
-            f"[b]run {run['id']}[/b] {run['name'] or ''}  [{self._status_style(run['status'])}]{run['status']}[/]")
+        title = f"[b]run {run['id']}[/b] {escape(run['name'] or '')}  [{self._status_style(run['status'])}]" \
+                f"{run['status']}[/]"
+        error = error_summary(run.get("error"))
+        if run["status"] == "failed" and error:
+            title += f"  [red]{escape(error)}[/red]"
+        self.query_one("#run-title", Label).update(title)
         info = [f"device {run['device'] or '-'}"]
         if p.get("memory_mb") is not None:
             info.append(f"memory {p['memory_mb']:.0f} MB")
@@ -158,10 +213,11 @@ class RunsScreen(WorkbenchScreen):
         frac, label = _progress_fraction(run)
         self.query_one("#run-progress", ProgressBar).update(progress=frac)
         eta = p.get("eta_s") if run["status"] == "running" else None
-        self.query_one("#run-eta", Label).update(f" {label}  ETA {queries.fmt_duration(eta)}" if eta is not None
+        self.query_one("#run-eta", Label).update(f" {label}  ETA {fmt_duration(eta)}" if eta is not None
                                                  else f" {label}")
         self.query_one("#cancel", Button).disabled = run["status"] not in ("queued", "running")
         self.query_one("#resume", Button).disabled = run["status"] not in ("cancelled", "failed")
+        self._monitor_metric = ((run.get("config") or {}).get("trainer") or {}).get("monitor")
         self._fill_epochs(run_id)
         self._fill_log(run_id, run)
 
@@ -170,16 +226,16 @@ class RunsScreen(WorkbenchScreen):
         return {"completed": "green", "failed": "red", "cancelled": "yellow", "running": "cyan"}.get(status, "white")
 
     def _fill_epochs(self, run_id: int) -> None:
-        rows = queries.epoch_metrics(self.ws, run_id)
+        rows = run_rows.epochs(self.ws, run_id)
         if len(rows) == self._epochs_seen:
             return
         self._epochs_seen = len(rows)
         self._epoch_rows = rows
-        names = queries.metric_names(rows)
+        names = metric_names(rows)
         fill_table(self.query_one("#epochs-table", DataTable), ["epoch", "loss", *names, "time"],
                    [(None, [str(r["epoch"]), f"{r['train_loss']:.4f}" if r["train_loss"] is not None else "-",
                             *[f"{r['metrics'].get(n, float('nan')):.4f}" for n in names],
-                            queries.fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
+                            fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
         self._draw_curves()
 
     def _draw_curves(self) -> None:
@@ -187,22 +243,28 @@ class RunsScreen(WorkbenchScreen):
         xs = [r["epoch"] for r in rows if r["train_loss"] is not None]
         ys = [r["train_loss"] for r in rows if r["train_loss"] is not None]
         self.query_one("#loss-plot", CurvePlot).set_series({"loss": (xs, ys)} if xs else {})
-        names = queries.metric_names(rows)
+        names = metric_names(rows)
         if not names:
             self.query_one("#metric-plot", CurvePlot).set_series({}, title="validation")
             return
-        name = names[self._metric_index % len(names)]
+        name = self._metric if self._metric in names else \
+            getattr(self, "_monitor_metric", None) if getattr(self, "_monitor_metric", None) in names else names[0]
+        self.shown_metric = name
         pts = [(r["epoch"], r["metrics"][name]) for r in rows if name in r["metrics"]]
         self.query_one("#metric-plot", CurvePlot).set_series(
             {name: ([x for x, _ in pts], [y for _, y in pts])}, title=f"validation {name}")
 
     def _fill_log(self, run_id: int, run: dict) -> None:
-        events = queries.run_events(self.ws, run_id, self._log_after)
+        events = run_rows.events(self.ws, run_id, self._log_after)
         log = self.query_one("#run-log", Log)
         for e in events:
             self._log_after = e["id"]
             stamp = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
             log.write_line(f"{stamp} {e['kind']}: {e['message']}")
+        if run["status"] == "failed" and run.get("error") and not self._error_shown:
+            self._error_shown = True
+            log.write_line("-- the run failed; its stored error:")
+            log.write_lines(str(run["error"]).rstrip().splitlines())
 
     # ------------------------------------------------------------ actions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -210,8 +272,13 @@ class RunsScreen(WorkbenchScreen):
             self.select_run(int(event.row_key.value))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "runs-table" and event.row_key is not None and event.row_key.value:
-            self.select_run(int(event.row_key.value))
+        """The user moved the cursor: show that run (refills never emit this, see ``_fill_runs``)."""
+        table = event.data_table
+        if table.id != "runs-table" or event.row_key is None or not event.row_key.value:
+            return
+        if event.cursor_row != table.cursor_row:
+            return  # stale: the cursor has moved on since
+        self.select_run(int(event.row_key.value))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         {"cancel": self.action_cancel_run, "resume": self.action_resume_run,
@@ -221,7 +288,12 @@ class RunsScreen(WorkbenchScreen):
         self.query_one("#run-message", Label).update(text)
 
     def action_next_metric(self) -> None:
-        self._metric_index += 1
+        names = metric_names(getattr(self, "_epoch_rows", []))
+        if not names:
+            self._message("no validation metrics yet")
+            return
+        current = getattr(self, "shown_metric", None)
+        self._metric = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
         self._draw_curves()
 
     def action_cancel_run(self) -> None:
@@ -256,5 +328,5 @@ class RunsScreen(WorkbenchScreen):
             self._message(str(e))
             return
         self._message(f"run {run_id} resumes from its last checkpoint as job {job_id}")
-        self._run_sig = None
+        self._row_keys = None
         self.poll()

@@ -120,7 +120,7 @@ class WorkspacesScreen(WorkbenchScreen):
                 self._say(f"[red]{e}[/red]")
                 return
             self._say(f"exported {src.stem} to {dest}")
-        self.app.push_screen(Ask(f"Export {src.stem} to file:", str(Path.cwd() / f"{src.stem}-export.db")), done)
+        self.app.push_screen(Ask(f"Export {src.stem} to file:", str(self.ws.files_dir / f"{src.stem}-export.db")), done)
 
     def action_delete(self) -> None:
         path = self._selected()

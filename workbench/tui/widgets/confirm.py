@@ -1,4 +1,4 @@
-"""A yes/no modal; dismisses with True or False."""
+"""A yes/no modal; dismisses with True or False. The question wraps: a warning is never cut off."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ class Confirm(ModalScreen[bool]):
     BINDINGS = [Binding("escape,n", "no", "No"), Binding("y", "yes", "Yes")]
     DEFAULT_CSS = """
     Confirm { align: center middle; }
-    Confirm > Vertical { width: 60; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    Confirm > Vertical { width: 64; max-width: 96%; height: auto; max-height: 90%; border: thick $error;
+                         background: $surface; padding: 1 2; }
+    Confirm #question { width: 100%; height: auto; }
     Confirm Horizontal { height: auto; margin-top: 1; }
     Confirm Button { margin-right: 2; }
     """
@@ -24,8 +26,8 @@ class Confirm(ModalScreen[bool]):
         self.yes = yes
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self.question)
+        with Vertical(id="dialog"):
+            yield Label(self.question, id="question", markup=False)
             with Horizontal():
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button("Cancel", id="no")

@@ -18,10 +18,10 @@ class NavBar(Static):
         self.refresh_label()
 
     def refresh_label(self) -> None:
-        from workbench.tui.app import MODE_KEYS
+        from workbench.tui.screen_list import SCREENS
 
         parts = []
-        for mode, key, title in MODE_KEYS:
+        for mode, key, title in ((i.mode, i.key, i.title) for i in SCREENS):
             # every title starts with its key: show that letter underlined
             label = f"[u]{title[0]}[/u]{title[1:]}" if title[0].lower() == key else f"{title}({key})"
             if mode == self.mode:

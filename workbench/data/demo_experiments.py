@@ -55,7 +55,7 @@ def _installed(config: dict[str, Any]) -> bool:
 
 def save_demo_experiments(ws, dataset: str = "demo") -> str:
     """Save the demo experiments whose plugins are installed; returns the name to open (the baseline)."""
-    from workbench.tui.queries import save_experiment
+    from workbench.store.experiments import save as save_experiment
 
     saved = []
     for config in (baseline_config(dataset), multiview_config(dataset)):
@@ -66,14 +66,3 @@ def save_demo_experiments(ws, dataset: str = "demo") -> str:
         raise RuntimeError("the demo needs the built-in sasrec view and softmax_ce head; are the built-in "
                            "plugins disabled (WORKBENCH_LOAD_PLUGINS)?")
     return saved[0]
-
-
-def open_demo_app(ws_path) -> None:
-    """For ``workbench demo``: save the demo experiments into the workspace at ``ws_path`` (its
-    ``demo`` dataset must exist) and open the app on the baseline in the composer."""
-    from workbench.store import open_workspace
-    from workbench.tui.app import run_app
-
-    with open_workspace(ws_path) as ws:
-        first = save_demo_experiments(ws)
-    run_app(str(ws_path), experiment=first)

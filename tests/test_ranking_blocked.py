@@ -1,0 +1,120 @@
+"""The blocked full-ranking kernel equals the one-matrix definition, whatever the block size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workbench.engine.ranking import RankBuffers, rank_full, rank_full_dot, rank_full_reference
+
+INF = float("inf")
+
+
+def _case(seed: int, rows: int, items: int, dim: int = 8, seen_per_row: int = 15):
+    g = torch.Generator().manual_seed(seed)
+    states = torch.randn(rows, dim, generator=g)
+    table = torch.randn(items + 1, dim, generator=g)
+    targets = torch.randint(1, items + 1, (rows,), generator=g)
+    seen_rows = torch.randint(0, rows, (rows * seen_per_row,), generator=g)
+    seen_items = torch.randint(0, items + 1, (rows * seen_per_row,), generator=g)
+    seen_items[:4] = targets[seen_rows[:4]]          # repeat consumption: target also in the history
+    return states, table, targets, seen_rows, seen_items
+
+
+def _same(a, b):
+    assert torch.equal(a.num_candidates, b.num_candidates)
+    assert torch.equal(a.target_rank, b.target_rank)
+    assert torch.equal(a.topk, b.topk)
+
+
+@pytest.mark.parametrize("block", [5, 64, 997, 1 << 19])
+@pytest.mark.parametrize("exclude_seen", [True, False])
+def test_blocked_ranking_equals_the_definition(block, exclude_seen):
+    states, table, targets, rows, items = _case(1, rows=37, items=3001)
+    scores = states @ table.T
+    ref = rank_full_reference(scores, targets, rows, items, 10, exclude_seen)
+    buffers = RankBuffers(block)
+    _same(rank_full(scores, targets, rows, items, 10, exclude_seen, buffers), ref)
+    _same(rank_full_dot(states, table, targets, rows, items, 10, exclude_seen, buffers), ref)
+    # the buffers are reused by a second, smaller batch without leaking state
+    small = rank_full_reference(scores[:5], targets[:5], rows[rows < 5], items[rows < 5], 10, exclude_seen)
+    _same(rank_full(scores[:5], targets[:5], rows[rows < 5], items[rows < 5], 10, exclude_seen, buffers), small)
+
+
+def test_blocked_ranking_keeps_pessimistic_ties_across_blocks():
+    # every item ties: the target is ranked last whichever block it falls in
+    scores = torch.ones(3, 50)
+    targets = torch.tensor([1, 25, 49])
+    r = rank_full(scores, targets, None, None, 5, True, RankBuffers(3 * 7))
+    assert r.target_rank.tolist() == [48, 48, 48]
+    # a dot-product model whose items share one vector ties them all too
+    table = torch.ones(50, 4)
+    table[0] = 0
+    # and a dot-product model whose items share one vector ties them as its one-matrix product does
+    table = torch.ones(300, 4)
+    table[0] = 0
+    states = torch.randn(40, 4, generator=torch.Generator().manual_seed(4))
+    t = torch.randint(1, 300, (40,), generator=torch.Generator().manual_seed(0))
+    ref = rank_full_reference(states @ table.T, t, None, None, 5)
+    for block in (40 * 7, 40 * 64, 40 * 128):
+        r = rank_full_dot(states, table, t, None, None, 5, True, RankBuffers(block))
+        assert r.target_rank.tolist() == ref.target_rank.tolist()
+
+
+def test_blocked_ranking_pads_with_zero_when_too_few_candidates():
+    # items 1..4; 2 and 3 seen; item 4 scored -inf by the model but still a candidate
+    scores = torch.tensor([[0, .5, .9, .8, -INF]])
+    r = rank_full(scores, torch.tensor([1]), torch.tensor([0, 0]), torch.tensor([2, 3]), 4, True, RankBuffers(2))
+    ref = rank_full_reference(scores, torch.tensor([1]), torch.tensor([0, 0]), torch.tensor([2, 3]), 4, True)
+    assert r.num_candidates.tolist() == ref.num_candidates.tolist() == [2]
+    assert r.target_rank.tolist() == [0]
+    assert r.topk[0, 0].item() == 1 and set(r.topk[0, 1:].tolist()) <= {0, 4}   # never 2 or 3
+    assert 2 not in ref.topk[0].tolist() and 3 not in ref.topk[0].tolist()
+
+
+def test_blocked_ranking_rejects_nan_scores():
+    scores = torch.tensor([[0, .5, float("nan"), .8]])
+    with pytest.raises(ValueError, match="NaN"):
+        rank_full(scores, torch.tensor([1]), None, None, 2)
+
+
+def test_evaluate_with_a_score_table_matches_scoring_the_full_matrix():
+    from workbench.engine.eval_types import EvalBatch
+    from workbench.engine.evaluate import build_evaluators, evaluate
+    from workbench.model.base import SeqBatch
+
+    states, table, targets, rows, items = _case(2, rows=40, items=500, seen_per_row=5)
+    batches = []
+    for lo in range(0, 40, 16):
+        sel = (rows >= lo) & (rows < lo + 16)
+        seq = torch.zeros(min(16, 40 - lo), 3, dtype=torch.long)
+        seq[:, -1] = torch.arange(lo, min(lo + 16, 40))            # the row index, for encode
+        batches.append(EvalBatch(SeqBatch(items=seq, targets=torch.zeros_like(seq), users=torch.arange(seq.shape[0])), targets[lo:lo + 16],
+                                 rows[sel] - lo, items[sel], torch.full((seq.shape[0],), 5), torch.arange(seq.shape[0])))
+
+    def encode(batch):
+        return states[batch.items[:, -1]]
+
+    def score(s, batch):
+        return s @ table.T
+
+    common = dict(num_items=500, item_popularity=torch.ones(501), evaluators=build_evaluators())
+    full = evaluate(encode, score, batches, **common)
+    blocked = evaluate(encode, lambda s, b: pytest.fail("score() must not be called"), batches,
+                       score_table=lambda: table, **common)
+    assert blocked.metrics == full.metrics
+    assert (blocked.rankings.topk == full.rankings.topk).all()
+
+
+def test_only_a_plain_dot_product_head_offers_its_table():
+    from workbench.model.base import DataContext
+    from workbench.plugins import get_registry
+
+    reg = get_registry()
+    ctx = DataContext(num_items=20, num_users=5, max_len=4, item_popularity=torch.ones(21))
+    table = torch.randn(21, 8)
+    ce = reg.get("head", "softmax_ce")
+    head = ce.load()(ce.options() if ce.options else None, ctx, 8)
+    assert torch.equal(head.score_table(table), table)
+    pop = reg.get("head", "popularity")
+    assert pop.load()(pop.options() if pop.options else None, ctx, 8).score_table(table) is None

@@ -1,0 +1,92 @@
+"""Runs side by side: one row per run with its metrics, sorting, and CSV / Markdown text (torch-free).
+
+The app's Compare screen shows these rows and writes the exports; they are plain
+functions of a workspace so other front ends can use them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+
+def metric_names(rows: list[dict[str, Any]]) -> list[str]:
+    """The metric names of epoch rows (``metrics``) or run rows (``test_metrics``), first seen first."""
+    names: list[str] = []
+    for r in rows:
+        for k in (r.get("metrics") or r.get("test_metrics") or {}):
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def compare_rows(ws) -> list[dict[str, Any]]:
+    """One row per run: id, name, status, dataset, best epoch and every test metric.
+
+    Runs without test metrics fall back to their best validation metrics (named ``val:NAME``).
+    """
+    from workbench.store import runs
+
+    out = []
+    for r in runs.monitor_list(ws):
+        metrics = dict(r["test_metrics"] or {})
+        if not metrics:
+            ems = runs.epochs(ws, r["id"])
+            if ems:
+                best = next((e for e in ems if e["epoch"] == r["best_epoch"]), ems[-1])
+                metrics = {f"val:{k}": v for k, v in best["metrics"].items()}
+        out.append({"id": r["id"], "name": r["name"] or f"run {r['id']}", "status": r["status"],
+                    "dataset": r["dataset"] or "", "best_epoch": r["best_epoch"], "metrics": metrics})
+    return out
+
+
+def metric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Every metric any row has, first seen first."""
+    metrics: list[str] = []
+    for r in rows:
+        for k in r["metrics"]:
+            if k not in metrics:
+                metrics.append(k)
+    return metrics
+
+
+def cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    metrics = metric_columns(rows)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["run", "name", "status", "dataset", "best_epoch", *metrics])
+    for r in rows:
+        w.writerow([r["id"], r["name"], r["status"], r["dataset"], cell(r["best_epoch"]),
+                    *[cell(r["metrics"].get(m)) for m in metrics]])
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    metrics = metric_columns(rows)
+    head = ["run", "name", "status", "dataset", "best epoch", *metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r["id"]), r["name"].replace("|", "\\|"), r["status"], r["dataset"], cell(r["best_epoch"]),
+                 *[cell(r["metrics"].get(m)) for m in metrics]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool = True) -> list[dict[str, Any]]:
+    """Sort by a metric name or a plain column (``id``, ``name``, ``status``); missing values last."""
+    def value(r):
+        v = r["metrics"].get(key) if key in r["metrics"] else r.get(key)
+        return (v is None, v if v is not None else 0)
+
+    present = [r for r in rows if not value(r)[0]]
+    missing = [r for r in rows if value(r)[0]]
+    return sorted(present, key=lambda r: value(r)[1], reverse=descending) + missing
