@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+import math
 import typing
 from dataclasses import MISSING, field
 from typing import Any
@@ -154,14 +155,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in args:
             if arg is type(None):
                 continue
             try:
                 return _coerce(value, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
+            except ConfigError:
+                continue
         raise ConfigError(f"{key}: {value!r} does not match {_type_name(tp)}")
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -182,6 +182,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):   # NaN passes every min/max comparison: refuse it here
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
             return float(value)
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:

@@ -101,13 +101,6 @@ def as_id(value: str, path: Path, line: int, field: str, numeric: bool = False) 
     return v
 
 
-def check_numeric_ids(values: list[str], path: Path, field: str, first_line: int = 1) -> None:
-    """Fast check that every id is a non-negative integer; names the first bad line."""
-    for k, v in enumerate(values):
-        if not v.isdigit():
-            raise ReaderError(path, first_line + k, field, f"expected a non-negative integer id, got {v!r}")
-
-
 def check_floats(values: list[str], path: Path, field: str, line_numbers: list[int] | None = None) -> list[float]:
     """Convert to floats, naming the first line that is not a number."""
     try:
@@ -211,3 +204,18 @@ def add_tag(out: dict[str, list[str]], item: str, tag: str) -> None:
     lst = out.setdefault(item, [])
     if tag.lower() not in (t.lower() for t in lst):
         lst.append(tag)
+
+
+def csv_rows(reader, path: Path):
+    """(line, row) for every row of a ``csv.reader`` over ``path``, blank rows included;
+    a malformed row raises :class:`ReaderError` naming its line."""
+    import csv
+
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ReaderError(path, reader.line_num, None, f"bad CSV: {e}") from None
+        yield reader.line_num, row

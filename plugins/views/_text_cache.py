@@ -1,8 +1,9 @@
 """Sentence embeddings of item texts, cached in the workspace (torch-free at import).
 
-The cache table ``text_embeddings(model, text_hash, dim, vector)`` (migration
-m003) is keyed by a model key and the sha256 of the text, so a re-run, another
-experiment or another dataset with the same texts never re-encodes them. Without
+The cache table ``text_embeddings(model, text_hash, dim, vector)`` (declared in
+``text.py``'s ``TABLES``, created on first use) is keyed by a model key and the
+sha256 of the text, so a re-run, another experiment or another dataset with the
+same texts never re-encodes them. Without
 a workspace the cache lives in this process only.
 
 The default model is the offline copy of ``sentence-transformers/all-MiniLM-L6-v2``
@@ -14,7 +15,6 @@ directory works (``model = "path"``). Nothing is ever downloaded
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -102,7 +102,10 @@ def encode_texts(texts: list[str], model: str = DEFAULT_MODEL, workspace: Any = 
     wanted = sorted({h for h in hashes if h})
     found: dict[str, bytes] = {}
     db = workspace.db if workspace is not None else None
-    if db is not None and "text_embeddings" in db.table_names():
+    if db is not None:
+        from workbench.store.plugin_tables import plugin_table
+
+        plugin_table(workspace, "text_embeddings")
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))
@@ -154,10 +157,3 @@ def _accepts_local_files_only() -> bool:
     from sentence_transformers import SentenceTransformer
 
     return "local_files_only" in inspect.signature(SentenceTransformer.__init__).parameters
-
-
-def describe_model(path: Path) -> dict:
-    """Name and embedding size as declared by the model folder (for docs/TUI)."""
-    cfg = path / "config.json"
-    info = json.loads(cfg.read_text()) if cfg.exists() else {}
-    return {"path": str(path), "hidden_size": info.get("hidden_size")}

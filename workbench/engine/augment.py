@@ -121,12 +121,17 @@ def _reorder(batch, o: AugmentOptions, generator):
         ext_a = torch.cat([batch.actions, batch.target_actions[:, -1:]], dim=1).gather(1, perm)
         batch.actions = ext_a[:, :L]
         batch.target_actions = torch.where(batch.items > 0, ext_a[:, 1:], torch.zeros_like(batch.target_actions))
+    if batch.target_values is not None:          # value of extended event j = target_values[j - 1]
+        nan = torch.full_like(batch.target_values[:, :1], float("nan"))
+        ext_v = torch.cat([nan, batch.target_values], dim=1).gather(1, perm)
+        batch.target_values = torch.where(batch.items > 0, ext_v[:, 1:], torch.full_like(batch.target_values,
+                                                                                          float("nan")))
     return batch
 
 
 def augment_options_for(trainer_options) -> AugmentOptions | None:
     """The augmentation asked for by the trainer options (``augment_*`` fields), or None when off."""
-    o = AugmentOptions(crop=getattr(trainer_options, "augment_crop", 0.0),
-                       mask=getattr(trainer_options, "augment_mask", 0.0),
-                       reorder=getattr(trainer_options, "augment_reorder", 0.0))
+    o = AugmentOptions(crop=trainer_options.augment_crop, crop_min_ratio=trainer_options.augment_crop_min_ratio,
+                       mask=trainer_options.augment_mask, reorder=trainer_options.augment_reorder,
+                       reorder_ratio=trainer_options.augment_reorder_ratio)
     return o if o.active else None
