@@ -243,6 +243,8 @@ class Rankings:
     - ``history_length`` (U,) int: training history length of each user.
     - ``sampled``: True when candidates were the target plus sampled negatives;
       every metric from such rankings must be labelled as sampled.
+    - ``target_actions`` (U,) int or None: action id of each held-out event (0 = none); action id a
+      is ``action_names[a - 1]``. None when the driver was given no actions.
     """
 
     target_rank: Any
@@ -252,6 +254,8 @@ class Rankings:
     item_popularity: Any
     history_length: Any
     sampled: bool = False
+    target_actions: Any = None
+    action_names: tuple = ()
 
 
 class Evaluator:

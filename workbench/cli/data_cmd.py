@@ -212,3 +212,8 @@ def rm_cmd(ctx, name, yes, force):
     finally:
         ws.close()
     click.echo(f"removed dataset {name!r}")
+
+
+from workbench.cli.features_cmd import features  # noqa: E402 - `workbench data features` (item files -> vectors)
+
+data.add_command(features)

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-VERSION = 1
+VERSION = 2
 ARRAYS = ("offsets", "items", "timestamps", "actions")
+OPTIONAL_ARRAYS = ("values",)      # event values (ratings), only for datasets that have them
 
 
 def cache_dir(ws, fingerprint: str) -> Path:
@@ -48,6 +49,8 @@ def arrays_from_processed(p) -> tuple[dict[str, np.ndarray], list[str]]:
         names, actions = [], np.zeros(len(p.user), dtype=np.int64)
     arrays = {"offsets": offsets, "items": np.asarray(p.item, dtype=np.int64),
               "timestamps": np.asarray(timestamps, dtype=np.float64), "actions": actions}
+    if p.value is not None:
+        arrays["values"] = np.asarray(p.value, dtype=np.float64)
     return arrays, names
 
 
@@ -59,7 +62,7 @@ def write_cache(ws, meta: dict[str, Any], arrays: dict[str, np.ndarray], action_
     tmp = final.parent / f".tmp-{uuid.uuid4().hex}"
     try:
         tmp.mkdir(parents=True)
-        for name in ARRAYS:
+        for name in ARRAYS + tuple(a for a in OPTIONAL_ARRAYS if a in arrays):
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arrays[name]))
         info = {"version": VERSION, "fingerprint": meta["fingerprint"], "n_users": meta["n_users"],
                 "n_items": meta["n_items"], "n_interactions": meta["n_interactions"],
@@ -92,10 +95,12 @@ def read_cache(ws, meta: dict[str, Any]) -> tuple[dict[str, np.ndarray], list[st
         return None
     try:
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        arrays.update({name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in OPTIONAL_ARRAYS
+                       if (folder / f"{name}.npy").is_file()})
     except (OSError, ValueError):
         return None
     n = meta["n_interactions"]
-    if len(arrays["offsets"]) != meta["n_users"] + 2 or any(len(arrays[a]) != n for a in ARRAYS[1:]):
+    if len(arrays["offsets"]) != meta["n_users"] + 2 or any(len(arrays[a]) != n for a in list(arrays)[1:]):
         return None
     return arrays, list(info["action_names"])
 

@@ -36,6 +36,7 @@ class LoadedDataset:
     item_categories: list[list[str]] = field(default_factory=list)
     user_raw_ids: list[str] = field(default_factory=list)   # (U+1,)
     user_attributes: list[dict[str, Any]] = field(default_factory=list)
+    values: np.ndarray | None = None   # (E,) float64 event values (ratings), NaN where missing; None: no values
 
     def sequence(self, user: int) -> np.ndarray:
         return self.items[self.offsets[user]:self.offsets[user + 1]]
@@ -97,20 +98,21 @@ def load_dataset(ws, name: str) -> LoadedDataset:
         fingerprint=meta["fingerprint"], options=json.loads(meta["options"]), offsets=offsets,
         items=items, timestamps=timestamps, actions=actions_np,
         action_names=action_names, item_raw_ids=item_raw, item_titles=titles, item_texts=texts,
-        item_categories=cats, user_raw_ids=user_raw, user_attributes=attrs)
+        item_categories=cats, user_raw_ids=user_raw, user_attributes=attrs, values=arrays.get("values"))
 
 
 def _interactions_from_db(db, meta) -> tuple[dict[str, np.ndarray], list[str]]:
     """The load-time arrays read from the interactions table (the cache's fallback)."""
     n_users = meta["n_users"]
-    cur = db.execute("SELECT user, item, ts, action FROM interactions WHERE dataset_id = ? ORDER BY user, pos",
-                     [meta["id"]])
-    users, items, ts, actions = [], [], [], []
-    for u, i, t, a in cur:
+    cur = db.execute("SELECT user, item, ts, action, value FROM interactions WHERE dataset_id = ? "
+                     "ORDER BY user, pos", [meta["id"]])
+    users, items, ts, actions, values = [], [], [], [], []
+    for u, i, t, a, v in cur:
         users.append(u)
         items.append(i)
         ts.append(t)
         actions.append(a)
+        values.append(v)
     users_np = np.asarray(users, dtype=np.int64)
     counts = np.bincount(users_np, minlength=n_users + 2)[: n_users + 2]
     offsets = np.zeros(n_users + 2, dtype=np.int64)
@@ -125,6 +127,8 @@ def _interactions_from_db(db, meta) -> tuple[dict[str, np.ndarray], list[str]]:
     actions_np = np.asarray([action_index.get(a, 0) for a in actions], dtype=np.int64)
     arrays = {"offsets": offsets, "items": np.asarray(items, dtype=np.int64), "timestamps": timestamps,
               "actions": actions_np}
+    if any(v is not None for v in values):
+        arrays["values"] = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
     return arrays, action_names
 
 
