@@ -16,7 +16,6 @@ options via ``parse_options``), so errors show up before launch, naming the key.
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -24,22 +23,11 @@ from workbench.options import ConfigError, describe, parse_options
 
 PLUGIN_SECTIONS = (("views", "view", True), ("fusion", "fusion", False), ("head", "head", False),
                    ("evaluators", "evaluator", True))
-_TRAINER_CANDIDATES = ("workbench.engine.config:TrainerOptions", "workbench.engine.trainer_options:TrainerOptions",
-                       "workbench.engine.experiment:TrainerOptions")
+def trainer_options_cls() -> type:
+    """The engine's declared trainer options (torch-free)."""
+    from workbench.engine.config import TrainerOptions
 
-
-def trainer_options_cls() -> type | None:
-    """The engine's declared trainer options dataclass, when the engine provides one torch-free."""
-    for target in _TRAINER_CANDIDATES:
-        module, _, attr = target.partition(":")
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        cls = getattr(mod, attr, None)
-        if cls is not None:
-            return cls
-    return None
+    return TrainerOptions
 
 
 def registry():
@@ -91,9 +79,7 @@ def validate(config: dict[str, Any], *, dataset_names: list[str] | None = None) 
                 known = ", ".join(reg.names(kind)) or "none installed"
                 raise ConfigError(f"{where}.type: no {kind} plugin named {name!r} (installed: {known})")
             parse_options(reg.specs[kind][name].options, opts, f"{section}.{name}")
-    trainer_cls = trainer_options_cls()
-    if trainer_cls is not None:
-        parse_options(trainer_cls, config.get("trainer") or {}, "trainer")
+    parse_options(trainer_options_cls(), config.get("trainer") or {}, "trainer")
     model = config.get("model") or {}
     for key in ("dim", "max_len"):
         if key in model and (not isinstance(model[key], int) or model[key] < 1):
