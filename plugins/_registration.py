@@ -1,9 +1,9 @@
-"""The hook implementation every built-in plugin package uses (one place, not five copies)."""
+"""The hook implementations every built-in plugin package uses (one place, not five copies)."""
 
 from __future__ import annotations
 
 from workbench.hookspecs import hookimpl
-from workbench.kinds import specs_from_package
+from workbench.kinds import specs_from_package, tables_from_package
 
 
 def register_package(package: str, kind: str, first: tuple[str, ...] = ()):
@@ -18,3 +18,15 @@ def register_package(package: str, kind: str, first: tuple[str, ...] = ()):
             register(spec)
 
     return register_specs
+
+
+def register_package_tables(package: str):
+    """A ``register_tables`` hook implementation that registers the ``TABLES`` (workspace tables,
+    :class:`workbench.kinds.TableSpec`) of the torch-free modules of ``package``."""
+
+    @hookimpl(specname="register_tables")
+    def register_tables(register):
+        for spec in tables_from_package(package):
+            register(spec)
+
+    return register_tables

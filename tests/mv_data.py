@@ -73,8 +73,8 @@ def demo_slice(n_users: int = 60, max_len: int = 30, actions: bool = False, n_it
         num_items=n, num_users=len(users), max_len=max_len, has_timestamps=True,
         item_titles=titles, item_texts=texts, item_categories=cats,
         user_attributes=attrs, actions=(list(ACTIONS) if actions else []),
-        train_sequences=train, item_popularity=pop)
-    ctx.extra["item_raw_ids"] = [""] + [r for r, _ in sorted(item_map.items(), key=lambda kv: kv[1])]
+        train_sequences=train, item_popularity=pop,
+        item_raw_ids=[""] + [r for r, _ in sorted(item_map.items(), key=lambda kv: kv[1])])
     return ctx, seqs, times, (acts if actions else None)
 
 

@@ -1,6 +1,7 @@
 """Trainer options on demo-data batches: sequence augmentation (crop, mask, reorder) and
 adversarial embedding perturbation (FGSM / PGD) on a composed multi-view model."""
 
+import dataclasses
 import json
 
 import pytest
@@ -67,8 +68,8 @@ def _model(ctx, head="interest"):
     views = [build("views.temporal", "temporal", ctx, dim=16, values={"offer_item_embeddings": True}),
              build("views.action", "action", ctx, dim=16)]
     fusion = build("fusions.gmu", "gmu", ctx, dim=16, num_views=2)
-    ctx.extra["head_item_table"] = False
-    return ComposedModel(views, fusion, build(f"heads.{head}", head, ctx, dim=16), 16, tied=True)
+    head_ctx = dataclasses.replace(ctx, tied_item_table=True)    # the views offer the item table
+    return ComposedModel(views, fusion, build(f"heads.{head}", head, head_ctx, dim=16), 16, tied=True)
 
 
 @pytest.mark.parametrize("method,norm", [("fgsm", "l2"), ("fgsm", "sign"), ("pgd", "l2")])
@@ -137,3 +138,18 @@ def test_fused_experiment_with_augmentation_and_adversary_runs_through_the_produ
     assert run["status"] == "completed"
     assert '"adversarial": "fgm"' in run["config"] and '"augment_reorder": 0.3' in run["config"]
     assert len(epochs) == 2 and epochs[1]["train_loss"] < epochs[0]["train_loss"]
+
+
+def test_crop_and_reorder_shares_are_set_in_the_trainer_table():
+    """The crop floor and the reorder window are reachable from TOML ([trainer]) and reach the augmentation."""
+    from workbench.engine.augment import augment_options_for
+    from workbench.engine.config import parse_config
+    from workbench.options import ConfigError
+
+    raw = {"name": "t", "dataset": "d", "views": [{"type": "gru"}], "head": {"type": "softmax_ce"},
+           "trainer": {"augment_crop": 0.5, "augment_crop_min_ratio": 0.3,
+                       "augment_reorder": 0.5, "augment_reorder_ratio": 0.4}}
+    o = augment_options_for(parse_config(raw).trainer)
+    assert (o.crop, o.crop_min_ratio, o.reorder, o.reorder_ratio) == (0.5, 0.3, 0.5, 0.4)
+    with pytest.raises(ConfigError, match="trainer.augment_crop_min_ratio"):
+        parse_config({**raw, "trainer": {"augment_crop_min_ratio": 0.0}})

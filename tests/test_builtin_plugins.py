@@ -1,5 +1,6 @@
-"""The built-in plugins as a whole: every factory string resolves, every hook is documented,
-the defaults an experiment falls back to are declared by plugins (the core names none)."""
+"""The built-in plugins as a whole: every factory string resolves; the defaults an experiment
+falls back to and the workspace tables plugins keep are declared by plugins (the core names none).
+(That every hook is documented in docs/plugins.md: tests/test_plugins.py.)"""
 
 from __future__ import annotations
 
@@ -9,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import hookspecs
 from workbench.kinds import DEFAULT_ROLES, KINDS, PluginSpec
 from workbench.plugins import BUILTIN_DISTRIBUTION, Registry
-
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
-
 
 @pytest.fixture(scope="module")
 def builtins():
@@ -44,15 +41,6 @@ def test_every_builtin_factory_string_resolves_and_imports(builtins):
         assert inspect.isclass(impl), f"{spec.kind} {spec.name}: {spec.factory} is not a class"
 
 
-def test_every_hook_is_documented_in_docs_plugins_md():
-    text = DOCS.read_text()
-    hooks = [name for name, fn in vars(hookspecs).items()
-             if callable(fn) and hasattr(fn, "workbench_spec")]
-    assert len(hooks) >= 6
-    undocumented = [h for h in hooks if not re.search(rf"^### `{h}\(", text, re.M)]
-    assert not undocumented, f"hooks without a '### `name(...)`' section in docs/plugins.md: {undocumented}"
-
-
 def test_defaults_come_from_the_plugins_that_claim_them(builtins):
     assert builtins.defaults("fusion.one_view") == ["identity"]
     assert builtins.defaults("fusion.views") == ["mean"]
@@ -77,3 +65,22 @@ def test_the_core_names_no_builtin_plugin():
     for path in (root / "engine" / "config.py", root / "engine" / "evaluate.py"):
         quoted = set(re.findall(r"[\"'](\w+)[\"']", path.read_text()))
         assert not quoted & builtin_names, f"{path.name} names {sorted(quoted & builtin_names)}"
+
+
+def test_plugin_tables_are_declared_by_plugins_and_made_on_first_use(builtins, tmp_path):
+    """The core schema holds no plugin's table: a new workspace has no text cache until the text
+    view asks for it; a name no plugin registered is refused."""
+    from workbench.store import open_workspace
+    from workbench.store.plugin_tables import plugin_table
+
+    assert builtins.table_owner == {"text_embeddings": "views"}
+    with open_workspace(tmp_path / "w.db", create=True) as ws:
+        core = set(ws.db.table_names())
+        assert not core & set(builtins.tables)
+        assert plugin_table(ws, "text_embeddings", builtins) == "text_embeddings"
+        assert "text_embeddings" in ws.db.table_names()
+        assert plugin_table(ws, "text_embeddings", builtins) == "text_embeddings"   # again: nothing to do
+        with pytest.raises(KeyError, match="no plugin registered a workspace table named 'nope'"):
+            plugin_table(ws, "nope", builtins)
+    with open_workspace(tmp_path / "w.db") as ws:                   # it lasts (not rolled back)
+        assert "text_embeddings" in ws.db.table_names()

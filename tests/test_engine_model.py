@@ -184,3 +184,15 @@ def test_many_negatives_are_scored_through_the_item_table_with_the_same_logits()
     assert 8 * D >= items.shape[0]                                        # the table path is taken
     assert torch.allclose(neg_logits, torch.einsum("pd,pkd->pk", h, items[neg]), atol=1e-5)
     assert torch.allclose(pos, (h * items[t]).sum(-1), atol=1e-5)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_build_model_leaves_its_context_alone_and_tells_the_head_about_the_tied_table(tied):
+    cfg = parse_config({"name": "t", "dataset": "d", "model": {"dim": D, "max_len": L, "tied": tied},
+                        "views": [{"type": "sasrec", "blocks": 1}], "head": {"type": "softmax_ce"}})
+    ctx = DataContext(num_items=N, num_users=5, max_len=L, item_popularity=torch.arange(N + 1).float())
+    before = dict(ctx.__dict__)
+    model = build_model(cfg, ctx)
+    assert ctx.__dict__ == before                                  # nothing set on the caller's context
+    assert model.head.ctx.tied_item_table is tied and model.views[0].ctx is ctx
+    assert (model.head.own_items is None) is tied                  # untied: the head keeps its own table

@@ -46,6 +46,20 @@ def test_hook_register_readers(plugin_site, monkeypatch, tmp_path):
     assert reader_cls(None).detect(sample) == 0.5
 
 
+def test_hook_register_tables(plugin_site, monkeypatch, tmp_path):
+    from workbench.store import open_workspace
+    from workbench.store.plugin_tables import plugin_table
+
+    plugin_site(GOOD)
+    registry = load(monkeypatch, "wbtest_good")
+    assert registry.table_owner == {"wbtest_cache": "wbtest_good"}
+    with open_workspace(tmp_path / "w.db", create=True) as ws:
+        assert "wbtest_cache" not in ws.db.table_names()           # not part of the core schema
+        ws.db.execute(f"INSERT INTO {plugin_table(ws, 'wbtest_cache', registry)} VALUES ('a', x'01')")
+        ws.db.conn.commit()
+        assert ws.db.execute("SELECT key FROM wbtest_cache").fetchall() == [("a",)]
+
+
 def test_hook_register_evaluators(plugin_site, monkeypatch):
     plugin_site(GOOD)
     registry = load(monkeypatch, "wbtest_good")

@@ -53,7 +53,7 @@ def test_action_view_distinguishes_actions_and_is_causal(data):
 def test_precomputed_vectors_aligned_by_raw_ids(data, tmp_path):
     """Rows given for raw item ids in shuffled order land on the right internal items."""
     ctx, seqs, times, _ = data
-    raw = ctx.extra["item_raw_ids"]
+    raw = ctx.item_raw_ids
     rng = np.random.default_rng(0)
     order = rng.permutation(np.arange(1, ctx.num_items + 1))[: ctx.num_items - 5]   # 5 items get no vector
     matrix = rng.normal(size=(len(order) + 1, 6)).astype(np.float32)   # + one id not in the dataset

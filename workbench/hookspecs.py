@@ -67,6 +67,17 @@ def register_readers(register):
 
 
 @hookspec
+def register_tables(register):
+    """Register workspace tables the plugin keeps: ``register(TableSpec(name=..., columns=...))``.
+
+    Workbench creates such a table in a workspace (``CREATE TABLE IF NOT EXISTS``) the
+    first time the plugin asks for it with :func:`workbench.store.plugin_tables.plugin_table`.
+    Names are unique across plugins; a plugin cannot take a core table's name.
+    Contract: :class:`workbench.kinds.TableSpec`.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``workbench`` command line.
 

@@ -67,6 +67,31 @@ class PluginSpec:
         return obj
 
 
+@dataclass(frozen=True)
+class TableSpec:
+    """A workspace table a plugin keeps for itself (a cache, say), registered with ``register_tables``.
+
+    ``columns`` is the column list of a ``CREATE TABLE`` statement (column definitions and
+    table constraints). Workbench creates the table, if missing, when the plugin first asks
+    for it with :func:`workbench.store.plugin_tables.plugin_table`; the core schema
+    (workbench/store/migrations.py) never names a plugin's table.
+    """
+
+    name: str
+    columns: str
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.name.replace("_", "").isalnum() or not self.name[0].isalpha():
+            raise ValueError(f"bad table name {self.name!r}: a letter, then letters, digits and '_'")
+        if not self.columns.strip():
+            raise ValueError(f"table {self.name}: no columns")
+
+    @property
+    def create_sql(self) -> str:
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({self.columns})"
+
+
 # ---------------------------------------------------------------- readers
 class ReaderError(ValueError):
     """Bad input in a dataset file. Always names the file, the line (1-based) and the field."""
@@ -191,10 +216,20 @@ def specs_from_package(package: str, kind: str, first: Iterable[str] = ()) -> li
     those named in ``first`` before the others (registration order is the order of
     :meth:`workbench.plugins.Registry.defaults`).
     """
+    return [s for module in _plugin_modules(package, first) for s in getattr(module, "SPECS", []) if s.kind == kind]
+
+
+def tables_from_package(package: str) -> list[TableSpec]:
+    """Collect ``TABLES`` (workspace tables, see :class:`TableSpec`) from the same modules as
+    :func:`specs_from_package`."""
+    return [t for module in _plugin_modules(package) for t in getattr(module, "TABLES", [])]
+
+
+def _plugin_modules(package: str, first: Iterable[str] = ()):
+    """The torch-free plugin modules of a built-in package: by name, those in ``first`` first."""
     import pkgutil
 
     pkg = importlib.import_module(package)
-    out: list[PluginSpec] = []
     first = list(first)
 
     def order(m):
@@ -203,6 +238,4 @@ def specs_from_package(package: str, kind: str, first: Iterable[str] = ()) -> li
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=order):
         if info.name.endswith("_impl") or info.name.startswith("_") or info.ispkg:
             continue
-        module = importlib.import_module(f"{package}.{info.name}")
-        out.extend(s for s in getattr(module, "SPECS", []) if s.kind == kind)
-    return out
+        yield importlib.import_module(f"{package}.{info.name}")

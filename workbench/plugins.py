@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pluggy
 
 from workbench import hookspecs
-from workbench.kinds import DEFAULT_ROLES, KINDS, PluginSpec
+from workbench.kinds import DEFAULT_ROLES, KINDS, PluginSpec, TableSpec
 
 GROUP = "workbench"
 ENV_LOAD = "WORKBENCH_LOAD_PLUGINS"
@@ -68,6 +68,8 @@ class Registry:
         self.errors: list[LoadError] = []
         self.specs: dict[str, dict[str, PluginSpec]] = {k: {} for k in KINDS}
         self.owner: dict[tuple[str, str], str] = {}
+        self.tables: dict[str, TableSpec] = {}          # workspace tables plugins keep (register_tables)
+        self.table_owner: dict[str, str] = {}
 
     # -------------------------------------------------------------- loading
     def load_entry_points(self) -> None:
@@ -100,6 +102,40 @@ class Registry:
         self.plugins.append(LoadedPlugin(name, module.__name__, package, version,
                                          builtin=package == BUILTIN_DISTRIBUTION))
         self._collect(name, module, package)
+        self._collect_tables(name, module, package)
+
+    def _call_hook(self, impl, arg, name: str, package: str, hook_name: str) -> bool:
+        """Call one hook implementation with ``arg`` for each of its parameters; a hook that fails
+        is recorded as a load error of the plugin (False), the rest of Workbench goes on."""
+        try:
+            impl.function(**{a: arg for a in impl.argnames})
+        except PLUGIN_FAILURES as e:  # a broken plugin must not break Workbench
+            self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
+                                         traceback.format_exc()))
+            return False
+        return True
+
+    def _collect_tables(self, name: str, module, package: str) -> None:
+        """Call the plugin's ``register_tables`` hook (if any) and keep its table specs."""
+        for impl in self.pm.hook.register_tables.get_hookimpls():
+            if impl.plugin is not module:
+                continue
+            collected: list[TableSpec] = []
+
+            def register(spec: TableSpec, _out=collected) -> None:
+                if not isinstance(spec, TableSpec):
+                    raise TypeError(f"register() expects a TableSpec, got {spec!r}")
+                _out.append(spec)
+
+            if not self._call_hook(impl, register, name, package, "register_tables"):
+                continue
+            for spec in collected:
+                if spec.name in self.tables:
+                    self.errors.append(LoadError(name, package, f"table {spec.name!r} already registered by "
+                                                 f"{self.table_owner[spec.name]}; skipped", ""))
+                    continue
+                self.tables[spec.name] = spec
+                self.table_owner[spec.name] = name
 
     def _collect(self, name: str, module, package: str) -> None:
         """Call each kind hook the plugin implements (as pluggy registered it) and keep its specs."""
@@ -116,11 +152,7 @@ class Registry:
                                          f"use register_{spec.kind}s for that")
                     _out.append(spec)
 
-                try:
-                    impl.function(**{arg: register for arg in impl.argnames})
-                except PLUGIN_FAILURES as e:
-                    self.errors.append(LoadError(name, package, f"{hook_name}: {type(e).__name__}: {e}",
-                                                 traceback.format_exc()))
+                if not self._call_hook(impl, register, name, package, hook_name):
                     continue
                 for spec in collected:
                     if spec.name in self.specs[kind]:

@@ -13,13 +13,13 @@ class DotProductHead(Head):
 
     Tied: the item vectors the views offer. Untied (``model.tied = false``, or no view
     offers a table): the head's own (N+1, d) table. The composer says which through
-    ``ctx.extra["head_item_table"]`` (True = the head needs its own table).
+    ``ctx.tied_item_table``.
     """
 
     def __init__(self, options, ctx, dim):
         super().__init__(options, ctx, dim)
         self.own_items = None
-        if ctx.extra.get("head_item_table", False):
+        if not ctx.tied_item_table:
             self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
             nn.init.trunc_normal_(self.own_items.weight, std=0.02)
 

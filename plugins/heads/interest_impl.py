@@ -21,9 +21,9 @@ class InterestHead(Head):
         super().__init__(options, ctx, dim)
         self.proj = nn.Linear(dim, dim, bias=False)
         nn.init.eye_(self.proj.weight)
-        # the composer says whether the views offer a tied table (ctx.extra["head_item_table"] False)
+        # the composer says whether the views offer a tied table (ctx.tied_item_table)
         self.own_items = None
-        if ctx.extra.get("head_item_table", True):
+        if not ctx.tied_item_table:
             self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
             nn.init.normal_(self.own_items.weight, std=0.02)
         self.bias = nn.Parameter(torch.zeros(ctx.num_items + 1)) if options.item_bias else None
@@ -33,7 +33,7 @@ class InterestHead(Head):
             return item_emb
         if self.own_items is None:
             raise RuntimeError("heads.interest: no item table: the views offered none and the head was built "
-                               "without its own (ctx.extra['head_item_table'] was False)")
+                               "without its own (ctx.tied_item_table was True)")
         return self.own_items.weight
 
     def _logits(self, user: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> torch.Tensor:

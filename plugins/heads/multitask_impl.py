@@ -48,9 +48,9 @@ class MultitaskHead(Head):
             raise ValueError("heads.multitask: the dataset has no action types (ctx.actions is empty); "
                              "the next-action task needs them")
         self.num_actions = len(ctx.actions)
-        # the composer says whether the views offer a tied table (ctx.extra["head_item_table"] False)
+        # the composer says whether the views offer a tied table (ctx.tied_item_table)
         self.own_items = None
-        if ctx.extra.get("head_item_table", True):
+        if not ctx.tied_item_table:
             self.own_items = nn.Embedding(ctx.num_items + 1, dim, padding_idx=0)
             nn.init.normal_(self.own_items.weight, std=0.02)
         self.action_out = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, self.num_actions + 1))
@@ -62,7 +62,7 @@ class MultitaskHead(Head):
             return item_emb
         if self.own_items is None:
             raise RuntimeError("heads.multitask: no item table: the views offered none and the head was built "
-                               "without its own (ctx.extra['head_item_table'] was False)")
+                               "without its own (ctx.tied_item_table was True)")
         return self.own_items.weight
 
     def action_logits(self, fused: torch.Tensor) -> torch.Tensor:

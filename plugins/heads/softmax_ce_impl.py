@@ -12,14 +12,14 @@ from workbench_plugins.heads._dot import DotProductHead
 
 class SoftmaxCEHead(DotProductHead):
     """Classes are the items 1..N, minus the items held out of training in the cold-start
-    protocol (``ctx.extra["held_out_items"]``, (N+1,) bool): those did not exist at training
+    protocol (``ctx.held_out_items``, (N+1,) bool): those did not exist at training
     time, so they are not even negatives."""
 
     def __init__(self, options, ctx, dim):
         super().__init__(options, ctx, dim)
         self.register_buffer("classes", None, persistent=False)      # item id of each class
         self.register_buffer("class_of", None, persistent=False)     # class index of each item id
-        held = ctx.extra.get("held_out_items")
+        held = ctx.held_out_items
         if held is not None and bool(torch.as_tensor(held).any()):
             known = ~torch.as_tensor(held, dtype=torch.bool)
             known[0] = False

@@ -211,3 +211,18 @@ def add_tag(out: dict[str, list[str]], item: str, tag: str) -> None:
     lst = out.setdefault(item, [])
     if tag.lower() not in (t.lower() for t in lst):
         lst.append(tag)
+
+
+def csv_rows(reader, path: Path):
+    """(line, row) for every row of a ``csv.reader`` over ``path``, blank rows included;
+    a malformed row raises :class:`ReaderError` naming its line."""
+    import csv
+
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ReaderError(path, reader.line_num, None, f"bad CSV: {e}") from None
+        yield reader.line_num, row

@@ -128,15 +128,7 @@ class CSVReader(DatasetReader):
 
     @staticmethod
     def _rows(reader, path: Path):
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise ReaderError(path, reader.line_num, None, f"bad CSV: {e}") from None
-            if row and any(x.strip() for x in row):
-                yield reader.line_num, row
+        return ((line, row) for line, row in c.csv_rows(reader, path) if row and any(x.strip() for x in row))
 
 
 SPECS = [PluginSpec(

@@ -84,19 +84,12 @@ def _csv_records(path: Path, header: list[str]):
         raise ReaderError(path, 1, None, f"bad CSV: {e}") from None
     if [h.strip() for h in first] != header:
         raise ReaderError(path, 1, None, f"expected the header {','.join(header)}, got {','.join(first)}")
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            raise ReaderError(path, reader.line_num, None, f"bad CSV: {e}") from None
+    for line, row in c.csv_rows(reader, path):
         if not row:
             continue
         if len(row) != len(header):
-            raise ReaderError(path, reader.line_num, None,
-                              f"expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
-        yield reader.line_num, dict(zip(header, row))
+            raise ReaderError(path, line, None, f"expected {len(header)} fields ({', '.join(header)}), got {len(row)}")
+        yield line, dict(zip(header, row))
 
 
 SPECS = [PluginSpec(

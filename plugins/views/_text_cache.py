@@ -1,8 +1,9 @@
 """Sentence embeddings of item texts, cached in the workspace (torch-free at import).
 
-The cache table ``text_embeddings(model, text_hash, dim, vector)`` (migration
-m003) is keyed by a model key and the sha256 of the text, so a re-run, another
-experiment or another dataset with the same texts never re-encodes them. Without
+The cache table ``text_embeddings(model, text_hash, dim, vector)`` (declared in
+``text.py``'s ``TABLES``, created on first use) is keyed by a model key and the
+sha256 of the text, so a re-run, another experiment or another dataset with the
+same texts never re-encodes them. Without
 a workspace the cache lives in this process only.
 
 The default model is the offline copy of ``sentence-transformers/all-MiniLM-L6-v2``
@@ -102,7 +103,10 @@ def encode_texts(texts: list[str], model: str = DEFAULT_MODEL, workspace: Any = 
     wanted = sorted({h for h in hashes if h})
     found: dict[str, bytes] = {}
     db = workspace.db if workspace is not None else None
-    if db is not None and "text_embeddings" in db.table_names():
+    if db is not None:
+        from workbench.store.plugin_tables import plugin_table
+
+        plugin_table(workspace, "text_embeddings")
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))

@@ -3,7 +3,7 @@
 Alignment:
 - with ``ids_path``: line k of the ids file (raw item id, as in the imported data)
   names row k of the matrix; ids not in the dataset are ignored, dataset items
-  without a row get zeros. Needs the raw ids in ``ctx.extra["item_raw_ids"]``
+  without a row get zeros. Needs the raw ids in ``ctx.item_raw_ids``
   ((N+1,) list, index 0 empty).
 - without: rows are internal item ids, N+1 rows (row 0 = padding) or N rows (items 1..N).
 ``.parquet`` needs pyarrow (not a dependency): one list/array column ``vector``
@@ -70,10 +70,10 @@ def load_item_matrix(options, ctx: DataContext) -> tuple[torch.Tensor, torch.Ten
     if ids is not None:
         if len(ids) != matrix.shape[0]:
             raise ValueError(f"views.precomputed.ids_path: {len(ids)} ids for {matrix.shape[0]} rows in {path}")
-        raw = ctx.extra.get("item_raw_ids")
+        raw = ctx.item_raw_ids
         if not raw:
             raise ValueError("views.precomputed.ids_path: this dataset context carries no raw item ids "
-                             "(ctx.extra['item_raw_ids']); align the rows to internal ids instead")
+                             "(ctx.item_raw_ids); align the rows to internal ids instead")
         row_of = {r: k for k, r in enumerate(ids)}
         for item in range(1, n):
             k = row_of.get(str(raw[item]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.kinds import PluginSpec
+from workbench.kinds import PluginSpec, TableSpec
 from workbench.options import option
 
 
@@ -40,3 +40,17 @@ SPECS = [PluginSpec(
                  "whitens and adapts them (linear, MLP or mixture of adapters). States: the item's text "
                  "vector plus the mean of the recent ones (causal). Offers the projected texts as item "
                  "vectors, so items never seen in training can be recommended."))]
+
+# The embedding cache (workbench_plugins.views._text_cache): a re-run, another experiment or another
+# dataset with the same texts never re-encodes them. Same columns as the table that workspaces made by
+# earlier versions got from the core migration m003.
+TABLES = [TableSpec(
+    name="text_embeddings", description="sentence embeddings of item texts, by model key and text hash",
+    columns="""
+        model TEXT NOT NULL,               -- model key: name or path + fingerprint of its files
+        text_hash TEXT NOT NULL,           -- sha256 of the UTF-8 text
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,              -- float32 little-endian, dim values
+        created_at REAL NOT NULL,
+        PRIMARY KEY (model, text_hash)
+    """)]

@@ -1,4 +1,4 @@
-"""A well-behaved third-party plugin providing one thing of every kind plus a command.
+"""A well-behaved third-party plugin providing one thing of every kind, a workspace table and a command.
 
 The reader and the evaluator are plain Python; the view, fusion and head are torch
 modules in ``wbtest_good_impl`` (named by dotted path, imported only when loaded).
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.hookspecs import hookimpl
-from workbench.kinds import DatasetReader, Evaluator, PluginSpec, RawDataset, Rankings, ReaderError
+from workbench.kinds import DatasetReader, Evaluator, PluginSpec, RawDataset, Rankings, ReaderError, TableSpec
 from workbench.options import option
 
 
@@ -89,6 +89,12 @@ def register_fusions(register):
 def register_heads(register):
     register(PluginSpec(name="wbtest_dot", kind="head", factory="wbtest_good_impl:DotHead",
                         description="dot-product scores, full softmax loss"))
+
+
+@hookimpl
+def register_tables(register):
+    register(TableSpec(name="wbtest_cache", columns="key TEXT PRIMARY KEY, value BLOB NOT NULL",
+                       description="what the plugin computed once"))
 
 
 @hookimpl

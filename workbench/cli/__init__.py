@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "workbench.cli.run_cmd:run",
     "runs": "workbench.cli.runs_cmd:runs",
     "recommend": "workbench.cli.recommend_cmd:recommend",
+    "explain": "workbench.cli.explain_cmd:explain",
     "tune": "workbench.cli.tune_cmd:tune",
     "studies": "workbench.cli.tune_cmd:studies",
 }

@@ -64,7 +64,7 @@ def _open_app(ws_path) -> None:
 def _train_demo(ws_path, epochs: int | None, quiet: bool) -> dict:
     """Save the demo experiments, train the baseline one in this process with a progress bar."""
     from workbench.cli.common import fail
-    from workbench.cli.run_cmd import ProgressPrinter
+    from workbench.cli.progress import ProgressPrinter
     from workbench.engine.runner import create_run, execute_run
     from workbench.store import experiments, open_workspace, runs
     from workbench.data.demo_experiments import BASELINE, baseline_config, save_demo_experiments

@@ -97,7 +97,8 @@ def show(ctx, run_id, as_json):
 @click.pass_context
 def resume(ctx, run_id, as_json):
     """Continue a cancelled or failed run from its last checkpoint."""
-    from workbench.cli.run_cmd import ProgressPrinter, interrupted_exit_code, terminate_as_interrupt
+    from workbench.cli.progress import ProgressPrinter
+    from workbench.cli.run_cmd import interrupted_exit_code, terminate_as_interrupt
     from workbench.engine.runner import execute_run
     from workbench.jobs.queue import reap_dead
     from workbench.store import jobs as job_rows

@@ -32,7 +32,7 @@ def run_seed_group(ctx, experiment: str, raw: dict, n: int, *, dataset: str | No
                        f"{', '.join(map(str, jobs))}; summary with `workbench runs group g{group_id}`")
         return
     from workbench.cli.compare_cmd import group_view
-    from workbench.cli.run_cmd import ProgressPrinter
+    from workbench.cli.progress import ProgressPrinter
     from workbench.engine.runner import execute_run
     from workbench.engine.seeds import group_status
     from workbench.store import open_workspace

@@ -126,7 +126,7 @@ def _reorder(batch, o: AugmentOptions, generator):
 
 def augment_options_for(trainer_options) -> AugmentOptions | None:
     """The augmentation asked for by the trainer options (``augment_*`` fields), or None when off."""
-    o = AugmentOptions(crop=getattr(trainer_options, "augment_crop", 0.0),
-                       mask=getattr(trainer_options, "augment_mask", 0.0),
-                       reorder=getattr(trainer_options, "augment_reorder", 0.0))
+    o = AugmentOptions(crop=trainer_options.augment_crop, crop_min_ratio=trainer_options.augment_crop_min_ratio,
+                       mask=trainer_options.augment_mask, reorder=trainer_options.augment_reorder,
+                       reorder_ratio=trainer_options.augment_reorder_ratio)
     return o if o.active else None

@@ -6,7 +6,7 @@ the trainer indexes with a shuffled permutation. Left padding, latest event at L
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -188,6 +188,42 @@ def history_batch(ds: LoadedDataset, user: int, max_len: int, upto: int | None =
     return seq.batch(torch.arange(1)), ds.items[start:end]
 
 
+def new_history_events(ds: LoadedDataset, items: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(items, timestamps, actions) for a person ``ds`` never saw, from their item ids (oldest first).
+    Their events carry the dataset's most common action; with timestamps, they are spaced by the
+    dataset's median gap between a user's consecutive events and end at the dataset's latest event
+    (without, positions as always)."""
+    items = np.asarray(items, dtype=np.int64)
+    n = len(items)
+    counts = np.bincount(ds.actions, minlength=2)
+    actions = np.full(n, int(counts[1:].argmax()) + 1 if counts[1:].any() else 0, dtype=np.int64)
+    if ds.has_timestamps and len(ds.timestamps) > 1:
+        same_user = np.ones(len(ds.timestamps) - 1, dtype=bool)     # gap j: event j -> j + 1
+        starts = ds.offsets[1:ds.n_users + 1]
+        same_user[starts[(starts > 0) & (starts < len(ds.timestamps))] - 1] = False
+        gaps = np.diff(ds.timestamps)[same_user]
+        gap = float(np.median(gaps)) if len(gaps) else 0.0
+        times = float(ds.timestamps.max()) - gap * np.arange(n - 1, -1, -1, dtype=np.float64)
+    else:
+        times = np.arange(n, dtype=np.float64)
+    return items, times, actions
+
+
+def events_batch(ds: LoadedDataset, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], users: np.ndarray,
+                 max_len: int) -> SeqBatch:
+    """A batch with one row per ``(items, timestamps, actions)`` event list (oldest first; the
+    latest ``max_len`` are kept), for recommending the next item after each. ``users`` (R,): the
+    dataset's user index of each row (0 for a person it never saw). Items, actions and times are
+    those of ``ds``'s vocabulary; times are made relative as for every batch."""
+    lengths = np.asarray([len(r[0]) for r in rows], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    flat = [np.concatenate([np.asarray(r[k]) for r in rows] + [np.zeros(1)]) for k in range(3)]  # + 1 unused
+    one = replace(ds, items=flat[0].astype(np.int64), timestamps=flat[1].astype(np.float64),
+                  actions=flat[2].astype(np.int64))
+    seq = _tensors(one, np.asarray(users, dtype=np.int64), ends - lengths, ends, max_len, with_targets=False)
+    return seq.batch(torch.arange(len(rows)))
+
+
 def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
     """(N+1,) float training interaction counts."""
     users = np.arange(1, ds.n_users + 1)
@@ -195,12 +231,15 @@ def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
     return np.bincount(train, minlength=ds.n_items + 1).astype(np.float64)
 
 
-def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None) -> DataContext:
-    """Everything plugins may see: training data only (no validation/test events)."""
+def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None,
+                 held_out_items: np.ndarray | None = None) -> DataContext:
+    """Everything plugins may see: training data only (no validation/test events);
+    ``held_out_items`` (N+1,) bool: the items the cold-start protocol keeps out of training."""
     train_sequences = [[]] + [ds.items[ds.offsets[u]:split.train_end[u]].tolist() for u in range(1, ds.n_users + 1)]
     return DataContext(
         num_items=ds.n_items, num_users=ds.n_users, max_len=max_len, has_timestamps=ds.has_timestamps,
         item_titles=ds.item_titles, item_texts=ds.item_texts, item_categories=ds.item_categories,
         user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=train_sequences,
         item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace,
-        extra={"item_raw_ids": ds.item_raw_ids})   # raw ids: the precomputed view aligns files by them
+        item_raw_ids=ds.item_raw_ids,
+        held_out_items=None if held_out_items is None else torch.from_numpy(held_out_items))

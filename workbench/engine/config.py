@@ -37,7 +37,10 @@ class SplitOptions:
     holdout_items: float = option(0.0, help="cold start: share of items held out of training entirely "
                                   "(test metrics then also given for users whose test item is one, cold_*)",
                                   min=0.0, max=0.9)
-    holdout_seed: int = option(0, help="cold start: seed of the held-out item draw")
+    holdout_users: float = option(0.0, help="new users: share of users held out of training entirely (their "
+                                  "histories are read only at validation and test; test metrics then also "
+                                  "given for them, new_*, and the others, known_*)", min=0.0, max=0.9)
+    holdout_seed: int = option(0, help="cold start: seed of the held-out item and user draws")
 
 
 @dataclass
@@ -67,12 +70,15 @@ class TrainerOptions:
     nproc: int = option(1, help="processes (ranks) training together with DistributedDataParallel, started "
                         "by torchrun (gloo on CPU, NCCL on CUDA); the global batch stays batch_size", min=1)
     # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py
-    augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest 60-100%",
-                                 min=0.0, max=1.0)
+    augment_crop: float = option(0.0, help="probability of cropping a training sequence to its latest "
+                                 "augment_crop_min_ratio-100%", min=0.0, max=1.0)
+    augment_crop_min_ratio: float = option(0.6, help="a cropped sequence keeps at least this share of its events",
+                                           min=0.05, max=1.0)
     augment_mask: float = option(0.0, help="probability of dropping each training event's item from the input",
                                  min=0.0, max=0.9)
-    augment_reorder: float = option(0.0, help="probability of shuffling a window of 20% of a training sequence",
-                                    min=0.0, max=1.0)
+    augment_reorder: float = option(0.0, help="probability of shuffling a window of augment_reorder_ratio of a "
+                                    "training sequence", min=0.0, max=1.0)
+    augment_reorder_ratio: float = option(0.2, help="share of the events in the shuffled window", min=0.0, max=1.0)
     adversarial: str = option("off", help="perturb embedding lookups: fgm (L2-scaled gradient), fgsm (signed), "
                                           "pgd (projected steps)", choices=["off", "fgm", "fgsm", "pgd"])
     adversarial_epsilon: float = option(0.05, help="size of the embedding perturbation", min=0.0)
@@ -248,6 +254,16 @@ def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: 
             trainer["epochs"] = epochs
         out["trainer"] = trainer
     return out
+
+
+def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
+    """(the stored ``runs`` row, its parsed resolved config) of run ``run_id``; KeyError
+    (:class:`workbench.store.runs.RunNotFound`) when there is none."""
+    import json
+
+    from workbench.store import runs
+    row = runs.require(ws, run_id)
+    return row, parse_config(json.loads(row["config"]))
 
 
 def options_fields(cls) -> list[str]:

@@ -1,8 +1,18 @@
-"""Device and mixed-precision choice. ``auto`` = CUDA, then MPS, then CPU; never hard-coded."""
+"""Device, mixed-precision and seeding. ``auto`` = CUDA, then MPS, then CPU; never hard-coded."""
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's generators (torch seeds every CUDA device too)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 def resolve_device(spec: str = "auto") -> torch.device:

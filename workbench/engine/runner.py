@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import platform
-import random
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from workbench.engine.config import ExperimentConfig, apply_overrides, parse_config
+from workbench.engine.config import apply_overrides, parse_config, run_config
 from workbench.options import ConfigError
 
 VERSIONED_PACKAGES = ("seqrec-workbench", "torch", "numpy", "torch-geometric", "sentence-transformers",
@@ -61,22 +60,6 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
         exp_id = experiments.upsert(conn, cfg.name, config)
         return runs.insert(conn, experiment_id=exp_id, name=name or cfg.name, dataset_id=ds["id"], config=resolved,
                            seed=cfg.trainer.seed, data_fingerprint=ds["fingerprint"])
-
-
-def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
-    from workbench.store import runs
-    row = runs.get(ws, run_id)
-    if row is None:
-        raise KeyError(f"no run {run_id} in {ws.path}")
-    return row, parse_config(json.loads(row["config"]))
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = lambda: False,

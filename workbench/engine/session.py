@@ -1,4 +1,9 @@
-"""One run's live objects: data, split, model, trainer, evaluation batches (imports torch)."""
+"""One training run's live objects: the built model and data, training tensors, validation batches,
+the trainer, and the evaluation of validation and test (imports torch).
+
+The model and its data context come from :func:`workbench.engine.build.build_model_for` (shared
+with inference); orchestration (run rows, status) is :mod:`workbench.engine.runner`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,13 @@ from typing import Callable, Iterable
 
 import torch
 
-from workbench.data.dataset import load_dataset, make_split
 from workbench.engine import batches as B
+from workbench.engine.build import build_model_for
 from workbench.engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
-from workbench.engine.device import autocast_dtype, resolve_device
+from workbench.engine.device import resolve_device
 from workbench.engine.recorder import RunRecorder
 from workbench.engine.trainer import Trainer
 from workbench.events import Emitter
-from workbench.model.compose import build_model
-
-
-def make_split_for(ds, cfg):
-    if cfg.split.kind == "temporal":
-        return make_split(ds, "temporal", valid_frac=cfg.split.valid_frac, test_frac=cfg.split.test_frac)
-    return make_split(ds, "loo", valid_users=cfg.split.valid_users, seed=cfg.split.valid_seed)
 
 
 def build_evaluators(cfg, registry=None):
@@ -34,36 +32,22 @@ class RunSession:
     def __init__(self, ws, run_id: int, cfg, *, listeners: Iterable[Callable] = (),
                  should_stop: Callable[[], bool] = lambda: False, record: bool = True, dist=None,
                  token: int | None = None):
-        from workbench.engine.distributed import SINGLE
-        from workbench.engine.runner import seed_everything
+        from workbench.engine.dist_context import SINGLE
         self.ws, self.run_id, self.cfg = ws, run_id, cfg
         self.dist = dist = dist or SINGLE          # torchrun ranks: see workbench.engine.distributed
         t = cfg.trainer
-        if t.threads:
-            torch.set_num_threads(t.threads)
-        seed_everything(t.seed)
-        self.device = dist.device_for(resolve_device(t.device))
-        self.amp_dtype = autocast_dtype(self.device, t.amp)
+        self.built = built = build_model_for(ws, cfg, device=dist.device_for(resolve_device(t.device)))
+        self.device, self.amp_dtype = built.device, built.amp_dtype
+        self.dataset, self.split, self.held_out = built.dataset, built.split, built.held_out
+        self.ctx, self.model = built.ctx, built.model
         self.record = record
         self.token = token      # the run owner lease: fences every record and checkpoint of this session
         self.last_eval = self.best_valid = None   # EvalResults kept for the per-user metrics
         # the recorder is required: a write it cannot make (lease lost, disk full) stops the run
         recorder = [RunRecorder(ws, run_id, token=token)] if record else []
         self.emitter = Emitter(recorder + list(listeners) + [self._keep_best_valid], required=recorder)
-        self.dataset = load_dataset(ws, cfg.dataset)
-        self.split = make_split_for(self.dataset, cfg)
-        L = cfg.model.max_len
-        train_ds, train_split, self.held_out = self.dataset, self.split, None
-        if cfg.split.holdout_items > 0:          # cold start: those items never reach training
-            from workbench.data.cold_start import held_out_items, training_without
-            self.held_out = held_out_items(self.dataset.n_items, cfg.split.holdout_items, cfg.split.holdout_seed)
-            train_ds, train_split = training_without(self.dataset, self.split, self.held_out)
-        self.ctx = B.data_context(train_ds, train_split, L, workspace=ws)
-        if self.held_out is not None:
-            self.ctx.extra["held_out_items"] = torch.from_numpy(self.held_out)
-        self.model = build_model(cfg, self.ctx).to(self.device)
         self.evaluators = build_evaluators(cfg)
-        self.train = B.training_tensors(train_ds, train_split, L, t.train_windows)
+        self.train = B.training_tensors(built.train_dataset, built.train_split, cfg.model.max_len, t.train_windows)
         self.valid = self.eval_cases(self.split.valid_users, self.split.valid_pos)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate, save=self.save, should_stop=should_stop,
@@ -159,30 +143,21 @@ class RunSession:
 
     def cold_start_metrics(self, result) -> dict:
         """With held-out items: the metrics over users whose target is a held-out item (``cold_*``)
-        and over the others (``warm_*``), and how many users each has."""
-        if self.held_out is None:
-            return {}
+        and over the others (``warm_*``); with held-out users: over those users (``new_*``) and the
+        others (``known_*``); and how many users each group has (``cold_num_users``, ...)."""
+        groups = []
+        if self.held_out is not None:
+            cold = self.held_out[result.rankings.targets]
+            groups += [("cold_", cold), ("warm_", ~cold)]
+        if self.built.held_out_users is not None:
+            new = self.built.held_out_users[result.users]
+            groups += [("new_", new), ("known_", ~new)]
         from workbench.engine.evaluate import compute_metrics, subset_rankings
-        cold = self.held_out[result.rankings.targets]
-        out = {"cold_num_users": int(cold.sum()), "warm_num_users": int((~cold).sum())}
-        for prefix, mask in (("cold_", cold), ("warm_", ~cold)):
+        out = {}
+        for prefix, mask in groups:
+            out[prefix + "num_users"] = int(mask.sum())
             if mask.any():
                 sub = compute_metrics(self.evaluators, subset_rankings(result.rankings, mask))
                 out.update({prefix + k: v for k, v in sub.items()})
         return out
 
-
-def load_trained_model(ws, run_id: int, device: str = "cpu"):
-    """(session without training listeners, model with the best weights) for inference."""
-    from workbench.engine.runner import run_config
-    from workbench.store import runs
-    row, cfg = run_config(ws, run_id)
-    runs.check_data(ws, row)          # never serve a model on data it was not trained on
-    cfg.trainer.device = device
-    session = RunSession(ws, run_id, cfg, record=False)
-    path = checkpoint_path(ws, run_id, "best")
-    if path is None:
-        raise FileNotFoundError(f"run {run_id} has no best checkpoint (status {row['status']})")
-    session.model.load_state_dict(load_checkpoint(path, session.device)["model"])
-    session.model.eval()
-    return session

@@ -77,7 +77,7 @@ class Trainer:
     def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
                  amp_dtype: torch.dtype | None, emitter: Emitter, evaluate: Callable, save: Callable,
                  should_stop: Callable[[], bool] = lambda: False, dist=None):
-        from workbench.engine.distributed import SINGLE
+        from workbench.engine.dist_context import SINGLE
         self.model, self.cfg, self.train, self.valid = model, cfg, train, valid
         self.dist = dist or SINGLE
         self.device, self.amp_dtype, self.emitter = device, amp_dtype, emitter

@@ -29,6 +29,14 @@ class DataContext:
     - ``actions``: action vocabulary; action id a (1-based) is ``actions[a-1]``.
     - ``train_sequences``: list of length U+1, each the user's training item ids in order.
     - ``item_popularity``: (N+1,) float tensor of training counts.
+    - ``item_raw_ids``: list of length N+1 (index 0 empty), each item's id as in the imported
+      files (the precomputed view aligns feature files by them); empty when unknown.
+    - ``held_out_items``: (N+1,) bool tensor of the items held out of training (cold-start
+      protocol, ``split.holdout_items``), or None: they are not even negatives in training.
+    - ``tied_item_table``: True when the head scores with the item table the views offer
+      (``model.tied`` and a view offers one), False when the head keeps its own (N+1, d)
+      table. The composer sets it on the context it gives the head (a copy); the default,
+      False, is what a head built on its own gets.
     - ``workspace``: the open :class:`workbench.store.Workspace` (for caches), may be None.
     """
 
@@ -43,8 +51,10 @@ class DataContext:
     actions: list[str] = field(default_factory=list)
     train_sequences: list[list[int]] = field(default_factory=list)
     item_popularity: torch.Tensor | None = None
+    item_raw_ids: list[str] = field(default_factory=list)
+    held_out_items: torch.Tensor | None = None
+    tied_item_table: bool = False
     workspace: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

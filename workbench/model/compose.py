@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
-from workbench.model.base import DataContext, SeqBatch, sum_item_tables
+from workbench.model.base import DataContext, SeqBatch, ViewOutput, sum_item_tables
 
 
 class ComposedModel(nn.Module):
@@ -38,10 +40,14 @@ class ComposedModel(nn.Module):
         return combine(tables)
 
     def states(self, batch: SeqBatch):
+        return self.fuse([v(batch) for v in self.views], batch)
+
+    def fuse(self, outs: list[ViewOutput], batch: SeqBatch):
+        """The views' outputs (one per view, in order) -> (fused, aux loss, weights) as :meth:`states`.
+        Explanations call it with a view's states replaced by a baseline."""
         if not self.views:
             B, L = batch.items.shape
             return batch.items.new_zeros((B, L, self.dim), dtype=torch.float32), None, None
-        outs = [v(batch) for v in self.views]
         aux = [o.aux_loss for o in outs if o.aux_loss is not None]
         fused = self.fusion([o.states for o in outs], batch)
         return fused.fused, (sum(aux) if aux else None), fused.weights
@@ -73,16 +79,17 @@ class ComposedModel(nn.Module):
 
 def build_model(config, ctx: DataContext, registry=None) -> ComposedModel:
     """``config``: :class:`workbench.engine.config.ExperimentConfig`. Plugins are constructed
-    ``cls(options, ctx, dim)`` (fusions also get ``num_views``)."""
+    ``cls(options, ctx, dim)`` (fusions also get ``num_views``); the head gets a copy of ``ctx``
+    with ``tied_item_table`` set. ``ctx`` itself is not changed."""
     if registry is None:
         from workbench.plugins import get_registry
         registry = get_registry()
     dim = config.model.dim
     views = [registry.get("view", v.type).load()(v.options, ctx, dim) for v in config.views]
     offered = any(v.item_representations() is not None for v in views)
-    ctx.extra["head_item_table"] = not (config.model.tied and offered)
     fusion = None
     if views:
         fusion = registry.get("fusion", config.fusion.type).load()(config.fusion.options, ctx, dim, len(views))
-    head = registry.get("head", config.head.type).load()(config.head.options, ctx, dim)
+    head_ctx = dataclasses.replace(ctx, tied_item_table=bool(config.model.tied and offered))   # ctx stays as given
+    head = registry.get("head", config.head.type).load()(config.head.options, head_ctx, dim)
     return ComposedModel(views, fusion, head, dim, config.model.tied)

@@ -3,7 +3,9 @@
 The schema changes only here. ``SCHEMA_VERSION`` is the number of migrations;
 a workspace recorded with a higher version than this build knows is refused.
 To change the schema, append a function to ``MIGRATIONS``; never edit one that
-has shipped.
+has shipped (m003 was emptied once, when its table moved to the plugin that owns it).
+Tables a plugin keeps for itself are declared by the plugin (``register_tables``,
+:mod:`workbench.store.plugin_tables`), never here.
 """
 
 from __future__ import annotations
@@ -151,16 +153,10 @@ def m002_jobs(db: sqlite_utils.Database) -> None:
 
 
 def m003_text_embeddings(db: sqlite_utils.Database) -> None:
-    """Cache of sentence embeddings of item texts: a re-run never re-encodes a text."""
-    db.execute("""
-        CREATE TABLE text_embeddings (
-            model TEXT NOT NULL,               -- model key: name or path + fingerprint of its files
-            text_hash TEXT NOT NULL,           -- sha256 of the UTF-8 text
-            dim INTEGER NOT NULL,
-            vector BLOB NOT NULL,              -- float32 little-endian, dim values
-            created_at REAL NOT NULL,
-            PRIMARY KEY (model, text_hash)
-        )""")
+    """Formerly created the text view's embedding cache. The text view plugin now declares that
+    table itself (``register_tables``, created on first use with the same columns), so the core
+    schema names no plugin's table; this step stays, empty, to keep the version numbers: workspaces
+    made before keep their ``text_embeddings`` table and its rows."""
 
 
 def m004_test_groups(db: sqlite_utils.Database) -> None:

@@ -9,9 +9,9 @@ The config is the dict a TOML experiment file parses to::
     [[evaluators]] type = "...", <options>
     [trainer] <trainer options>
 
-Torch-free. Full validation of a launch is the engine's ``create_run``; this
-module checks what the composer can check on the event loop (every plugin's
-options via ``parse_options``), so errors show up before launch, naming the key.
+Torch-free. :func:`validate` runs the engine's own ``parse_config`` (what a launch
+checks: every plugin's options, the trainer, the model) on the event loop, so
+errors show up before launch, naming the key.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workbench.options import ConfigError, describe, parse_options
+from workbench.options import ConfigError, describe
 
 PLUGIN_SECTIONS = (("views", "view", True), ("fusion", "fusion", False), ("head", "head", False),
                    ("evaluators", "evaluator", True))
+
+
 def trainer_options_cls() -> type:
-    """The engine's declared trainer options (torch-free)."""
+    """The engine's trainer options dataclass (torch-free)."""
     from workbench.engine.config import TrainerOptions
 
     return TrainerOptions
@@ -60,30 +62,9 @@ def validate(config: dict[str, Any], *, dataset_names: list[str] | None = None) 
     if dataset_names is not None and config.get("dataset") not in dataset_names:
         raise ConfigError(f"dataset: {config.get('dataset')!r} is not in this workspace "
                           f"(datasets: {', '.join(dataset_names) or 'none; import one first'})")
-    try:
-        from workbench.engine.config import parse_config
-    except ImportError:
-        parse_config = None
-    if parse_config is not None:  # the engine's own validation: exactly what launch will check
-        parse_config(config)
-        return
-    reg = registry()
-    for section, kind, many in PLUGIN_SECTIONS:
-        entries = section_entries(config, section)
-        if not entries and section in ("views", "head"):
-            raise ConfigError(f"{section}: choose at least one {kind}")
-        for i, entry in enumerate(entries):
-            name, opts = split_entry(entry)
-            where = f"{section}[{i}]" if many else section
-            if name not in reg.specs[kind]:
-                known = ", ".join(reg.names(kind)) or "none installed"
-                raise ConfigError(f"{where}.type: no {kind} plugin named {name!r} (installed: {known})")
-            parse_options(reg.specs[kind][name].options, opts, f"{section}.{name}")
-    parse_options(trainer_options_cls(), config.get("trainer") or {}, "trainer")
-    model = config.get("model") or {}
-    for key in ("dim", "max_len"):
-        if key in model and (not isinstance(model[key], int) or model[key] < 1):
-            raise ConfigError(f"model.{key}: expected a positive integer, got {model[key]!r}")
+    from workbench.engine.config import parse_config
+
+    parse_config(config)   # the engine's own validation: exactly what launch will check
 
 
 # ------------------------------------------------------------------ TOML
