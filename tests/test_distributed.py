@@ -8,8 +8,14 @@ process (the gradients are the same up to floating-point summation order)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +151,72 @@ def test_background_job_with_two_ranks_trains_and_cancels_with_a_checkpoint(demo
     assert done == list(range(1, len(done) + 1)) and 2 <= len(done) < 500
     last = db.execute("SELECT epoch FROM checkpoints WHERE run_id = ? AND is_best = 0", [run_id]).fetchone()
     assert last is not None and last[0] >= len(done) - 1
+
+
+def rank_processes(ws_path) -> list[int]:
+    """PIDs of torchrun and rank processes working on this workspace (Linux /proc)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "workbench.engine.dist_rank" in cmd and str(ws_path) in cmd:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's")
+def test_a_sigkilled_worker_leaves_no_ranks_training(demo_ws, tmp_path):
+    from workbench.engine.runner import create_run
+    from workbench.engine.config import load_toml
+    from workbench.jobs import launcher, queue
+    from workbench.store import open_workspace
+
+    ws_path = tmp_path / "ws.db"
+    shutil.copy(demo_ws, ws_path)
+    with open_workspace(ws_path) as ws:
+        run_id = create_run(ws, load_toml(experiment(tmp_path / "long.toml", epochs=100_000, nproc=2)))
+        queue.enqueue(ws, run_id, "cpu")
+    worker = launcher.start_worker(ws_path, "cpu")
+    db = sqlite3.connect(ws_path)
+    try:
+        wait_until(lambda: len(epochs_of(db, run_id)) >= 1, what="an epoch of the 2-rank job")
+        assert rank_processes(ws_path)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=60)
+        wait_until(lambda: not rank_processes(ws_path), what="torchrun and its ranks to stop with the worker")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        for pid in rank_processes(ws_path):      # never leave them behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_to_the_foreground_command_cancels_the_ranks_run(demo_ws, tmp_path):
+    """SIGTERM to `workbench run --nproc 2` reaches rank 0 as a cancel request: the run is recorded
+    cancelled (resumable), the command exits 128 + 15 and no rank is left."""
+    ws_path = tmp_path / "ws.db"
+    shutil.copy(demo_ws, ws_path)
+    exp = experiment(tmp_path / "long.toml", epochs=100_000)
+    cmd = [sys.executable, "-c", "from workbench.cli import main; main()", "--workspace", str(ws_path), "run",
+           str(exp), "--nproc", "2", "--json"]
+    db = sqlite3.connect(ws_path)
+    before = db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        wait_until(lambda: db.execute("SELECT COUNT(*) FROM epoch_metrics WHERE run_id > ?", [before]).fetchone()[0],
+                   what="an epoch of the 2-rank run")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "cancelled" in err and "runs resume" in err
+    assert db.execute("SELECT status FROM runs WHERE id > ?", [before]).fetchall() == [("cancelled",)]
+    wait_until(lambda: not rank_processes(ws_path), what="the ranks to exit")

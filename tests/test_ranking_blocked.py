@@ -115,6 +115,6 @@ def test_only_a_plain_dot_product_head_offers_its_table():
     table = torch.randn(21, 8)
     ce = reg.get("head", "softmax_ce")
     head = ce.load()(ce.options() if ce.options else None, ctx, 8)
-    assert torch.equal(head.score_table(table), table)
+    assert torch.equal(head.score_table(table), head.items(table))   # the table its score() multiplies by
     pop = reg.get("head", "popularity")
     assert pop.load()(pop.options() if pop.options else None, ctx, 8).score_table(table) is None

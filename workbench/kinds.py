@@ -93,17 +93,88 @@ class TableSpec:
 
 
 # ---------------------------------------------------------------- readers
+MAX_SHOWN_VALUE = 60        # characters of an offending value quoted in a message
+MAX_MESSAGE = 400           # characters of one reader message (a 5 MB field never becomes a 5 MB message)
+MAX_ERRORS = 50             # bad lines kept in ReaderError.errors
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to :data:`MAX_SHOWN_VALUE` characters, saying how long it was."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_VALUE:
+        return text
+    return f"{text[:MAX_SHOWN_VALUE]}... ({len(str(value)):,} characters)"
+
+
 class ReaderError(ValueError):
-    """Bad input in a dataset file. Always names the file, the line (1-based) and the field."""
+    """Bad input in a dataset file. Always names the file, the line (1-based) and the field.
+
+    ``errors``: every bad line found (the first :data:`MAX_ERRORS`), each a ReaderError with its
+    own file, line and field; ``total_errors`` counts them all. A reader that stops at the first
+    problem leaves ``errors == [self]``. The message of the error itself is the first problem
+    (plus "and N more bad lines"), so one line still says where to look.
+    """
 
     def __init__(self, file: str | Path, line: int | None, field: str | None, message: str):
-        self.file, self.line, self.field, self.message = str(file), line, field, message
+        self.file, self.line, self.field = str(file), line, field
+        self.message = message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "... (cut)"
+        self.errors: list[ReaderError] = [self]
+        self.total_errors = 1
+        super().__init__(self._where() + ": " + self.message)
+
+    def _where(self) -> str:
         where = self.file
-        if line is not None:
-            where += f", line {line}"
-        if field:
-            where += f", field {field!r}"
-        super().__init__(f"{where}: {message}")
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.field:
+            where += f", field {self.field!r}"
+        return where
+
+    @classmethod
+    def collected(cls, errors: list["ReaderError"], total: int) -> "ReaderError":
+        """One error carrying ``errors`` (the first ones found) out of ``total`` bad lines."""
+        first = errors[0]
+        more = total - 1
+        err = cls(first.file, first.line, first.field,
+                  first.message + (f" (and {more:,} more bad line{'s' if more > 1 else ''})" if more else ""))
+        err.errors, err.total_errors = list(errors[:MAX_ERRORS]), total
+        return err
+
+    def lines(self) -> list[str]:
+        """One line per collected error, for a CLI or a scrollable panel."""
+        out = [f"{e._where()}: {e.message}" for e in self.errors]
+        if self.total_errors > len(self.errors):
+            out.append(f"... {self.total_errors - len(self.errors):,} more bad lines not shown")
+        return out
+
+
+class CodedColumn:
+    """A column of raw string ids stored as codes into ``uniques`` (first-seen order).
+
+    What a streaming reader returns instead of one Python string per row: memory is one
+    int64 per row plus the distinct values. It reads like a list of strings (``len``,
+    indexing, iteration, ``==`` with a list).
+    """
+
+    def __init__(self, codes, uniques: list[str]):
+        self.codes, self.uniques = codes, uniques
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self.uniques[c] for c in self.codes[k].tolist()]
+        return self.uniques[int(self.codes[k])]
+
+    def __iter__(self):
+        u = self.uniques
+        return (u[c] for c in self.codes.tolist())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None
 
 
 @dataclass
@@ -117,17 +188,18 @@ class SourceFile:
 class RawDataset:
     """What a reader returns: raw interactions and side information.
 
-    Interaction columns are parallel lists in file order. ``timestamps`` is
+    Interaction columns are parallel lists in file order (or, from a streaming reader,
+    :class:`CodedColumn` ids and float64 arrays). ``timestamps`` is
     ``None`` when the format has no time (order only); then the file order within
     a user is the chronological order. Ids are raw strings as they appear in the
     files; the importer remaps them to contiguous integers (0 reserved for padding).
     """
 
-    users: list[str]
-    items: list[str]
-    timestamps: list[float] | None = None
-    actions: list[str] | None = None
-    values: list[float] | None = None
+    users: list[str] | CodedColumn
+    items: list[str] | CodedColumn
+    timestamps: Any = None       # list[float] or a float64 array, or None
+    actions: list[str] | CodedColumn | None = None
+    values: Any = None           # list[float] or a float64 array, or None
     item_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     """raw item id -> {"title": str, "text": str, "categories": list[str], "extra": dict}"""
     user_info: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -171,6 +243,8 @@ class Rankings:
     - ``history_length`` (U,) int: training history length of each user.
     - ``sampled``: True when candidates were the target plus sampled negatives;
       every metric from such rankings must be labelled as sampled.
+    - ``target_actions`` (U,) int or None: action id of each held-out event (0 = none); action id a
+      is ``action_names[a - 1]``. None when the driver was given no actions.
     """
 
     target_rank: Any
@@ -180,6 +254,8 @@ class Rankings:
     item_popularity: Any
     history_length: Any
     sampled: bool = False
+    target_actions: Any = None
+    action_names: tuple = ()
 
 
 class Evaluator:

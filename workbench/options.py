@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+import math
 import typing
 from dataclasses import MISSING, field
 from typing import Any
@@ -181,6 +182,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):   # NaN passes every min/max comparison: refuse it here
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
             return float(value)
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:

@@ -101,13 +101,6 @@ def as_id(value: str, path: Path, line: int, field: str, numeric: bool = False) 
     return v
 
 
-def check_numeric_ids(values: list[str], path: Path, field: str, first_line: int = 1) -> None:
-    """Fast check that every id is a non-negative integer; names the first bad line."""
-    for k, v in enumerate(values):
-        if not v.isdigit():
-            raise ReaderError(path, first_line + k, field, f"expected a non-negative integer id, got {v!r}")
-
-
 def check_floats(values: list[str], path: Path, field: str, line_numbers: list[int] | None = None) -> list[float]:
     """Convert to floats, naming the first line that is not a number."""
     try:

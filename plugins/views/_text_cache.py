@@ -15,7 +15,6 @@ directory works (``model = "path"``). Nothing is ever downloaded
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -158,10 +157,3 @@ def _accepts_local_files_only() -> bool:
     from sentence_transformers import SentenceTransformer
 
     return "local_files_only" in inspect.signature(SentenceTransformer.__init__).parameters
-
-
-def describe_model(path: Path) -> dict:
-    """Name and embedding size as declared by the model folder (for docs/TUI)."""
-    cfg = path / "config.json"
-    info = json.loads(cfg.read_text()) if cfg.exists() else {}
-    return {"path": str(path), "hidden_size": info.get("hidden_size")}

@@ -94,7 +94,9 @@ def import_cmd(ctx, path, fmt, name, replace, force, mapping, delimiter, item_te
                                  processed=processed, force=force)
         finally:
             ws.close()
-    except (ReaderError, ConfigError, DatasetExists, ValueError) as e:
+    except ReaderError as e:
+        fail(str(e) + ("".join(f"\n  {line}" for line in e.lines()) if len(e.errors) > 1 else ""))
+    except (ConfigError, DatasetExists, ValueError) as e:
         fail(str(e))
     if as_json:
         echo_json(summary.as_dict())
@@ -104,6 +106,41 @@ def import_cmd(ctx, path, fmt, name, replace, force, mapping, delimiter, item_te
                f"{'' if summary.has_timestamps else ' (no timestamps: order only)'} in {summary.seconds:.1f} s")
     if summary.removed:
         click.echo("  removed by preprocessing: " + ", ".join(f"{k} {v:,}" for k, v in summary.removed.items()))
+
+
+@data.command("generate")
+@click.option("--events", type=click.IntRange(min=1), required=True, help="Number of events (rows).")
+@click.option("--users", type=click.IntRange(min=1), required=True, help="Number of users (each gets >= 1 event).")
+@click.option("--items", type=click.IntRange(min=2), required=True, help="Number of items.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same file).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="CSV file to write (default: synthetic-<events>.csv in the current directory).")
+def generate_cmd(events, users, items, seed, out):
+    """Write a synthetic behaviour log (CSV) at a real shape, for scale tests.
+
+    \b
+    The demo generator's behaviour model at any size: power-law popularity, drifting
+    tastes, series, view -> click -> cart -> purchase funnels, sessions in time.
+    Columns user_id,item_id,timestamp,action; import it with `workbench data import FILE`.
+    Memory stays bounded (users are generated in chunks).
+    """
+    import time
+
+    from workbench.data.synthetic import SyntheticSpec, write_csv
+
+    spec = SyntheticSpec(events=events, users=users, items=items, seed=seed)
+    try:
+        spec.check()
+    except ValueError as e:
+        fail(str(e))
+    out = out or f"synthetic-{events}.csv"
+    started = time.perf_counter()
+    try:
+        n = write_csv(spec, out)
+    except OSError as e:
+        fail(f"cannot write {out}: {e}")
+    click.echo(f"wrote {n:,} events ({users:,} users, {items:,} items) to {out} "
+               f"in {time.perf_counter() - started:.1f} s")
 
 
 @data.command("ls")
@@ -175,3 +212,8 @@ def rm_cmd(ctx, name, yes, force):
     finally:
         ws.close()
     click.echo(f"removed dataset {name!r}")
+
+
+from workbench.cli.features_cmd import features  # noqa: E402 - `workbench data features` (item files -> vectors)
+
+data.add_command(features)

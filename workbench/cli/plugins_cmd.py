@@ -243,6 +243,9 @@ def install_cmd(spec, pip_args, editable, allow_torch_change):
 
     Example: ``workbench plugins install ./my-plugin --no-deps``.
     """
+    if spec.startswith("-"):   # e.g. "-r /etc/passwd" would reach pip as an option, not a package
+        fail(f"SPEC {spec!r} looks like a pip option, not a package; give the package (a name, a path or a URL) "
+             "first and pip options after it, e.g. `workbench plugins install ./my-plugin --no-deps`")
     _require_pip()
     before = _dists()
     with tempfile.TemporaryDirectory(prefix="workbench-pip-") as tmp:

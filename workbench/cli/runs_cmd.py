@@ -62,6 +62,10 @@ def show(ctx, run_id, as_json):
         row = _run_row(ws, run_id)
         row["epochs"] = run_rows.epochs(ws, run_id)
         row["checkpoints"] = run_rows.checkpoints(ws, run_id)
+        from workbench.store.catalogue import warm_start_report
+        warm = warm_start_report(ws, run_id)
+        if warm is not None:
+            row["init_from"] = warm
     if as_json:
         echo_json(row)
         return
@@ -71,6 +75,10 @@ def show(ctx, run_id, as_json):
     views = ", ".join(v["type"] for v in cfg.get("views", [])) or "none"
     click.echo(f"  model: views [{views}] -> {cfg.get('fusion', {}).get('type')} -> {cfg.get('head', {}).get('type')}"
                f"; dim {cfg.get('model', {}).get('dim')}, max_len {cfg.get('model', {}).get('max_len')}")
+    if warm is not None:
+        from workbench.engine.transfer import summary_lines
+        for line in summary_lines(warm):
+            click.echo(f"  {line}")
     for e in row["epochs"]:
         m = e["metrics"]
         loss = f"{e['train_loss']:.4f}" if e["train_loss"] is not None else "-"

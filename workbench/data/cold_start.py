@@ -47,7 +47,7 @@ def training_without(ds: LoadedDataset, split: Split, held_out: np.ndarray) -> t
     offsets[1:] = np.cumsum(counts)                  # events of user u: offsets[u]:offsets[u + 1]
     keep = idx[kept]
     filtered = replace(ds, offsets=offsets, items=ds.items[keep], timestamps=ds.timestamps[keep],
-                       actions=ds.actions[keep])
+                       actions=ds.actions[keep], values=ds.values[keep] if ds.values is not None else None)
     empty = np.zeros(0, dtype=np.int64)
     return filtered, Split(split.kind, offsets[1:].copy(), empty, empty, empty, empty)
 

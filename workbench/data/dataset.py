@@ -36,6 +36,7 @@ class LoadedDataset:
     item_categories: list[list[str]] = field(default_factory=list)
     user_raw_ids: list[str] = field(default_factory=list)   # (U+1,)
     user_attributes: list[dict[str, Any]] = field(default_factory=list)
+    values: np.ndarray | None = None   # (E,) float64 event values (ratings), NaN where missing; None: no values
 
     def sequence(self, user: int) -> np.ndarray:
         return self.items[self.offsets[user]:self.offsets[user + 1]]
@@ -59,18 +60,59 @@ def event_indices(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def load_dataset(ws, name: str) -> LoadedDataset:
-    """Read dataset ``name`` from an open workspace into numpy arrays."""
+    """Read dataset ``name`` from an open workspace into numpy arrays.
+
+    The interaction arrays come memory-mapped from the columnar cache
+    (:mod:`workbench.data.columns`, read-only arrays) when it matches the dataset's
+    fingerprint; otherwise from the database, and the cache is (re)written for next time.
+    """
+    from workbench.data import columns
     from workbench.store import datasets
     db = ws.db
     meta = datasets.require(ws, name)
     did, n_users, n_items = meta["id"], meta["n_users"], meta["n_items"]
-    cur = db.execute("SELECT user, item, ts, action FROM interactions WHERE dataset_id = ? ORDER BY user, pos", [did])
-    users, items, ts, actions = [], [], [], []
-    for u, i, t, a in cur:
+    cached = columns.read_cache(ws, meta)
+    if cached is None:
+        arrays, action_names = _interactions_from_db(db, meta)
+        columns.write_cache(ws, meta, arrays, action_names)
+    else:
+        arrays, action_names = cached
+    offsets, items, timestamps, actions_np = (arrays[a] for a in columns.ARRAYS)
+
+    item_raw, titles, texts, cats = [""] * (n_items + 1), [""] * (n_items + 1), [""] * (n_items + 1), \
+        [[] for _ in range(n_items + 1)]
+    conn = db.conn
+    for k, raw_id, title, text, categories in conn.execute(
+            "SELECT item, raw_id, title, text, categories FROM items WHERE dataset_id = ?", [did]):
+        item_raw[k], titles[k], texts[k] = raw_id, title or "", text or ""
+        if categories and categories != "[]":
+            cats[k] = json.loads(categories)
+    user_raw, attrs = [""] * (n_users + 1), [{} for _ in range(n_users + 1)]
+    for u, raw_id, attributes in conn.execute("SELECT user, raw_id, attributes FROM users WHERE dataset_id = ?",
+                                              [did]):
+        user_raw[u] = raw_id
+        if attributes and attributes != "{}":
+            attrs[u] = json.loads(attributes)
+    return LoadedDataset(
+        id=did, name=name, n_users=n_users, n_items=n_items, has_timestamps=bool(meta["has_timestamps"]),
+        fingerprint=meta["fingerprint"], options=json.loads(meta["options"]), offsets=offsets,
+        items=items, timestamps=timestamps, actions=actions_np,
+        action_names=action_names, item_raw_ids=item_raw, item_titles=titles, item_texts=texts,
+        item_categories=cats, user_raw_ids=user_raw, user_attributes=attrs, values=arrays.get("values"))
+
+
+def _interactions_from_db(db, meta) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The load-time arrays read from the interactions table (the cache's fallback)."""
+    n_users = meta["n_users"]
+    cur = db.execute("SELECT user, item, ts, action, value FROM interactions WHERE dataset_id = ? "
+                     "ORDER BY user, pos", [meta["id"]])
+    users, items, ts, actions, values = [], [], [], [], []
+    for u, i, t, a, v in cur:
         users.append(u)
         items.append(i)
         ts.append(t)
         actions.append(a)
+        values.append(v)
     users_np = np.asarray(users, dtype=np.int64)
     counts = np.bincount(users_np, minlength=n_users + 2)[: n_users + 2]
     offsets = np.zeros(n_users + 2, dtype=np.int64)
@@ -83,23 +125,11 @@ def load_dataset(ws, name: str) -> LoadedDataset:
     action_names = sorted({a for a in actions if a is not None})
     action_index = {a: k + 1 for k, a in enumerate(action_names)}
     actions_np = np.asarray([action_index.get(a, 0) for a in actions], dtype=np.int64)
-
-    item_raw, titles, texts, cats = [""] * (n_items + 1), [""] * (n_items + 1), [""] * (n_items + 1), \
-        [[] for _ in range(n_items + 1)]
-    for r in db.query("SELECT item, raw_id, title, text, categories FROM items WHERE dataset_id = ?", [did]):
-        k = r["item"]
-        item_raw[k], titles[k], texts[k] = r["raw_id"], r["title"] or "", r["text"] or ""
-        cats[k] = json.loads(r["categories"]) if r["categories"] else []
-    user_raw, attrs = [""] * (n_users + 1), [{} for _ in range(n_users + 1)]
-    for r in db.query("SELECT user, raw_id, attributes FROM users WHERE dataset_id = ?", [did]):
-        user_raw[r["user"]] = r["raw_id"]
-        attrs[r["user"]] = json.loads(r["attributes"]) if r["attributes"] else {}
-    return LoadedDataset(
-        id=did, name=name, n_users=n_users, n_items=n_items, has_timestamps=bool(meta["has_timestamps"]),
-        fingerprint=meta["fingerprint"], options=json.loads(meta["options"]), offsets=offsets,
-        items=np.asarray(items, dtype=np.int64), timestamps=timestamps, actions=actions_np,
-        action_names=action_names, item_raw_ids=item_raw, item_titles=titles, item_texts=texts,
-        item_categories=cats, user_raw_ids=user_raw, user_attributes=attrs)
+    arrays = {"offsets": offsets, "items": np.asarray(items, dtype=np.int64), "timestamps": timestamps,
+              "actions": actions_np}
+    if any(v is not None for v in values):
+        arrays["values"] = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+    return arrays, action_names
 
 
 @dataclass

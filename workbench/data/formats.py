@@ -71,10 +71,3 @@ def make_reader(fmt: str, options: dict[str, Any] | None = None):
     spec = specs[fmt]
     opts = parse_options(spec.options, coerce_strings(spec.options, options or {}), f"reader.{fmt}")
     return spec.load()(opts), opts
-
-
-def applicable_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The subset of ``options`` that reader ``fmt`` declares (CLI shortcuts like --map apply to one reader)."""
-    spec = reader_specs().get(fmt)
-    names = {d["name"] for d in describe(spec.options)} if spec else set()
-    return {k: v for k, v in options.items() if k in names}

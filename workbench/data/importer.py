@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.data.columns import write_column_cache
 from workbench.data.preprocess import (
     ID_ORDER, TIE_RULE, PreprocessOptions, Processed, fingerprint, options_dict, preprocess,
 )
@@ -119,6 +120,7 @@ def import_raw(ws, raw: RawDataset, *, name: str, fmt: str,
     options = {**options_dict(opts), "id_order": ID_ORDER, "tie_rule": TIE_RULE, "removed": p.removed,
                **(extra_options or {})}
     did = _write(ws, raw, p, name=name, fmt=fmt, options=options, fp=fp, replace=replace, force=force)
+    write_column_cache(ws, did, fp, p)
     return ImportSummary(id=did, name=name, format=fmt, n_users=p.n_users, n_items=p.n_items,
                          n_interactions=len(p), has_timestamps=p.ts is not None, fingerprint=fp,
                          removed=p.removed, seconds=round(time.perf_counter() - started, 3))
@@ -141,20 +143,26 @@ def _user_rows(did: int, raw: RawDataset, p: Processed):
         yield (did, k, rid, json.dumps(info.get(rid) or {}, ensure_ascii=False))
 
 
+INSERT_CHUNK = 100_000
+
+
 def _interaction_columns(did: int, p: Processed) -> tuple[list[str], Any]:
-    """Column names and row tuples; all-NULL columns are left out (fewer bindings, same rows)."""
+    """Column names and row tuples, made chunk by chunk (never one Python object per field of
+    the whole table at once); all-NULL columns are left out (fewer bindings, same rows)."""
     cols = ["dataset_id", "user", "item", "pos"]
-    data = [[did] * len(p), p.user.tolist(), p.item.tolist(), p.pos.tolist()]
-    if p.ts is not None:
-        cols.append("ts")
-        data.append(p.ts.tolist())
-    if p.action is not None:
-        cols.append("action")
-        data.append(p.action)
-    if p.value is not None:
-        cols.append("value")
-        data.append(p.value.tolist())
-    return cols, zip(*data)
+    arrays: list[Any] = [p.user, p.item, p.pos]
+    for name, arr in (("ts", p.ts), ("action", p.action), ("value", p.value)):
+        if arr is not None:
+            cols.append(name)
+            arrays.append(arr)
+
+    def rows():
+        for s in range(0, len(p), INSERT_CHUNK):
+            e = min(len(p), s + INSERT_CHUNK)
+            parts = [a[s:e] if isinstance(a, list) else a[s:e].tolist() for a in arrays]
+            yield from zip([did] * (e - s), *parts)
+
+    return cols, rows()
 
 
 def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: dict, fp: str,

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.kinds import RawDataset
+from workbench.kinds import CodedColumn, RawDataset
 from workbench.options import ConfigError, option
 
 
@@ -77,8 +77,10 @@ class Processed:
         return len(self.user)
 
 
-def factorize(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    """(codes (E,) int64, uniques in first-seen order)."""
+def factorize(values) -> tuple[np.ndarray, list[str]]:
+    """(codes (E,) int64, uniques in first-seen order); a :class:`CodedColumn` already is that."""
+    if isinstance(values, CodedColumn):
+        return np.asarray(values.codes, dtype=np.int64), values.uniques
     index: dict[str, int] = {}
     codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
     return codes, list(index)
@@ -87,12 +89,23 @@ def factorize(values: list[str]) -> tuple[np.ndarray, list[str]]:
 def raw_order(uniques: list[str]) -> np.ndarray:
     """rank[k] = position of uniques[k] in sorted order (numeric if all are integers, else string)."""
     if uniques and all(u.isdigit() for u in uniques):
-        order = sorted(range(len(uniques)), key=lambda k: (int(uniques[k]), uniques[k]))
+        order = _numeric_order(uniques)
     else:
         order = sorted(range(len(uniques)), key=lambda k: uniques[k])
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(len(uniques))
     return rank
+
+
+def _numeric_order(uniques: list[str]) -> np.ndarray | list[int]:
+    """Indexes of ``uniques`` (all digit strings) by (int value, string): numpy when the values fit
+    in int64 and are distinct (no "7" next to "007"), else the exact Python sort."""
+    if max(map(len, uniques)) <= 18:
+        ints = np.fromiter(map(int, uniques), dtype=np.int64, count=len(uniques))
+        order = np.argsort(ints, kind="stable")
+        if len(order) < 2 or bool((np.diff(ints[order]) > 0).all()):
+            return order
+    return sorted(range(len(uniques)), key=lambda k: (int(uniques[k]), uniques[k]))
 
 
 def kcore_mask(u: np.ndarray, i: np.ndarray, k_users: int, k_items: int) -> np.ndarray:
@@ -177,10 +190,19 @@ def preprocess(raw: RawDataset, opts: PreprocessOptions | None = None) -> Proces
         user=user, item=item, pos=pos,
         ts=ts[idx] if ts is not None else None,
         value=value[idx] if value is not None else None,
-        action=[raw.actions[k] for k in idx.tolist()] if raw.actions is not None else None,
+        action=_take_actions(raw.actions, idx),
         user_raw=[""] + [uniq_u[k] for k in used_u.tolist()],
         item_raw=[""] + [uniq_i[k] for k in used_i.tolist()],
         removed=removed)
+
+
+def _take_actions(actions, idx: np.ndarray) -> list[str] | None:
+    if actions is None:
+        return None
+    if isinstance(actions, CodedColumn):
+        names = np.asarray(actions.uniques + [""], dtype=object)
+        return names[np.asarray(actions.codes)[idx]].tolist()
+    return [actions[k] for k in idx.tolist()]
 
 
 def fingerprint(p: Processed) -> str:

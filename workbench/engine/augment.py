@@ -121,6 +121,11 @@ def _reorder(batch, o: AugmentOptions, generator):
         ext_a = torch.cat([batch.actions, batch.target_actions[:, -1:]], dim=1).gather(1, perm)
         batch.actions = ext_a[:, :L]
         batch.target_actions = torch.where(batch.items > 0, ext_a[:, 1:], torch.zeros_like(batch.target_actions))
+    if batch.target_values is not None:          # value of extended event j = target_values[j - 1]
+        nan = torch.full_like(batch.target_values[:, :1], float("nan"))
+        ext_v = torch.cat([nan, batch.target_values], dim=1).gather(1, perm)
+        batch.target_values = torch.where(batch.items > 0, ext_v[:, 1:], torch.full_like(batch.target_values,
+                                                                                          float("nan")))
     return batch
 
 

@@ -38,6 +38,7 @@ class SequenceTensors:
     target_timestamps: torch.Tensor
     actions: torch.Tensor
     target_actions: torch.Tensor
+    target_values: torch.Tensor | None = None   # (R, L) float32 value (rating) of each target; None: no values
 
     def __len__(self) -> int:
         return self.items.shape[0]
@@ -51,7 +52,8 @@ class SequenceTensors:
         def rows(x: torch.Tensor) -> torch.Tensor:
             return x[index, cols]
         return SeqBatch(rows(self.items), rows(self.targets), self.users[index], rows(self.timestamps),
-                        rows(self.target_timestamps), rows(self.actions), rows(self.target_actions))
+                        rows(self.target_timestamps), rows(self.actions), rows(self.target_actions),
+                        rows(self.target_values) if self.target_values is not None else None)
 
     @property
     def num_targets(self) -> int:
@@ -115,11 +117,16 @@ def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.
     acts = np.where(valid, ds.actions[src], 0)
     tts = np.where(valid, ds.timestamps[nxt], 0.0)
     tacts = np.where(valid, ds.actions[nxt], 0)
+    tvals = np.where(valid, ds.values[nxt], np.nan) if ds.values is not None else None
     tmask = valid.copy()
     if target_pos is not None:
         tts[:, -1], tacts[:, -1], tmask[:, -1] = ds.timestamps[target_pos], ds.actions[target_pos], True
+        if tvals is not None:
+            tvals[:, -1] = ds.values[target_pos]
     elif not with_targets:        # recommending after the last event: no next event, ask "now" = its time
         tts[:, -1], tacts[:, -1] = ts[:, -1], 0
+        if tvals is not None:
+            tvals[:, -1] = np.nan
     if ds.has_timestamps:
         origin = time_origins(ts, valid, ds.timestamps[target_pos] if target_pos is not None else None)[:, None]
         ts = np.where(valid, ts - origin, 0.0)
@@ -127,7 +134,7 @@ def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.
     targets = np.where(valid, ds.items[nxt], 0) if with_targets else np.zeros_like(items)
     t = torch.from_numpy
     return SequenceTensors(t(items), t(targets), t(np.asarray(users, dtype=np.int64)), t(ts).float(),
-                           t(tts).float(), t(acts), t(tacts))
+                           t(tts).float(), t(acts), t(tacts), t(tvals).float() if tvals is not None else None)
 
 
 def training_tensors(ds: LoadedDataset, split: Split, max_len: int, windows: str = "last") -> SequenceTensors:

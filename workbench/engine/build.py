@@ -85,6 +85,9 @@ def build_model_for(ws, cfg, *, device: str | torch.device | None = None,
         from workbench.data.cold_start import held_out_users, split_without_users
         held_users = held_out_users(ds.n_users, cfg.split.holdout_users, cfg.split.holdout_seed)
         train_split = split_without_users(train_ds, train_split, held_users)
+    if cfg.split.train_users < 1.0:          # few-user training (e.g. fine-tuning after init_from)
+        from workbench.data.train_users import restrict_training_users
+        train_split = restrict_training_users(train_ds, train_split, cfg.split.train_users, cfg.split.train_users_seed)
     ctx = B.data_context(train_ds, train_split, cfg.model.max_len, workspace=ws, held_out_items=held_out)
     model = build_model(cfg, ctx).to(dev)
     return BuiltModel(cfg, dev, autocast_dtype(dev, t.amp), ds, split, train_ds, train_split, held_out, ctx, model,

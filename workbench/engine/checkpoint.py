@@ -79,5 +79,20 @@ def checkpoint_path(ws, run_id: int, kind: str = "best") -> Path | None:
     return None
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is not a valid weights file."""
+
+
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=device, weights_only=True)
+    """Load with ``weights_only=True`` (never arbitrary pickled code); a file that is not a valid
+    weights file raises :class:`CheckpointError` with one line (not torch's advice to unpickle it)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} is missing") from None
+    except Exception as e:  # noqa: BLE001 - UnpicklingError, RuntimeError (bad zip), EOFError, ...
+        first = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        if "weights_only" in first:
+            first = "it holds objects other than tensors and plain data"
+        raise CheckpointError(f"checkpoint {path} is not a valid Workbench weights file ({first}); "
+                              "it was changed or damaged after it was written") from None

@@ -7,7 +7,6 @@ Torch-free (the CLI and TUI import it at start-up). Every error is a
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,13 +15,13 @@ from typing import Any
 from workbench.options import ConfigError, option, parse_options
 
 TOP_LEVEL_KEYS = ("name", "description", "dataset", "split", "model", "views", "fusion", "head",
-                  "evaluators", "trainer", "evaluation")
+                  "evaluators", "trainer", "evaluation", "init_from")
 
 
 @dataclass
 class ModelOptions:
-    dim: int = option(64, help="width d shared by all views, the fusion and the head", min=1)
-    max_len: int = option(200, help="sequence window L (the latest L events)", min=1)
+    dim: int = option(64, help="width d shared by all views, the fusion and the head", min=1, max=16384)
+    max_len: int = option(200, help="sequence window L (the latest L events)", min=1, max=100_000)
     tied: bool = option(True, help="score with the item table the views offer (tied embeddings)")
 
 
@@ -41,13 +40,17 @@ class SplitOptions:
                                   "histories are read only at validation and test; test metrics then also "
                                   "given for them, new_*, and the others, known_*)", min=0.0, max=0.9)
     holdout_seed: int = option(0, help="cold start: seed of the held-out item and user draws")
+    train_users: float = option(1.0, help="share of users whose training events train the model (the others "
+                                "are still validated and tested, from their histories); e.g. 0.05 for a "
+                                "few-user fine-tuning experiment", min=0.0, max=1.0)
+    train_users_seed: int = option(0, help="seed of the training-user draw (train_users < 1)")
 
 
 @dataclass
 class TrainerOptions:
-    epochs: int = option(200, help="maximum training epochs", min=0)
-    batch_size: int = option(128, help="sequences per step", min=1)
-    lr: float = option(1e-3, help="AdamW peak learning rate", min=0.0)
+    epochs: int = option(200, help="maximum training epochs", min=0, max=100_000)
+    batch_size: int = option(128, help="sequences per step", min=1, max=1_048_576)
+    lr: float = option(1e-3, help="AdamW peak learning rate", min=0.0, max=10.0)
     weight_decay: float = option(0.0, help="AdamW weight decay", min=0.0)
     betas: list[float] = option(default_factory=lambda: [0.9, 0.98], help="AdamW betas")
     warmup_steps: int = option(0, help="linear warm-up steps", min=0)
@@ -58,7 +61,7 @@ class TrainerOptions:
     seed: int = option(42, help="global seed")
     device: str = option("auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     eval_every: int = option(1, help="validate every N epochs", min=1)
-    eval_batch_size: int = option(512, help="users per evaluation batch", min=1)
+    eval_batch_size: int = option(512, help="users per evaluation batch", min=1, max=1_048_576)
     amp: str = option("auto", help="autocast: auto (bf16 on CUDA, or CPU with native bf16), bf16, fp16 (float16 "
                       "with loss scaling, for GPUs without bf16), off", choices=["auto", "bf16", "fp16", "off"])
     train_windows: str = option("last", help="last: each user's latest max_len targets; all: every training "
@@ -97,6 +100,15 @@ class EvaluationOptions:
 
 
 @dataclass
+class InitFromOptions:
+    run: int = option(help="id of a stored run whose best weights warm-start this run", min=1)
+    workspace: str = option("", help="workspace file (path or name) holding that run; empty: this workspace")
+    items: str = option("auto", help="how item rows are matched: auto (raw ids when they name the same items, "
+                                     "else titles), id, title, none (item tables left fresh)",
+                        choices=["auto", "id", "title", "none"])
+
+
+@dataclass
 class PluginChoice:
     type: str
     options: Any
@@ -116,6 +128,7 @@ class ExperimentConfig:
     evaluators: list[PluginChoice]
     trainer: TrainerOptions
     evaluation: EvaluationOptions
+    init_from: InitFromOptions | None = None     # warm start (workbench/engine/transfer.py)
 
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved config (every default filled in) as TOML-shaped plain data."""
@@ -127,6 +140,7 @@ class ExperimentConfig:
             "views": [plugin(v) for v in self.views], "fusion": plugin(self.fusion),
             "head": plugin(self.head), "evaluators": [plugin(e) for e in self.evaluators],
             "trainer": asdict(self.trainer), "evaluation": asdict(self.evaluation),
+            **({"init_from": asdict(self.init_from)} if self.init_from is not None else {}),
         }
 
 
@@ -140,6 +154,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such experiment file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (byte 0x{e.object[e.start]:02x}); "
+                          "save the experiment file as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not an experiment file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from None
 
 
 def _table(raw: dict, key: str) -> dict:
@@ -162,7 +184,24 @@ def _plugin(registry, kind: str, raw: Any, where: str) -> PluginChoice:
         spec = registry.get(kind, name)
     except KeyError as e:
         raise ConfigError(f"{where}.type: {e.args[0]}") from None
+    _check_factory(spec, where)
     return PluginChoice(name, parse_options(spec.options, values, where), where)
+
+
+def _check_factory(spec, where: str) -> None:
+    """The module a string factory names must be importable (checked without importing it, so
+    no torch here): a plugin with a dangling factory is refused before any run row is written."""
+    if not isinstance(spec.factory, str):
+        return
+    import importlib.util
+    module = spec.factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):   # a parent package missing, or an empty name
+        found = False
+    if not found:
+        raise ConfigError(f"{where}.type: plugin {spec.name!r} cannot be loaded: its factory {spec.factory!r} "
+                          f"names module {module!r}, which is not installed")
 
 
 def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
@@ -232,8 +271,19 @@ def parse_config(raw: dict[str, Any], *, registry=None) -> ExperimentConfig:
             trainable = getattr(registry.get("head", head.type).load(), "trainable", True)
         if trainable:
             raise ConfigError(f"views: head {head.type!r} is trainable and needs at least one [[views]] table")
+    init_from = _init_from(raw.get("init_from"))
     return ExperimentConfig(name, description, dataset, split, model, views, fusion, head, evaluators,
-                            trainer, evaluation)
+                            trainer, evaluation, init_from)
+
+
+def _init_from(raw: Any) -> InitFromOptions | None:
+    """``init_from = RUN_ID`` or ``[init_from] run = ... workspace = ... items = ...``; absent -> None."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, dict)):
+        raise ConfigError(f"init_from: expected a run id or a table (run = ID, workspace = ..., items = ...), "
+                          f"got {raw!r}")
+    return parse_options(InitFromOptions, {"run": raw} if isinstance(raw, int) else raw, "init_from")
 
 
 def apply_overrides(raw: dict[str, Any], *, dataset: str | None = None, device: str | None = None,
@@ -264,7 +314,3 @@ def run_config(ws, run_id: int) -> tuple[dict, ExperimentConfig]:
     from workbench.store import runs
     row = runs.require(ws, run_id)
     return row, parse_config(json.loads(row["config"]))
-
-
-def options_fields(cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls)]

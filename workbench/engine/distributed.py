@@ -107,8 +107,12 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
     control_dir = Path(tempfile.mkdtemp(prefix="workbench-ranks-"))
     cmd = torchrun_command(Path(ws_path), run_id, options, control_dir, resume=resume, quiet=quiet)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    loopback = _loopback_interface() if options.nnodes == 1 else None
+    if loopback and "GLOO_SOCKET_IFNAME" not in env:    # one machine: gloo talks over loopback only
+        env["GLOO_SOCKET_IFNAME"] = loopback
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env,
+                                preexec_fn=_terminate_with_parent if sys.platform.startswith("linux") else None)
         stop_sent = False
         while True:
             try:
@@ -118,13 +122,17 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
                 if not stop_sent and should_stop():
                     (control_dir / STOP_FLAG).touch()
                     stop_sent = True
-            except KeyboardInterrupt:       # Ctrl+C reached the ranks too: let them record it, then stop
-                (control_dir / STOP_FLAG).touch()
+            except KeyboardInterrupt:       # Ctrl+C (the ranks got it too) or SIGTERM to this process:
+                (control_dir / STOP_FLAG).touch()     # rank 0 cancels at its next poll and records it
                 try:
                     proc.wait(timeout=60)
                 except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    proc.kill()
-                    proc.wait()
+                    proc.terminate()                  # torchrun stops its ranks on SIGTERM
+                    try:
+                        proc.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
                 raise
         failures = rank_failures(control_dir)
         if run_id is None:
@@ -134,6 +142,27 @@ def launch_run(ws_path, run_id: int | None, options: LaunchOptions, *, resume: b
         return _outcome(ws_path, run_id, rc, failures)
     finally:
         shutil.rmtree(control_dir, ignore_errors=True)
+
+
+def _terminate_with_parent() -> None:
+    """In torchrun's process (Linux): SIGTERM when the launching process dies, even by SIGKILL, so a
+    killed worker or CLI never leaves ranks training on; torchrun then stops its ranks."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)     # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _loopback_interface() -> str | None:
+    """The loopback network interface's name (``lo`` on Linux, ``lo0`` on macOS), if there is one."""
+    import socket
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except (AttributeError, OSError):
+        return None
+    return next((n for n in names if n in ("lo", "lo0")), None)
 
 
 def _failure_text(failures: list[dict], rc: int) -> str:
@@ -146,15 +175,21 @@ def _failure_text(failures: list[dict], rc: int) -> str:
 
 def _outcome(ws_path, run_id: int, rc: int, failures: list[dict]) -> dict:
     """After torchrun: the run's test metrics, or RuntimeError with the root cause recorded."""
-    from workbench.store import open_workspace, runs
+    from workbench.store import leases, open_workspace, runs
     ws = open_workspace(Path(ws_path))
     try:
+        owner = leases.owner(ws, run_id)
+        if owner and owner["alive"]:      # rank 0 is gone with torchrun: a live owner is another trainer now
+            raise RuntimeError(f"torchrun exited with status {rc}; run {run_id} is now trained by process "
+                               f"{owner['pid']}")
         row = runs.get(ws, run_id) or {"status": "failed", "test_metrics": None}
         status = row["status"]
         if status == "completed":        # rank 0 recorded the whole run
             return json.loads(row["test_metrics"]) if row["test_metrics"] else {}
-        if rc == 0 and status == "cancelled":
-            return {}
+        if status == "cancelled" and not failures:
+            if rc == 0:                   # a cancel request, honoured
+                return {}
+            raise KeyboardInterrupt(f"interrupted (torchrun exited with status {rc})")
         text = _failure_text(failures, rc)
         if status in ("queued", "running"):      # rank 0 was stopped before it could record anything
             runs.set_status(ws, run_id, "failed", only_from=("queued", "running"), error=text, finished_at=time.time())

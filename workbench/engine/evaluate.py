@@ -102,7 +102,9 @@ def subset_rankings(r: Rankings, mask: np.ndarray) -> Rankings:
     """The rankings of the users selected by ``mask`` (U,) bool."""
     return Rankings(target_rank=r.target_rank[mask], topk=r.topk[mask], targets=r.targets[mask],
                     num_candidates=r.num_candidates[mask], item_popularity=r.item_popularity,
-                    history_length=r.history_length[mask], sampled=r.sampled)
+                    history_length=r.history_length[mask], sampled=r.sampled,
+                    target_actions=None if r.target_actions is None else r.target_actions[mask],
+                    action_names=r.action_names)
 
 
 def compute_metrics(evaluators: Iterable[Evaluator], rankings: Rankings) -> dict[str, float]:
@@ -148,7 +150,7 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
              device: Any = None, group_bounds: tuple[int, int] | None = None,
              topk: int | None = None, auxiliary: tuple[Callable, Callable] | None = None,
              score_table: Callable[[], torch.Tensor | None] | None = None,
-             gather: Callable | None = None) -> EvalResult:
+             gather: Callable | None = None, action_names: Iterable[str] = ()) -> EvalResult:
     """Evaluate a model on ``batches`` and return metrics overall and per history-length group.
 
     ``encode(batch) -> (B, d)`` user states; ``score(states, batch) -> (B, N+1)``.
@@ -157,6 +159,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     ``auxiliary``: ``(outputs(states, batch) -> {name: tensor}, metrics({name: tensor}) -> {name: float})``
     for a head's auxiliary task (e.g. next action): outputs are concatenated over all batches
     and the metrics computed once, then merged into ``metrics`` (not into the groups).
+    ``action_names``: the dataset's action vocabulary; the held-out events' action ids then reach
+    the evaluators as ``Rankings.target_actions`` (e.g. for metrics on purchase targets only).
     ``score`` runs with autocast switched off and float32 states, even when the caller evaluates
     inside an AMP region: bf16 scores create artificial ties, which pessimistic ranking punishes.
     ``score_table() -> (N+1, d) | None``: when it gives a table T and ``score`` is ``states @ T.T``
@@ -178,7 +182,8 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     timings = {"score_s": 0.0, "rank_s": 0.0, "metrics_s": 0.0}
     forward_s = 0.0
     parts: dict[str, list[np.ndarray]] = {n: [] for n in
-                                          ("target_rank", "topk", "targets", "num_candidates", "history", "users")}
+                                          ("target_rank", "topk", "targets", "num_candidates", "history", "users",
+                                           "actions")}
     generator, weights = None, None
     aux_parts: dict[str, list] = {}
     buffers = RankBuffers()
@@ -235,10 +240,11 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
         parts, aux_parts = gather(parts, aux_parts)
     if not parts["targets"]:
         raise ValueError("no evaluation cases: every user was filtered out (too short histories?)")
-    cat = {n: np.concatenate(v) for n, v in parts.items()}
+    cat = {n: np.concatenate(v) for n, v in parts.items() if v}
     rankings = Rankings(target_rank=cat["target_rank"], topk=cat["topk"], targets=cat["targets"],
                         num_candidates=cat["num_candidates"], item_popularity=pop,
-                        history_length=cat["history"], sampled=mode == "sampled")
+                        history_length=cat["history"], sampled=mode == "sampled",
+                        target_actions=cat.get("actions"), action_names=tuple(action_names))
     t4 = time.perf_counter()
     metrics = compute_metrics(evaluators, rankings)
     if auxiliary is not None and aux_parts:
@@ -262,6 +268,8 @@ def _collect(parts: dict[str, list[np.ndarray]], ranked: BatchRanking, eb: EvalB
     parts["targets"].append(eb.target_items.cpu().numpy())
     parts["history"].append(eb.history_length.cpu().numpy())
     parts["users"].append(eb.users.cpu().numpy())
+    if eb.batch.target_actions is not None:
+        parts["actions"].append(eb.batch.target_actions[:, -1].cpu().numpy())
 
 
 def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> list[Evaluator]:

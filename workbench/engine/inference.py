@@ -111,7 +111,7 @@ class Recommender:
         scores = scores.clone()
         scores[0] = float("-inf")
         if self.built.cfg.evaluation.exclude_seen and len(history):
-            scores[torch.as_tensor(history, device=scores.device)] = float("-inf")
+            scores[torch.tensor(history, dtype=torch.long, device=scores.device)] = float("-inf")   # a copy
         return scores
 
     def top_k(self, query: Query, k: int = 10) -> list[dict[str, Any]]:

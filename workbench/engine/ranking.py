@@ -118,6 +118,7 @@ class RankBuffers:
         self.block_elements = int(block_elements)
         self.scores: torch.Tensor | None = None
         self.ge: torch.Tensor | None = None
+        self.checked_table: tuple | None = None
 
     def width(self, num_rows: int, num_cols: int) -> int:
         """Block width: a multiple of 64 columns (whole SIMD tiles of the matrix product, so equal
@@ -211,14 +212,18 @@ def _merge_top(top_vals: torch.Tensor, top_ids: torch.Tensor, rows: torch.Tensor
                ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge sparse (row, value, id) candidates into the running (B, K) top lists (ties: earlier first)."""
     num_rows, k = top_vals.shape
-    all_rows = torch.cat([torch.arange(num_rows, device=rows.device).repeat_interleave(k), rows])
+    dev = rows.device
+    all_rows = torch.cat([torch.arange(num_rows, device=dev).repeat_interleave(k), rows])
     all_vals = torch.cat([top_vals.reshape(-1), vals])
     all_ids = torch.cat([top_ids.reshape(-1), ids])
-    order = torch.sort(all_vals, descending=True, stable=True).indices
-    order = order[torch.sort(all_rows[order], stable=True).indices]     # by row, then value descending
+    # one int64 sort by (row, value descending): float32 bits made order-preserving, then negated
+    bits = all_vals.view(torch.int32).long()
+    ordered = torch.where(bits < 0, -2 ** 31 - 1 - bits, bits)               # monotone in the float value
+    key = all_rows * 2 ** 33 + (2 ** 31 - 1 - ordered)                       # value descending inside a row
+    order = torch.sort(key, stable=True).indices
     counts = torch.bincount(all_rows, minlength=num_rows)
     starts = torch.cumsum(counts, 0) - counts
-    keep = order[torch.arange(len(order), device=rows.device) - starts.repeat_interleave(counts) < k]
+    keep = order[torch.arange(len(order), device=dev) - starts.repeat_interleave(counts) < k]
     return all_vals[keep].view(num_rows, k), all_ids[keep].view(num_rows, k)
 
 
@@ -257,6 +262,16 @@ def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tens
 
     return _rank_blocks(fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k,
                         exclude_seen, buffers, scores.device)
+
+
+def _table_finite(buffers: RankBuffers, table: torch.Tensor) -> bool:
+    """Whether ``table`` is finite, checked once per table object (evaluation reuses one table)."""
+    key = (id(table), table.data_ptr(), tuple(table.shape), table._version)
+    if buffers.checked_table != key:
+        if not bool(torch.isfinite(table).all()):
+            return False
+        buffers.checked_table = key
+    return True
 
 
 def _target_scores_dot(states: torch.Tensor, table: torch.Tensor, targets: torch.Tensor,
@@ -305,11 +320,11 @@ def rank_full_dot(states: torch.Tensor, item_table: torch.Tensor, targets: torch
     """
     states = states.float()
     table = item_table.float()
+    buffers = buffers if buffers is not None else RankBuffers()
     num_rows, num_cols = states.shape[0], table.shape[0]
-    if not (torch.isfinite(states).all() and torch.isfinite(table).all()):
+    if not (torch.isfinite(states).all() and _table_finite(buffers, table)):
         raise ValueError("the model produced NaN or infinite user states or item vectors; "
                          "its metrics would be meaningless")
-    buffers = buffers if buffers is not None else RankBuffers()
     target_scores = _target_scores_dot(states, table, targets, buffers)
 
     def fill(out, lo, hi):

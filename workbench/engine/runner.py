@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterable
 from workbench.engine.config import apply_overrides, parse_config, run_config
 from workbench.options import ConfigError
 
+MAX_ITEM_TABLE_GIB = 16   # a larger item embedding table is surely a typo (dim 1e8 once asked for 320 GB)
+
 VERSIONED_PACKAGES = ("seqrec-workbench", "torch", "numpy", "torch-geometric", "sentence-transformers",
                       "sqlite-utils", "textual")
 
@@ -45,6 +47,10 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
     if not cfg.dataset:
         raise ConfigError("dataset: no dataset given (set dataset = \"...\" in the experiment or pass --dataset)")
     ds = _dataset_row(ws, cfg.dataset)
+    table_gib = (ds["n_items"] + 1) * cfg.model.dim * 4 / 2**30   # float32 item table, before any view's extras
+    if table_gib > MAX_ITEM_TABLE_GIB:
+        raise ConfigError(f"model.dim: {cfg.model.dim} x {ds['n_items']:,} items needs {table_gib:.3g} GiB for the item "
+                          f"table alone (limit {MAX_ITEM_TABLE_GIB} GiB); use a smaller dim")
     if cfg.split.kind == "temporal" and not ds["has_timestamps"]:
         raise ConfigError(f"split.kind: dataset {cfg.dataset!r} has no timestamps; use \"loo\"")
     if cfg.trainer.device != "auto":
@@ -53,6 +59,8 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
             resolve_device(cfg.trainer.device)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+    from workbench.engine.transfer import check_init_from
+    check_init_from(ws, cfg)
     resolved = cfg.to_dict()
     from workbench.store import experiments, runs
     from workbench.store.rows import write

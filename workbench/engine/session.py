@@ -74,7 +74,8 @@ class RunSession:
                               negative_sampling=e.negative_sampling, seed=self.cfg.trainer.seed, device=self.device,
                               auxiliary=(self.model.eval_outputs, self.model.eval_metrics),
                               score_table=self.model.score_table,
-                              gather=self.dist.gather_eval if self.dist.active else None)
+                              gather=self.dist.gather_eval if self.dist.active else None,
+                              action_names=self.dataset.action_names)
             self.last_eval = result
             return result
 
@@ -95,11 +96,14 @@ class RunSession:
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""
         cfg, tr = self.cfg, self.trainer
+        last = None
         if resume:
             last, best, name = self.dist.broadcast(self._checkpoints_to_resume())
             if last is not None:
                 tr.restore(last, best)
                 self.emitter.emit("log", message=f"resumed after epoch {tr.state.epoch} from its last checkpoint ({name})")
+        if last is None and cfg.init_from is not None:      # a resumed run keeps its own weights
+            self.warm_start()
         num_params = sum(p.numel() for p in self.model.parameters())
         self.emitter.emit("run_started", run_id=self.run_id, device=str(self.device),
                           epochs=cfg.trainer.epochs if self.model.trainable else 0,
@@ -128,6 +132,13 @@ class RunSession:
         if not self.model.trainable:
             self.save("best", 0, {"model": self.model.state_dict(), "train_state": tr.state.as_dict()})
         return "completed", metrics, groups
+
+    def warm_start(self) -> dict:
+        """``init_from``: load a stored run's weights where they fit; the report goes to the run's events."""
+        from workbench.engine.transfer import summary_lines, warm_start
+        report = warm_start(self.ws, self.cfg, self.model, self.dataset)
+        self.emitter.emit("log", message="\n".join(summary_lines(report)), init_from=report)
+        return report
 
     def _checkpoints_to_resume(self):
         """(last, best or None, file name) to resume from, or (None, None, None); read by rank 0 only

@@ -39,6 +39,10 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     always starts one, so a job is never left behind by a worker that was just
     exiting.
     """
+    from workbench.liveness import this_host
+    from workbench.store import jobs as job_rows
+    from workbench.store import open_workspace
+
     ws_path = Path(ws_path).resolve()
     reap_workers()
     log = open(worker_log_path(ws_path), "ab")
@@ -51,6 +55,8 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     finally:
         log.close()
     _STARTED.append(proc)
+    with open_workspace(ws_path) as ws:  # until it exits, the device's queued jobs have a worker
+        job_rows.register_worker(ws, proc.pid, this_host(), device)
     return proc
 
 

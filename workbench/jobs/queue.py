@@ -23,6 +23,7 @@ from workbench.store.jobs import FINISHED, STATUSES, Job, JobError  # noqa: F401
 
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 60.0
+STRANDED_AFTER_S = 15.0   # a queued job with no live worker for its device this long is failed (see reap_dead)
 
 
 def enqueue(ws, run_id: int, device: str = "auto", *, resume: bool = False) -> int:
@@ -56,11 +57,17 @@ def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: fl
 
 
 def reap_dead(ws) -> list[int]:
-    """Mark running jobs whose worker is gone as failed (and their runs); returns their job ids."""
+    """Mark running jobs whose worker is gone as failed (and their runs); returns their job ids.
+
+    Also fails runs left ``running`` by a process that is gone, and queued jobs that no live
+    worker serves (their worker died before claiming them)."""
     now = time.time()
     dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now)]
     reaped = job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now) if dead else []
     leases.reap_orphaned_runs(ws)   # runs left running by a process that is gone (e.g. a killed foreground run)
+    # queued jobs whose worker died before claiming them (a worker on another host cannot be checked: alive)
+    job_rows.fail_stranded(ws, lambda pid, host: host != socket.gethostname() or pid_alive(pid),
+                           older_than=now - STRANDED_AFTER_S, now=now)
     return reaped
 
 

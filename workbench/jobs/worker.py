@@ -120,6 +120,20 @@ def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:
 
 def work(ws_path: Path, device: str, *, stay: bool = False, poll_s: float = 1.0) -> int:
     """Process the device's queue; returns how many jobs ran."""
+    from workbench.liveness import this_host
+    from workbench.store import jobs as job_rows
+    from workbench.store import open_workspace
+
+    with open_workspace(ws_path) as ws:
+        job_rows.register_worker(ws, os.getpid(), this_host(), device)
+    try:
+        return _work(ws_path, device, stay=stay, poll_s=poll_s)
+    finally:
+        with open_workspace(ws_path) as ws:
+            job_rows.unregister_worker(ws, os.getpid(), this_host())
+
+
+def _work(ws_path: Path, device: str, *, stay: bool, poll_s: float) -> int:
     from workbench.store import open_workspace
 
     ran = 0

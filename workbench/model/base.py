@@ -73,6 +73,8 @@ class SeqBatch:
       same origin.
     - ``actions`` (B, L) long action ids (0 = padding/none) or None.
     - ``target_actions`` (B, L) long or None: action of the next event.
+    - ``target_values`` (B, L) float or None: value (rating) of the next event, NaN where the data
+      has none for that event; None when the dataset has no values at all.
     """
 
     items: torch.Tensor
@@ -82,6 +84,7 @@ class SeqBatch:
     target_timestamps: torch.Tensor | None = None
     actions: torch.Tensor | None = None
     target_actions: torch.Tensor | None = None
+    target_values: torch.Tensor | None = None
 
     @property
     def mask(self) -> torch.Tensor:

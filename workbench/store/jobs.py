@@ -170,3 +170,47 @@ def request_cancel(ws, job_id: int) -> str:
             conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
             return "running"
     raise JobError(f"job {job_id} is already {status}")
+
+
+# ------------------------------------------------------------------ worker processes
+def register_worker(ws, pid: int, host: str, device: str) -> None:
+    """Record that process ``pid`` serves ``device``'s queue (by the launcher that starts it, and by itself)."""
+    with write(ws) as conn:
+        conn.execute("INSERT OR REPLACE INTO workers (pid, host, device, started_at) VALUES (?, ?, ?, ?)",
+                     (pid, host, device, time.time()))
+
+
+def unregister_worker(ws, pid: int, host: str) -> None:
+    with write(ws) as conn:
+        conn.execute("DELETE FROM workers WHERE pid = ? AND host = ?", (pid, host))
+
+
+def fail_stranded(ws, worker_alive, *, older_than: float, now: float | None = None) -> list[int]:
+    """Fail queued jobs that no worker will ever claim; returns their ids.
+
+    A queued job (queued before ``older_than``) is stranded when no job runs on its device and no
+    registered worker of its device is alive (``worker_alive(pid, host)``), e.g. because the worker
+    started for it was killed before it claimed the job. The job becomes failed with a message, a
+    run still ``queued`` with it too, so it can be resumed. Rows of dead workers are dropped.
+    """
+    now = now or time.time()
+    failed: list[int] = []
+    with write(ws) as conn:
+        workers = conn.execute("SELECT pid, host, device FROM workers").fetchall()
+        dead = [(pid, host) for pid, host, _ in workers if not worker_alive(pid, host)]
+        conn.executemany("DELETE FROM workers WHERE pid = ? AND host = ?", dead)
+        live_devices = {device for pid, host, device in workers if (pid, host) not in dead}
+        rows = conn.execute("SELECT id, run_id, device FROM jobs WHERE status = 'queued' AND created_at < ? "
+                            "ORDER BY id", (older_than,)).fetchall()
+        busy = {r[0] for r in conn.execute("SELECT DISTINCT device FROM jobs WHERE status = 'running'")}
+        for job_id, run_id, device in rows:
+            if device in live_devices or device in busy:
+                continue
+            message = (f"no worker process is serving device {device!r} (the one started for this job exited "
+                       f"before it claimed it); resume it with `workbench jobs resume {job_id}`")
+            conn.execute("UPDATE jobs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? "
+                         "AND status = 'queued'", (now, message, job_id))
+            if runs.transition(conn, run_id, "failed", only_from=("queued",), finished_at=now, error=message):
+                runs.add_event(conn, run_id, now, "error", "run_failed", message, None)
+            failed.append(job_id)
+    return failed

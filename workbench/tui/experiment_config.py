@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workbench.options import ConfigError, describe
+from workbench.options import ConfigError
 
 PLUGIN_SECTIONS = (("views", "view", True), ("fusion", "fusion", False), ("head", "head", False),
                    ("evaluators", "evaluator", True))
@@ -36,10 +36,6 @@ def registry():
     from workbench.plugins import get_registry
 
     return get_registry()
-
-
-def plugin_options(kind: str, name: str) -> list[dict[str, Any]]:
-    return describe(registry().get(kind, name).options)
 
 
 def section_entries(config: dict[str, Any], section: str) -> list[dict[str, Any]]:

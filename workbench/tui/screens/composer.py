@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
+from workbench.engine.config import ModelOptions
 from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
 from workbench.store import datasets as datasets_store
@@ -27,20 +28,23 @@ from workbench.tui.widgets.pick import Pick
 
 
 def default_config(datasets: list[str]) -> dict[str, Any]:
+    """A new experiment: the model sizes of the engine's defaults, the fusion and evaluators the
+    plugins declare as defaults (``Registry.defaults``), a first view and head to start from."""
     reg = ec.registry()
     views = reg.names("view")
-    fusions = reg.names("fusion")
+    fusions = reg.defaults("fusion.one_view") or reg.names("fusion")
     heads = reg.names("head")
-    evals = reg.names("evaluator")
+    evals = reg.defaults("evaluators") or reg.names("evaluator")[:1]
+    model = ModelOptions()
     return {
         "name": "experiment",
         "dataset": datasets[0] if datasets else "",
         "split": "loo",
-        "model": {"dim": 64, "max_len": 50},
+        "model": {"dim": model.dim, "max_len": model.max_len},
         "views": [{"type": "sasrec" if "sasrec" in views else views[0]}] if views else [],
-        "fusion": {"type": "identity" if "identity" in fusions else fusions[0]} if fusions else None,
+        "fusion": {"type": fusions[0]} if fusions else None,
         "head": {"type": "softmax_ce" if "softmax_ce" in heads else heads[0]} if heads else None,
-        "evaluators": [{"type": "ranking" if "ranking" in evals else evals[0]}] if evals else [],
+        "evaluators": [{"type": name} for name in evals],
         "trainer": {},
     }
 
@@ -92,10 +96,10 @@ class ComposerScreen(WorkbenchScreen):
             model = c.get("model") or {}
             with Horizontal(classes="field"):
                 yield Label("model dim", classes="field-name")
-                yield Input(str(model.get("dim", 64)), id="model-dim", compact=True)
+                yield Input(str(model.get("dim", ModelOptions().dim)), id="model-dim", compact=True)
             with Horizontal(classes="field"):
                 yield Label("max length", classes="field-name")
-                yield Input(str(model.get("max_len", 50)), id="model-max_len", compact=True)
+                yield Input(str(model.get("max_len", ModelOptions().max_len)), id="model-max_len", compact=True)
             for section, kind, many in ec.PLUGIN_SECTIONS:
                 entries = ec.section_entries(c, section)
                 chosen = [ec.split_entry(e)[0] for e in entries]

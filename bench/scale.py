@@ -1,0 +1,170 @@
+"""Cost growth with data size: import, load, full-ranking evaluation (issue 18's table).
+
+    .venv/bin/workbench data generate --events 10000000 --users 200000 --items 400000 --out syn10m.csv
+    .venv/bin/python bench/scale.py import syn10m.csv            # import wall, peak RSS, workspace size, load
+    .venv/bin/python bench/scale.py eval --users 20000 --items 134000   # full-ranking kernel
+
+``import`` runs ``workbench data import`` in a fresh temporary workspace as a child process
+(its wall time and peak RSS from ``getrusage``), then ``load_dataset`` in another child (time,
+peak RSS; the first load of a fresh workspace reads the columnar cache written at import).
+
+``eval`` times :func:`workbench.engine.evaluate.evaluate` on random user states and a random
+(N+1, 64) item table through the dot-product path (blocked scoring, running top-K, rank
+counting), B = 256 users per batch, 50 seen items excluded per user, K = 20 with the default
+evaluators; and, for comparison, the bare matrix product of the same users and items written
+block by block into one reused buffer (the floor any exact full ranking pays).
+
+Every figure is printed with the ``uptime`` load averages at the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+def load_avg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+CPU = {"last": 0.0}
+
+
+def child(args: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """(wall s, peak RSS GiB, stdout) of a child process (RUSAGE_CHILDREN, so one child at a time);
+    its CPU seconds (user + system) are left in ``CPU["last"]``: on a shared machine the wall time
+    mostly measures the other processes."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = r0.ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak = r1.ru_maxrss
+    CPU["last"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    if peak <= before:
+        print("  (peak RSS not above an earlier child's; reported as that bound)")
+    return wall, peak / 2 ** 20, proc.stdout
+
+
+LOAD = """
+import json, resource, sys, time
+from workbench.data.dataset import load_dataset
+from workbench.store.workspace import open_workspace
+t = time.perf_counter()
+with open_workspace(sys.argv[1]) as ws:
+    ds = load_dataset(ws, sys.argv[2])
+    n = int(ds.items.sum() % 7)        # touch every event once
+wall = time.perf_counter() - t
+print(json.dumps({"load_s": wall, "events": int(len(ds.items)), "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def bench_import(csv: Path, keep: Path | None) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="wb-scale-")) if keep is None else keep
+    ws = tmp / "scale.db"
+    print(f"import {csv} ({csv.stat().st_size / 2**20:.0f} MiB) into {ws}; load {load_avg()}")
+    wall, rss, out = child([str(Path(PY).with_name("workbench")), "-w", str(ws), "data", "import", str(csv),
+                            "--name", "syn", "--json"])
+    summary = json.loads(out)
+    size = ws.stat().st_size + sum(p.stat().st_size for p in (tmp / "scale.files").rglob("*") if p.is_file())
+    print(f"  import: {wall:.1f} s wall ({CPU['last']:.1f} s CPU), peak RSS {rss:.2f} GiB, {summary['n_interactions']:,} events, "
+          f"{summary['n_users']:,} users, {summary['n_items']:,} items; workspace {ws.stat().st_size / 2**20:.0f} MiB "
+          f"+ column cache {(size - ws.stat().st_size) / 2**20:.0f} MiB; load {load_avg()}")
+    for attempt in (1, 2):
+        wall, rss, out = child([PY, "-c", LOAD, str(ws), "syn"])
+        r = json.loads(out)
+        print(f"  load_dataset #{attempt}: {r['load_s']:.2f} s in-process ({wall:.1f} s wall, {CPU['last']:.1f} s CPU "
+              f"with interpreter start), "
+              f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
+
+
+def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
+    import numpy as np
+    import torch
+
+    from workbench.engine.eval_types import EvalBatch
+    from workbench.engine.evaluate import build_evaluators, evaluate
+    from workbench.engine.ranking import RankBuffers
+    from workbench.model.base import SeqBatch
+
+    g = torch.Generator().manual_seed(0)
+    table = torch.randn(items + 1, dim, generator=g)
+    states = torch.randn(users, dim, generator=g)
+    batches = []
+    for lo in range(0, users, batch):
+        b = min(batch, users - lo)
+        seq = torch.zeros(b, 2, dtype=torch.long)
+        seq[:, -1] = torch.arange(lo, lo + b)
+        rows = torch.arange(b).repeat_interleave(seen)
+        batches.append(EvalBatch(SeqBatch(items=seq, targets=torch.zeros_like(seq), users=torch.arange(b)),
+                                 torch.randint(1, items + 1, (b,), generator=g), rows,
+                                 torch.randint(1, items + 1, (b * seen,), generator=g),
+                                 torch.full((b,), seen), torch.arange(lo, lo + b)))
+    pop = np.ones(items + 1)
+    print(f"eval: {users:,} users x {items:,} items, d {dim}, batch {batch}, {seen} seen per user, "
+          f"{torch.get_num_threads()} threads; load {load_avg()}")
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    res = evaluate(lambda sb: states[sb.items[:, -1]], None, batches, num_items=items, item_popularity=pop,
+                   evaluators=build_evaluators(), score_table=lambda: table)
+    full = time.perf_counter() - t0
+    full_cpu = time.process_time() - c0
+    flop = 2.0 * users * (items + 1) * dim
+    print(f"  evaluate(): {full:.1f} s wall, {full_cpu:.1f} s CPU ({flop / full / 1e9:.1f} GFLOP/s of scoring), "
+          f"ranking+scoring {res.timings['rank_s']:.1f} s, metrics {res.timings['metrics_s']:.1f} s; "
+          f"load {load_avg()}")
+    buffers = RankBuffers()
+    width = buffers.width(batch, items + 1)
+    out = torch.empty(batch, width)
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for lo in range(0, users, batch):
+        s = states[lo:lo + batch]
+        for c in range(0, items + 1, width):
+            w = min(width, items + 1 - c)
+            torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w] if w == width else None)
+    mm = time.perf_counter() - t0
+    mm_cpu = time.process_time() - c0
+    print(f"  bare blocked matmul: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s); "
+          f"evaluate() = {full / mm:.2f} x the matmul in wall time, {full_cpu / mm_cpu:.2f} x in CPU time; "
+          f"load {load_avg()}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    imp = sub.add_parser("import")
+    imp.add_argument("csv", type=Path)
+    imp.add_argument("--keep", type=Path, default=None, help="folder for the workspace (default: a temporary one)")
+    ev = sub.add_parser("eval")
+    ev.add_argument("--users", type=int, default=20_000)
+    ev.add_argument("--items", type=int, default=134_000)
+    ev.add_argument("--dim", type=int, default=64)
+    ev.add_argument("--batch", type=int, default=256)
+    ev.add_argument("--seen", type=int, default=50)
+    ev.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    a = ap.parse_args()
+    if a.what == "import":
+        bench_import(a.csv, a.keep)
+    else:
+        if a.threads:
+            import torch
+            torch.set_num_threads(a.threads)
+        bench_eval(a.users, a.items, a.dim, a.batch, a.seen)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Read-only queries for warm starts and item files: a stored run's dataset, a dataset's item catalogue."""
+
+from __future__ import annotations
+
+import json
+
+
+def run_source(ws, run_id: int) -> dict:
+    """{"id", "status", "config" (resolved, parsed), "dataset", "fingerprint", "n_items"} of run ``run_id``;
+    KeyError naming the workspace when there is none."""
+    rows = list(ws.db.query(
+        "SELECT r.id, r.status, r.config, d.name AS dataset, d.fingerprint, d.n_items FROM runs r "
+        "LEFT JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [run_id]))
+    if not rows:
+        raise KeyError(f"no run {run_id} in {ws.path}")
+    row = dict(rows[0])
+    row["config"] = json.loads(row["config"]) if row["config"] else {}
+    return row
+
+
+def item_catalogue(ws, dataset: str) -> tuple[list[str], list[str]]:
+    """(raw ids, titles) of dataset ``dataset``, each a list of length N+1 indexed by internal id (0 empty)."""
+    meta = list(ws.db.query("SELECT id, n_items FROM datasets WHERE name = ?", [dataset]))
+    if not meta:
+        raise KeyError(f"no dataset named {dataset!r} in {ws.path}")
+    n = int(meta[0]["n_items"])
+    raw, titles = [""] * (n + 1), [""] * (n + 1)
+    for r in ws.db.query("SELECT item, raw_id, title FROM items WHERE dataset_id = ?", [meta[0]["id"]]):
+        raw[r["item"]], titles[r["item"]] = str(r["raw_id"]), r["title"] or ""
+    return raw, titles
+
+
+def warm_start_report(ws, run_id: int) -> dict | None:
+    """The ``init_from`` report a run stored with its events (see workbench/engine/transfer.py), or None."""
+    for (data,) in ws.db.execute("SELECT data FROM run_events WHERE run_id = ? AND kind = 'log' AND data LIKE ? "
+                                 "ORDER BY id", [run_id, '%"init_from"%']):
+        try:
+            report = json.loads(data).get("init_from")
+        except ValueError:
+            continue
+        if isinstance(report, dict):
+            return report
+    return None
