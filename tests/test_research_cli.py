@@ -145,3 +145,32 @@ def test_compare_refuses_other_protocols_and_runs_without_per_user_metrics(seede
         db.execute("DELETE FROM eval_users WHERE run_id = ?", [result["run_ids"][1]])
     out = run_workbench("-w", ws, "runs", "compare", a, result["run_ids"][1])
     assert out.returncode == 1 and "has no per-user test metrics" in out.stderr
+
+
+def test_a_resumed_run_stores_the_best_epochs_validation_per_user(tmp_path):
+    """After a cancel and a resume the best epoch may predate this process: its validation is
+    re-evaluated from the best weights, and the stored values still average to that epoch's metric."""
+    from workbench.data.demo import import_demo
+    from workbench.engine.runner import create_run, execute_run
+    from workbench.store import open_workspace
+    ws = tmp_path / "ws.db"
+    with open_workspace(ws, create=True) as w:
+        import_demo(w)
+        config = {"name": "resume", "dataset": "demo", "model": {"dim": 16, "max_len": 20},
+                  "views": [{"type": "gru"}], "head": {"type": "softmax_ce"},
+                  "evaluators": [{"type": "ranking", "ks": [10]}],
+                  "trainer": {"epochs": 2, "batch_size": 256, "lr": 5e-3, "device": "cpu", "patience": 0}}
+        run_id = create_run(w, config)
+    epochs_done = []
+    execute_run(ws, run_id, listeners=[lambda e: e.kind == "epoch_finished" and epochs_done.append(e)],
+                should_stop=lambda: bool(epochs_done))
+    db = sqlite3.connect(ws)
+    assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
+    assert db.execute("SELECT COUNT(*) FROM eval_users WHERE run_id = ?", [run_id]).fetchone()[0] == 0
+    execute_run(ws, run_id, resume=True)
+    best = db.execute("SELECT best_epoch FROM runs WHERE id = ?", [run_id]).fetchone()[0]
+    valid = json.loads(db.execute("SELECT metrics FROM epoch_metrics WHERE run_id = ? AND epoch = ?",
+                                  [run_id, best]).fetchone()[0])
+    _, ndcg = _blob(db, run_id, "valid", "NDCG@10")
+    assert float(ndcg.astype(np.float64).mean()) == pytest.approx(valid["NDCG@10"], abs=1e-6)
+    assert _blob(db, run_id, "test", "NDCG@10")[1].size > 0

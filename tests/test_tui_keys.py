@@ -3,12 +3,11 @@ data, so these never skip), and every key listed in the help pressed on every sc
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from textual.widgets import DataTable, Input, Label, Log
 from tui_helpers import demo_workspace, table_rows, text_of, wait_for
 from workbench.store import runs as run_rows
+from workbench.store import open_workspace
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (80, 24)
@@ -221,6 +220,18 @@ async def test_finished_workers_are_reaped_while_the_app_runs(home, tmp_path):
 
         await wait_for(pilot, lambda: all(not _zombie(p) and not _running(p) for p in pids), timeout=60,
                        what="the finished worker reaped (no <defunct>)")
+        # the monitor: the curve shows the monitored metric; m picks another from a list
+        monitor = app.screen
+        assert run_rows.detail(app.ws, run_id)["status"] == "completed"
+        await wait_for(pilot, lambda: getattr(monitor, "shown_metric", None) == "NDCG@10", what="monitored metric")
+        await pilot.press("m")
+        picker = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "Pick" else None)
+        options = picker.query_one("#choices")
+        wanted = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == "HR@10")
+        options.highlighted = wanted
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: monitor.shown_metric == "HR@10", what="picked metric")
+        assert monitor.query_one("#metric-plot").title == "validation HR@10"
 
 
 def _stat_state(pid: int) -> str | None:
@@ -250,43 +261,84 @@ def help_keys() -> list[tuple[str, str]]:
     return keys
 
 
+def distinct_keys() -> list[str]:
+    """Every key the help lists, once (screens share letters: n, o, s, u, x, delete)."""
+    return list(dict.fromkeys(k for _, k in help_keys()))
+
+
+def de_bruijn(k: int) -> list[int]:
+    """A cyclic sequence over 0..k-1 in which every ordered pair (a, b) occurs exactly once as neighbours."""
+    a, seq = [0] * 3, []
+
+    def db(t: int, p: int) -> None:
+        if t > 2:
+            if 2 % p == 0:
+                seq.extend(a[1:p + 1])
+        else:
+            a[t] = a[t - p]
+            db(t + 1, p)
+            for j in range(a[t - p] + 1, k):
+                a[t] = j
+                db(t + 1, t)
+    db(1, 1)
+    return seq
+
+
+async def press_and_recover(app, pilot, mode: str, key: str) -> None:
+    """Press ``key`` on the screen of ``mode``; a modal it opens must close with escape; no exception."""
+    await pilot.press(key)
+    for _ in range(3):
+        if not app.screen.is_modal:
+            break
+        await pilot.press("escape")
+    assert app.return_code is None and app._exception is None, (mode, key)
+    assert not app.screen.is_modal, (mode, key)
+
+
 async def test_every_key_in_the_help_on_every_screen_answers_and_the_app_stays_alive(home, tmp_path):
-    from workbench.tui.screen_list import SCREENS
+    """Each screen gets every key the help lists. The screen keys (w d e r c i p) are pressed on every screen
+    along a de Bruijn cycle, so each (screen, key) pair is one press and each press a switch that must land."""
+    from workbench.tui.screen_list import SCREENS, key_label
     from workbench.tui.screens.help import help_text
 
     demo_workspace(tmp_path / "w.db", runs=2)
     listed = help_text()
-    keys = help_keys()
+    nav = {s.key for s in SCREENS}
+    others = [k for k in distinct_keys() if k not in nav]
+    for key in distinct_keys():
+        assert f"`{key_label(key)}`" in listed or key in ("f1", "shift+tab"), key
+    cycle = de_bruijn(len(SCREENS))
+    assert len(cycle) == len(SCREENS) ** 2
     app = WorkbenchApp(tmp_path / "w.db")
-    timings = []
+    visited: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "runs")
-        for info in SCREENS:
-            for _, key in keys:
-                if app.current_mode != info.mode:
-                    await pilot.press(info.key)
-                await wait_for(pilot, lambda info=info: app.current_mode == info.mode and not app.screen.is_modal,
-                               what=f"back on {info.mode}")
-                app.screen.set_focus(None)
-                before = (app.current_mode, type(app.screen).__name__)
-                started = time.monotonic()
-                await pilot.press(key)
-                # a modal opened by the key (help, palette, dialogs): it must be there and close with escape
-                for _ in range(3):
-                    if not app.screen.is_modal:
-                        break
-                    await pilot.press("escape")
-                assert app.return_code is None and app._exception is None, (info.mode, key)
-                assert not app.screen.is_modal, (info.mode, key, before)
-                timings.append((time.monotonic() - started, info.mode, key))
-        print(sorted(timings)[-8:])
-        for _, key in keys:
-            from workbench.tui.screen_list import key_label
-
-            assert f"`{key_label(key)}`" in listed or key in ("f1", "shift+tab"), key
+        first = SCREENS[cycle[0]]
+        await pilot.press(first.key)
+        await wait_for(pilot, lambda: app.current_mode == first.mode)
+        for i in range(1, len(cycle) + 1):
+            here, there = SCREENS[cycle[i - 1]], SCREENS[cycle[i % len(cycle)]]
+            if here.mode not in visited:  # first visit: every other key the help lists, on this screen
+                visited.add(here.mode)
+                for key in others:
+                    if app.current_mode != here.mode:
+                        await pilot.press(here.key)
+                    await wait_for(pilot, lambda here=here: app.current_mode == here.mode and not app.screen.is_modal,
+                                   what=f"back on {here.mode}")
+                    app.screen.set_focus(None)
+                    await press_and_recover(app, pilot, here.mode, key)
+                if app.current_mode != here.mode:
+                    await pilot.press(here.key)
+                await wait_for(pilot, lambda here=here: app.current_mode == here.mode, what=f"back on {here.mode}")
+            app.screen.set_focus(None)
+            await press_and_recover(app, pilot, here.mode, there.key)
+            await wait_for(pilot, lambda there=there: app.current_mode == there.mode,
+                           what=f"{there.key} on {here.mode} shows {there.mode}")
+            pairs.add((here.mode, there.key))
+    assert len(pairs) == len(SCREENS) ** 2 and visited == {s.mode for s in SCREENS}
     # any job a key launched is cancelled so no worker outlives the test
     from workbench.jobs.queue import list_jobs, request_cancel
-    from workbench.store import open_workspace
 
     with open_workspace(tmp_path / "w.db") as ws:
         for job in list_jobs(ws, include_finished=False):

@@ -68,6 +68,7 @@ def test_import_wizard(snap_compare, empty_ws):
         await pilot.press("n")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ImportWizard" and
                        getattr(pilot.app.screen.focused, "id", None) == "wiz-path")
+        pilot.app.screen.focused.cursor_blink = False  # a blinking cursor would make the picture depend on timing
         await pilot.pause(0.5)
         await pilot.wait_for_scheduled_animations()
 

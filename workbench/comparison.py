@@ -21,8 +21,29 @@ def metric_names(rows: list[dict[str, Any]]) -> list[str]:
     return names
 
 
+PARAM_COLUMNS = ("views", "fusion", "head", "dim", "max_len", "lr", "epochs", "seed")
+
+
+def params_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters a comparison shows, from a run's resolved config."""
+    def kind(entry) -> str:
+        return entry.get("type", "") if isinstance(entry, dict) else str(entry or "")
+
+    model, trainer = config.get("model") or {}, config.get("trainer") or {}
+    return {"views": "+".join(kind(v) for v in config.get("views") or []), "fusion": kind(config.get("fusion")),
+            "head": kind(config.get("head")), "dim": model.get("dim"), "max_len": model.get("max_len"),
+            "lr": trainer.get("lr"), "epochs": trainer.get("epochs"), "seed": trainer.get("seed")}
+
+
+def matches(row: dict[str, Any], text: str) -> bool:
+    """Whether a compare row's name, dataset, status or views contain ``text`` (case-insensitive)."""
+    text = text.strip().lower()
+    hay = " ".join(str(v) for v in (row["name"], row["dataset"], row["status"], row["params"].get("views", "")))
+    return not text or text in hay.lower()
+
+
 def compare_rows(ws) -> list[dict[str, Any]]:
-    """One row per run: id, name, status, dataset, best epoch and every test metric.
+    """One row per run: id, name, status, dataset, best epoch, hyperparameters (``params``) and every test metric.
 
     Runs without test metrics fall back to their best validation metrics (named ``val:NAME``).
     """
@@ -37,7 +58,8 @@ def compare_rows(ws) -> list[dict[str, Any]]:
                 best = next((e for e in ems if e["epoch"] == r["best_epoch"]), ems[-1])
                 metrics = {f"val:{k}": v for k, v in best["metrics"].items()}
         out.append({"id": r["id"], "name": r["name"] or f"run {r['id']}", "status": r["status"],
-                    "dataset": r["dataset"] or "", "best_epoch": r["best_epoch"], "metrics": metrics})
+                    "dataset": r["dataset"] or "", "best_epoch": r["best_epoch"], "metrics": metrics,
+                    "params": params_of(r["config"] or {})})
     return out
 
 
@@ -84,7 +106,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
 def sort_rows(rows: list[dict[str, Any]], key: str, descending: bool = True) -> list[dict[str, Any]]:
     """Sort by a metric name or a plain column (``id``, ``name``, ``status``); missing values last."""
     def value(r):
-        v = r["metrics"].get(key) if key in r["metrics"] else r.get(key)
+        params = r.get("params") or {}
+        v = r["metrics"].get(key) if key in r["metrics"] else params[key] if key in params else r.get(key)
         return (v is None, v if v is not None else 0)
 
     present = [r for r in rows if not value(r)[0]]

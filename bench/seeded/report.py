@@ -23,7 +23,8 @@ def main(path: str) -> None:
         groups = sorted(list_groups(ws, kind="seeds"), key=lambda g: (not g["name"].startswith("ml100k-id "), g["id"]))
         refs = [f"g{g['id']}" for g in groups]
         result = compare(ws, refs, metrics=METRICS)
-        epochs = {g["id"]: [r["best_epoch"] for r in group_runs(ws, g["id"])] for g in groups}
+        epochs = {g["id"]: [r["best_epoch"] for r in group_runs(ws, g["id"]) if r["status"] == "completed"]
+                  for g in groups}
     print("| row | runs | best epochs | test NDCG@10 mean +- 95% CI | test HR@10 mean +- 95% CI | "
           "paired diff NDCG@10 [95% CI] | p (t / Wilcoxon), Holm t | paired diff HR@10 [95% CI] | "
           "p (t / Wilcoxon), Holm t |")

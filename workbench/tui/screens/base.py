@@ -77,9 +77,3 @@ class WorkbenchScreen(Screen):
         if typing_in(self) and action in letter_actions(self.BINDINGS):
             return False  # hidden from the footer: the key types into the field
         return True
-
-    def on_descendant_focus(self, event) -> None:
-        self.refresh_bindings()
-
-    def on_descendant_blur(self, event) -> None:
-        self.refresh_bindings()

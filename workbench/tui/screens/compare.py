@@ -18,6 +18,7 @@ from workbench.tui.widgets.significance import SignificancePanel, metric_for, si
 from workbench.tui.widgets.tables import fill_table
 
 FIXED = ["id", "name", "status", "dataset"]
+TEXT_COLUMNS = ("name", "status", "dataset", "views", "fusion", "head")  # sorted A-Z first, numbers high first
 
 
 class CompareScreen(WorkbenchScreen):
@@ -28,12 +29,15 @@ class CompareScreen(WorkbenchScreen):
         Binding("o", "export('csv')", "CSV"),
         Binding("k", "export('md')", "Markdown"),
         Binding("t", "test_marked", "Test"),
+        Binding("slash", "filter", "Filter"),
+        Binding("minus", "reverse_sort", "Reverse"),
+        Binding("f", "toggle_failed", "Failed"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
-            yield Label("Compare runs: click a header (or s) to sort, space marks runs to overlay, t tests them",
-                        classes="hint")
+            yield Label("Compare runs: click a header (or s) to sort, - reverses, / filters, f shows failed runs, "
+                        "space marks runs to overlay, t tests them", classes="hint", id="compare-hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
                 yield Button("Export CSV (o)", id="csv", compact=True)
@@ -47,6 +51,8 @@ class CompareScreen(WorkbenchScreen):
         self.descending = True
         self.marked: set[int] = set()
         self.rows: list[dict] = []
+        self.filter_text = ""
+        self.show_failed = False  # failed runs are hidden until f
 
     def reload(self) -> None:
         self.rows = comparison.compare_rows(self.ws)
@@ -55,16 +61,39 @@ class CompareScreen(WorkbenchScreen):
 
     @property
     def metric_columns(self) -> list[str]:
-        return comparison.metric_columns(self.rows)
+        return comparison.metric_columns(self.shown_rows)
+
+    @property
+    def columns(self) -> list[str]:
+        return FIXED + list(comparison.PARAM_COLUMNS) + self.metric_columns
+
+    @property
+    def shown_rows(self) -> list[dict]:
+        """The rows after the filter and the failed-runs toggle, in the current sort order."""
+        rows = [r for r in self.rows if (self.show_failed or r["status"] != "failed")
+                and comparison.matches(r, self.filter_text)]
+        return comparison.sort_rows(rows, self.sort_key, self.descending)
 
     def _fill(self) -> None:
         table = self.query_one("#compare-table", DataTable)
+        shown = self.shown_rows
+        metrics = self.metric_columns
         cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
-                for c in FIXED + self.metric_columns]
+                for c in FIXED + list(comparison.PARAM_COLUMNS) + metrics]
         rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + str(r["id"]), r["name"][:20], r["status"],
-                                r["dataset"], *[comparison.cell(r["metrics"].get(m)) for m in self.metric_columns]])
-                for r in comparison.sort_rows(self.rows, self.sort_key, self.descending)]
+                                r["dataset"], *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS],
+                                *[comparison.cell(r["metrics"].get(m)) for m in metrics]])
+                for r in shown]
         fill_table(table, cols, rows)
+        hidden = len(self.rows) - len(shown)
+        notes = []
+        if self.filter_text:
+            notes.append(f"filter {self.filter_text!r}")
+        failed = sum(r["status"] == "failed" for r in self.rows)
+        if failed and not self.show_failed:
+            notes.append(f"{failed} failed hidden (f shows them)")
+        self.query_one("#compare-message", Label).update(
+            f"{len(shown)} of {len(self.rows)} runs" + (f"; {', '.join(notes)}" if hidden or notes else ""))
         self._draw_overlay()
 
     def _draw_overlay(self) -> None:
@@ -78,23 +107,41 @@ class CompareScreen(WorkbenchScreen):
             if name is None:
                 continue
             pts = [(e["epoch"], e["metrics"][name]) for e in ems if name in e["metrics"]]
-            series[f"run {run_id} {name}"] = ([x for x, _ in pts], [y for _, y in pts])
+            run_name = next((r["name"] for r in self.rows if r["id"] == run_id), "")
+            series[f"{run_id} {run_name} {name}"] = ([x for x, _ in pts], [y for _, y in pts])
         self.query_one("#overlay", CurvePlot).set_series(series, title="validation curves of marked runs")
 
     def sort_by(self, key: str) -> None:
         if key == self.sort_key:
             self.descending = not self.descending
         else:
-            self.sort_key, self.descending = key, key not in ("name", "status", "dataset")
+            self.sort_key, self.descending = key, key not in TEXT_COLUMNS
         self._fill()
+
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self._fill()
+
+    def action_toggle_failed(self) -> None:
+        self.show_failed = not self.show_failed
+        self._fill()
+
+    def action_filter(self) -> None:
+        from workbench.tui.widgets.ask import Ask
+
+        def done(text: str | None) -> None:
+            self.filter_text = (text or "").strip()
+            self._fill()
+        self.app.push_screen(Ask("Show runs whose name, dataset, status or views contain (empty: all):",
+                                 self.filter_text), done)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
 
     def action_next_sort(self) -> None:
-        cols = FIXED + self.metric_columns
+        cols = self.columns
         nxt = cols[(cols.index(self.sort_key) + 1) % len(cols)] if self.sort_key in cols else cols[0]
-        self.sort_key, self.descending = nxt, nxt not in ("name", "status", "dataset")
+        self.sort_key, self.descending = nxt, nxt not in TEXT_COLUMNS
         self._fill()
 
     def action_toggle_mark(self) -> None:

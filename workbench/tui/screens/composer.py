@@ -115,12 +115,8 @@ class ComposerScreen(WorkbenchScreen):
                     if name in reg.specs[kind]:
                         yield Label(f"{name} options", classes="hint")
                         yield OptionsForm(f"{section}.{name}", describe(reg.specs[kind][name].options), opts)
-            trainer_cls = ec.trainer_options_cls()
             yield Label("trainer", classes="title")
-            if trainer_cls is not None:
-                yield OptionsForm("trainer", describe(trainer_cls), c.get("trainer") or {}, id="trainer-form")
-            else:
-                yield Label("trainer options come from the engine; defaults are used", classes="hint")
+            yield OptionsForm("trainer", describe(ec.trainer_options_cls()), c.get("trainer") or {}, id="trainer-form")
 
     def _initial_config(self) -> dict[str, Any]:
         name = getattr(self.app, "initial_experiment", None)

@@ -27,6 +27,16 @@ REAP_EVERY_S = 5.0
 RUN_COLUMNS = ["id", "name", "status", "done"]
 
 
+def wrapped(line: str, width: int) -> list[str]:
+    """A log line cut into pieces of at most ``width`` characters (continuations indented), so nothing is
+    hidden past the right edge."""
+    if len(line) <= width:
+        return [line]
+    import textwrap
+
+    return textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=True, drop_whitespace=False) or [line]
+
+
 def error_summary(error: str | None) -> str:
     """The last meaningful line of a stored traceback (the exception and its message), cut to 120 chars."""
     lines = [line.strip() for line in (error or "").strip().splitlines() if line.strip()]
@@ -257,14 +267,16 @@ class RunsScreen(WorkbenchScreen):
     def _fill_log(self, run_id: int, run: dict) -> None:
         events = run_rows.events(self.ws, run_id, self._log_after)
         log = self.query_one("#run-log", Log)
+        width = max(40, (log.size.width or self.size.width or 80) - 2)
         for e in events:
             self._log_after = e["id"]
             stamp = time.strftime("%H:%M:%S", time.localtime(e["ts"]))
-            log.write_line(f"{stamp} {e['kind']}: {e['message']}")
+            log.write_lines(wrapped(f"{stamp} {e['kind']}: {e['message']}", width))
         if run["status"] == "failed" and run.get("error") and not self._error_shown:
             self._error_shown = True
             log.write_line("-- the run failed; its stored error:")
-            log.write_lines(str(run["error"]).rstrip().splitlines())
+            for line in str(run["error"]).rstrip().splitlines():
+                log.write_lines(wrapped(line, width))
 
     # ------------------------------------------------------------ actions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -288,13 +300,22 @@ class RunsScreen(WorkbenchScreen):
         self.query_one("#run-message", Label).update(text)
 
     def action_next_metric(self) -> None:
+        """Choose the validation metric of the curve from a list (the run's monitored metric by default)."""
+        from workbench.tui.widgets.pick import Pick
+
         names = metric_names(getattr(self, "_epoch_rows", []))
         if not names:
             self._message("no validation metrics yet")
             return
-        current = getattr(self, "shown_metric", None)
-        self._metric = names[(names.index(current) + 1) % len(names)] if current in names else names[0]
-        self._draw_curves()
+
+        def done(name: str | None) -> None:
+            if name:
+                self._metric = name
+                self._draw_curves()
+        monitored = getattr(self, "_monitor_metric", None)
+        self.app.push_screen(Pick("Validation metric to plot:",
+                                  [(n, n + ("  (monitored)" if n == monitored else "")) for n in names],
+                                  getattr(self, "shown_metric", None)), done)
 
     def action_cancel_run(self) -> None:
         from workbench.jobs.queue import JobError, latest_job_for_run, request_cancel
