@@ -33,6 +33,23 @@ def storage_url(ws_path: str | Path) -> str:
     return f"sqlite:///{folder / STORAGE_FILE}"
 
 
+def open_storage(ws_path: str | Path):
+    """Optuna's RDB storage for the workspace. Creating it runs Optuna's schema migrations, which
+    fail when two processes do it at once (a background study and a `studies show` poll, or two
+    studies starting together): an exclusive lock on a file beside the database serialises that."""
+    import fcntl
+
+    import optuna
+    url = storage_url(ws_path)
+    lock_path = Path(url.removeprefix("sqlite:///") + ".lock")
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def study_name(group_id: int) -> str:
     return f"workbench-g{group_id}"
 
@@ -71,6 +88,10 @@ def create_study(ws, config: dict, params: list[Param], *, trials: int, pruner: 
     group_id = create_group(ws, "tune", f"tune {label}", spec, status="queued")
     spec["study"] = study_name(group_id)
     update_spec(ws, group_id, spec)
+    import optuna    # the study exists in Optuna's storage before any worker or reader opens it
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.create_study(study_name=spec["study"], storage=open_storage(ws.path), direction="maximize",
+                        load_if_exists=True)
     return group_id
 
 
@@ -144,9 +165,6 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
     spec = group["spec"]
     params = [Param.from_dict(d) for d in spec["space"]]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=spec["study"], storage=storage_url(ws_path), direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=spec["seed"]),
-                                pruner=make_pruner(spec["pruner"], spec["epochs"]), load_if_exists=True)
 
     def cancelled() -> bool:
         with open_workspace(ws_path) as w:
@@ -191,6 +209,9 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
 
     status, error = "completed", None
     try:
+        study = optuna.create_study(study_name=spec["study"], storage=open_storage(ws_path), direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=spec["seed"]),
+                                    pruner=make_pruner(spec["pruner"], spec["epochs"]), load_if_exists=True)
         done = len([t for t in study.trials if t.state.is_finished()])
         remaining = max(0, spec["trials"] - done)
         if remaining:
@@ -228,7 +249,7 @@ def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
     spec = group["spec"]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=spec["study"], storage=storage_url(ws.path))
+        study = optuna.load_study(study_name=spec["study"], storage=open_storage(ws.path))
         trials = study.get_trials(deepcopy=False)
     except KeyError:      # created but no trial started yet
         study, trials = None, []
