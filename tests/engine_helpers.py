@@ -40,6 +40,15 @@ def demo_dataset(tmp_path_factory, whole_seconds: bool = False):
         return load_dataset(ws, DATASET)
 
 
+def tiny_gru_toml(*, name: str = "tiny", dim: int = 16, max_len: int = 20, epochs: int = 2,
+                  evaluators: tuple[str, ...] = ("ranking",), trainer_lines: str = 'device = "cpu"') -> str:
+    """A small GRU + softmax-CE experiment file on the demo dataset, for CLI tests."""
+    evals = "".join(f'[[evaluators]]\ntype = "{e}"\nks = [10]\n' for e in evaluators)
+    return (f'name = "{name}"\ndataset = "{DATASET}"\n[model]\ndim = {dim}\nmax_len = {max_len}\n'
+            f'[[views]]\ntype = "gru"\n[head]\ntype = "softmax_ce"\n{evals}'
+            f'[trainer]\nepochs = {epochs}\nbatch_size = 256\nlr = 5e-3\n{trainer_lines}\n')
+
+
 def copy_workspace(src: Path, dest_dir: Path) -> Path:
     dest = dest_dir / "ws.db"
     shutil.copy(src, dest)

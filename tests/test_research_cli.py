@@ -9,29 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-TOML = """
-name = "tiny"
-dataset = "demo"
-[model]
-dim = 16
-max_len = 20
-[[views]]
-type = "gru"
-[head]
-type = "softmax_ce"
-[[evaluators]]
-type = "ranking"
-ks = [10]
-[[evaluators]]
-type = "novelty"
-ks = [10]
-[trainer]
-epochs = 2
-batch_size = 256
-lr = 5e-3
-device = "cpu"
-seed = 5
-"""
+from engine_helpers import tiny_gru_toml
+
+TOML = tiny_gru_toml(evaluators=("ranking", "novelty"), trainer_lines='device = "cpu"\nseed = 5')
 
 
 def _blob(db, run_id, split, metric):

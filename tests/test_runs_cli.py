@@ -6,26 +6,9 @@ import json
 
 import pytest
 
-from engine_helpers import DATASET, copy_workspace, demo_workspace
+from engine_helpers import DATASET, copy_workspace, demo_workspace, tiny_gru_toml
 
-TOML = """
-name = "cli-tiny"
-dataset = "demo"
-[model]
-dim = 16
-max_len = 30
-[[views]]
-type = "gru"
-[head]
-type = "softmax_ce"
-[[evaluators]]
-type = "ranking"
-ks = [10]
-[trainer]
-epochs = 5
-batch_size = 256
-lr = 5e-3
-"""
+TOML = tiny_gru_toml(name="cli-tiny", max_len=30, epochs=5, trainer_lines="")
 
 
 @pytest.fixture(scope="module")

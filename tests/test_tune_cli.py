@@ -9,25 +9,9 @@ import time
 
 import pytest
 
-TOML = """
-name = "tiny"
-dataset = "demo"
-[model]
-dim = 8
-max_len = 20
-[[views]]
-type = "gru"
-[head]
-type = "softmax_ce"
-[[evaluators]]
-type = "ranking"
-ks = [10]
-[trainer]
-epochs = 2
-batch_size = 256
-lr = 5e-3
-device = "cpu"
-"""
+from engine_helpers import tiny_gru_toml
+
+TOML = tiny_gru_toml(dim=8)
 
 
 @pytest.fixture(scope="module")
