@@ -99,9 +99,8 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background, npr
         run_id = create_run(ws, raw, dataset=dataset, device=device, name=name)
         nproc = run_config(ws, run_id)[1].trainer.nproc
         if background:
-            from workbench.jobs.launcher import submit
-            job_device = device or str((raw.get("trainer") or {}).get("device") or "auto")
-            job_id = submit(ws, run_id, job_device)
+            from workbench.jobs.launcher import job_device, submit
+            job_id = submit(ws, run_id, job_device(raw, device))
     except ConfigError as e:
         fail(f"{experiment}: {e}")
     finally:

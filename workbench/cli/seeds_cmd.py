@@ -17,9 +17,8 @@ def run_seed_group(ctx, experiment: str, raw: dict, n: int, *, dataset: str | No
         group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
         jobs = []
         if background:
-            from workbench.jobs.launcher import submit
-            job_device = device or str((raw.get("trainer") or {}).get("device") or "auto")
-            jobs = [submit(ws, run_id, job_device, start=i == len(run_ids) - 1) for i, run_id in enumerate(run_ids)]
+            from workbench.jobs.launcher import job_device, submit
+            jobs = [submit(ws, run_id, job_device(raw, device), start=i == len(run_ids) - 1) for i, run_id in enumerate(run_ids)]
     except ConfigError as e:
         fail(f"{experiment}: {e}")
     finally:

@@ -60,6 +60,11 @@ def start_worker(ws_path: Path, device: str = "auto") -> subprocess.Popen:
     return proc
 
 
+def job_device(config: dict, override: str | None = None) -> str:
+    """The device a job for an experiment ``config`` queues on: ``override``, else its ``trainer.device``, else auto."""
+    return override or str((config.get("trainer") or {}).get("device") or "auto")
+
+
 def submit(ws, run_id: int, device: str | None = None, *, resume: bool = False, start: bool = True) -> int:
     """Queue ``run_id`` (on ``device``, default: the run's own device or ``auto``) and start a worker.
 

@@ -289,7 +289,8 @@ class ComposerScreen(WorkbenchScreen):
             return
         experiments.save(self.ws, config["name"], config)
         self._say("launching...")
-        self._launch(config, str((config.get("trainer") or {}).get("device") or "auto"))
+        from workbench.jobs.launcher import job_device
+        self._launch(config, job_device(config))
 
     @work(thread=True, exclusive=True, group="launch")
     def _launch(self, config: dict[str, Any], device: str) -> None:
