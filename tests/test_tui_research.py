@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, Label
 
-from tui_helpers import demo_workspace, table_rows, text_of, tiny_config, wait_for
+from tui_helpers import demo_workspace, isolated_home, table_rows, text_of, tiny_config, wait_for
 from workbench.store import open_workspace
 from workbench.tui.app import WorkbenchApp
 
@@ -15,10 +15,7 @@ SIZE = (120, 36)
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
+    return isolated_home(tmp_path, monkeypatch)
 
 
 async def _composer_with(app, pilot, config: dict, seeds: str):
@@ -46,6 +43,27 @@ async def test_a_bad_seeds_value_launches_nothing(home, tmp_path):
     with open_workspace(tmp_path / "w.db") as ws:
         assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
         assert ws.db.execute("SELECT COUNT(*) FROM run_groups").fetchone()[0] == 0
+
+
+def test_run_seeds_background_queues_the_group_the_composer_launches(home, tmp_path, run_workbench):
+    """`workbench run EXP --seeds 2 --background` and the composer share engine.seeds.queue_seed_group."""
+    import json
+
+    from engine_helpers import tiny_gru_toml
+    from workbench.jobs.queue import list_jobs, request_cancel
+    from workbench.store.run_groups import group_runs
+
+    demo_workspace(tmp_path / "w.db")
+    (tmp_path / "exp.toml").write_text(tiny_gru_toml(dim=8, epochs=1))
+    out = json.loads(run_workbench("-w", tmp_path / "w.db", "run", tmp_path / "exp.toml", "--seeds", "2",
+                                   "--background", "--json", check=True).stdout)
+    with open_workspace(tmp_path / "w.db") as ws:
+        assert [r["id"] for r in group_runs(ws, out["group_id"])] == out["run_ids"]
+        jobs = list_jobs(ws, include_finished=True)
+        assert sorted(j["id"] for j in jobs) == sorted(out["job_ids"])
+        assert sorted(j["run_id"] for j in jobs) == out["run_ids"]
+        for job in list_jobs(ws, include_finished=False):  # no worker outlives the test
+            request_cancel(ws, job["id"])
 
 
 async def test_three_seeds_from_the_composer_are_one_group_summarised_on_runs_and_compared_as_groups(home, tmp_path):
