@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from integrity_helpers import CLI, CSV_MAP, cli, one_line_error, tiny_experiment, write_experiment, write_ratings
+from integrity_helpers import CLI, cli, one_line_error, ratings_workspace, tiny_experiment, write_experiment
 from job_helpers import cancel_job_and_wait, job_row, run_row, wait_until
 from workbench.engine.checkpoint import checkpoint_path
 from workbench.engine.runner import create_run, execute_run
@@ -26,13 +26,7 @@ from workbench.store import leases, open_workspace
 
 @pytest.fixture
 def ws_path(tmp_path) -> Path:
-    from workbench.data.importer import import_path
-
-    data = write_ratings(tmp_path / "r.csv", users=150, items=60, per_user=16)
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_path(ws, data, name="r", fmt="csv", reader_options={"map": CSV_MAP})
-    return path
+    return ratings_workspace(tmp_path, users=150, items=60, per_user=16)
 
 
 def new_run(ws_path, epochs: int, **trainer) -> int:
