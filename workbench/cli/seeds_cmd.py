@@ -9,16 +9,15 @@ from workbench.cli.common import echo_json, fail, open_ws
 
 def run_seed_group(ctx, experiment: str, raw: dict, n: int, *, dataset: str | None, device: str | None,
                    name: str | None, as_json: bool, background: bool) -> None:
-    from workbench.engine.seeds import create_seed_group
+    from workbench.engine.seeds import create_seed_group, queue_seed_group
     from workbench.options import ConfigError
     ws = open_ws(ctx)
     ws_path = ws.path
     try:
-        group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
-        jobs = []
         if background:
-            from workbench.jobs.launcher import job_device, submit
-            jobs = [submit(ws, run_id, job_device(raw, device), start=i == len(run_ids) - 1) for i, run_id in enumerate(run_ids)]
+            group_id, run_ids, jobs = queue_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
+        else:
+            group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
     except ConfigError as e:
         fail(f"{experiment}: {e}")
     finally:
