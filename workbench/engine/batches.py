@@ -45,17 +45,19 @@ class SequenceTensors:
     def __len__(self) -> int:
         return self.items.shape[0]
 
-    def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
-        """Rows ``index`` as a batch; ``trim``: without the leading columns that are padding in every
-        row (the batch is as wide as its longest sequence; the latest event stays at the last column)."""
+    def batch(self, index: torch.Tensor | None, trim: bool = False) -> SeqBatch:
+        """Rows ``index`` (None: every row) as a batch; ``trim``: without the leading columns that are
+        padding in every row (the batch is as wide as its longest sequence; the latest event stays
+        at the last column)."""
         L = self.items.shape[1]
-        cols = slice(L - max(1, int(self.lengths[index].max())), L) if trim else slice(None)
+        lengths = self.lengths if index is None else self.lengths[index]
+        cols = slice(L - max(1, int(lengths.max())), L) if trim and len(lengths) else slice(None)
 
         def rows(x: torch.Tensor) -> torch.Tensor:
-            return x[index, cols]
-        return SeqBatch(rows(self.items), rows(self.targets), self.users[index], rows(self.timestamps),
-                        rows(self.target_timestamps), rows(self.actions), rows(self.target_actions),
-                        rows(self.target_values) if self.target_values is not None else None)
+            return x[:, cols].contiguous() if index is None else x[index, cols]
+        return SeqBatch(rows(self.items), rows(self.targets), self.users if index is None else self.users[index],
+                        rows(self.timestamps), rows(self.target_timestamps), rows(self.actions),
+                        rows(self.target_actions), rows(self.target_values) if self.target_values is not None else None)
 
     @property
     def num_targets(self) -> int:
@@ -108,7 +110,7 @@ class TrainingWindows:
 
     def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
         """Rows ``index`` as a batch, as :meth:`SequenceTensors.batch`."""
-        return self.rows(index).batch(torch.arange(len(index)), trim)
+        return self.rows(index).batch(None, trim)
 
     def tensors(self) -> SequenceTensors:
         """Every row at once (O(rows x L) memory: for inspection, not for the training loop)."""
