@@ -127,10 +127,11 @@ def bench_transfer(a) -> None:
                        "split": {"kind": "loo", "train_users": share, "train_users_seed": seed},
                        "trainer": trainer(seed, a.epochs, a.patience)}
                 if start in ("init_from", "init_from_text"):     # unmatched films: fresh rows / rebuilt from text
-                    cfg["init_from"] = {"run": source, "items": "title",
+                    cfg["init_from"] = {"run": source, "items": "title", "neighbours": a.neighbours,
                                         "unmatched": "text" if start == "init_from_text" else "fresh"}
-                rows.append(run(ws, cfg, f"transfer {start} {share}", {"start": start, "share": share, "seed": seed,
-                                                                        "source_run": source}))
+                label = f"transfer {start} {share}" + (f" k{a.neighbours}" if start == "init_from_text" else "")
+                rows.append(run(ws, cfg, label, {"start": start, "share": share, "seed": seed, "source_run": source,
+                                                 **({"neighbours": a.neighbours} if start == "init_from_text" else {})}))
     table(rows, ("share", "start"))
 
 
@@ -149,6 +150,7 @@ def main() -> None:
     t.add_argument("--pretrain-epochs", type=int, default=8)
     t.add_argument("--shares", default="0.05,0.2,1.0")
     t.add_argument("--source-run", type=int, default=0, help="reuse a stored ML-1M run instead of pretraining")
+    t.add_argument("--neighbours", type=int, default=5, help="init_from_text: init_from.neighbours")
     t.add_argument("--starts", default="scratch,init_from",
                    help="comma-separated: scratch, init_from (unmatched films fresh), init_from_text (rebuilt from text)")
     a = p.parse_args()

@@ -19,6 +19,14 @@ def run_source(ws, run_id: int) -> dict:
     return row
 
 
+def warm_start_sources(ws) -> list[dict]:
+    """Runs ``init_from`` can start from, newest first: those with a recorded best checkpoint whose dataset is
+    still in the workspace (id, name, status, dataset)."""
+    return [dict(r) for r in ws.db.query(
+        "SELECT r.id, r.name, r.status, d.name AS dataset FROM runs r JOIN datasets d ON d.id = r.dataset_id "
+        "WHERE EXISTS (SELECT 1 FROM checkpoints c WHERE c.run_id = r.id AND c.is_best = 1) ORDER BY r.id DESC")]
+
+
 def item_catalogue(ws, dataset: str) -> tuple[list[str], list[str]]:
     """(raw ids, titles) of dataset ``dataset``, each a list of length N+1 indexed by internal id (0 empty)."""
     meta = list(ws.db.query("SELECT id, n_items FROM datasets WHERE name = ?", [dataset]))

@@ -44,7 +44,12 @@ def coerce(text: str, type_name: str, key: str) -> Any:
             return int(s)
         if base == "float":
             return float(s)
-        if base.startswith("list") or base in ("dict", "list"):
+        if base == "dict":
+            value = json.loads(s)
+            if not isinstance(value, dict):
+                raise ValueError(s)
+            return value
+        if base.startswith("list") or base == "list":
             if not s.startswith("["):
                 return [coerce(part, base[5:-1] if base.startswith("list[") else "str", key)
                         for part in s.split(",") if part.strip()]
