@@ -131,7 +131,10 @@ def _item_rows(did: int, raw: RawDataset, p: Processed):
     info = raw.item_info
     for k in range(1, p.n_items + 1):
         rid = p.item_raw[k]
-        d = info.get(rid) or {}
+        d = info.get(rid)
+        if not d:          # no side information (most items of a plain log): no JSON encoding per row
+            yield (did, k, rid, "", "", "[]", "{}")
+            continue
         cats = list(d.get("categories") or [])
         yield (did, k, rid, d.get("title") or "", d.get("text") or d.get("title") or "",
                json.dumps(cats, ensure_ascii=False), json.dumps(d.get("extra") or {}, ensure_ascii=False))
@@ -141,7 +144,8 @@ def _user_rows(did: int, raw: RawDataset, p: Processed):
     info = raw.user_info
     for k in range(1, p.n_users + 1):
         rid = p.user_raw[k]
-        yield (did, k, rid, json.dumps(info.get(rid) or {}, ensure_ascii=False))
+        d = info.get(rid)
+        yield (did, k, rid, json.dumps(d, ensure_ascii=False) if d else "{}")
 
 
 INSERT_CHUNK = 100_000
