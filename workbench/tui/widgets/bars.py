@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
+from workbench.tui.widgets._plot import TitledPlot
 
 
-class BarPlot(PlotextPlot):
+class BarPlot(TitledPlot):
     def __init__(self, title: str = "", *, id: str | None = None):
-        super().__init__(id=id)
-        self.title = title
+        super().__init__(title, id=id)
         self._data: tuple | None = None
 
     def show_bars(self, labels: list, values: list, *, xlabel: str = "", ylabel: str = "",
@@ -16,15 +15,8 @@ class BarPlot(PlotextPlot):
         self._data = (list(labels), list(values), xlabel, ylabel, log_y, line)
         self._draw()
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._draw()
-
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.title if self._data else f"{self.title} (no data)")
+        plt = self._blank(self.title if self._data else f"{self.title} (no data)")
         if not self._data:
             self.refresh()
             return

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
+from workbench.tui.widgets._plot import TitledPlot
 
 
-class CurvePlot(PlotextPlot):
+class CurvePlot(TitledPlot):
     def __init__(self, title: str = "", *, id: str | None = None):
-        super().__init__(id=id)
-        self.title = title
+        super().__init__(title, id=id)
         self._series: dict[str, tuple[list[float], list[float]]] = {}
         self._xlabel = "epoch"
 
@@ -23,18 +22,9 @@ class CurvePlot(PlotextPlot):
             self.title = title
         self._draw()
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._draw()
-
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.title)
+        plt = self._blank(self.title if self._series else f"{self.title} (no data yet)")
         plt.xlabel(self._xlabel)
-        if not self._series:
-            plt.title(f"{self.title} (no data yet)")
         for name, (xs, ys) in self._series.items():
             plt.plot(xs, ys, label=name, marker="braille")
         self.refresh()
