@@ -39,10 +39,13 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
                "compose views, fusion, head, evaluators, trainer from the installed plugins; load picks from a list", in_footer=True),
     ScreenInfo("runs", "r", "Runs", "workbench.tui.screens.runs:RunsScreen",
-               "live monitor: progress and ETA, loss and validation curves, epochs table, log; a failed run shows its error",
+               "live monitor: progress and ETA, loss and validation curves (smoothing, epoch zoom, pinned runs "
+               "overlaid and named in the legend), epochs table, log; a failed run shows its error",
                in_footer=True),
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
-               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
+               "runs side by side with one metric set (test, or validation at the best epoch), sortable by any "
+               "column (pick it, or click a header); timing columns and failed runs hidden until asked; "
+               "marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations with per-view scores and weights"),

@@ -1,5 +1,10 @@
 """Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export,
-and a paired significance test of the marked runs (t)."""
+and a paired significance test of the marked runs (t).
+
+Like MLflow's compare view: one metric set for every row, the test metrics or the validation metrics at each
+run's best epoch (``v`` switches, the header says which); ``s`` picks the sort column from a list, ``-``
+reverses it; timing and user-count columns (``h``) and failed runs (``f``) are hidden until asked for.
+"""
 
 from __future__ import annotations
 
@@ -25,19 +30,23 @@ class CompareScreen(WorkbenchScreen):
     MODE = "compare"
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark"),
-        Binding("s", "next_sort", "Sort"),
+        Binding("s", "pick_sort", "Sort by"),
         Binding("o", "export('csv')", "CSV"),
         Binding("k", "export('md')", "Markdown"),
         Binding("t", "test_marked", "Test"),
         Binding("slash", "filter", "Filter"),
         Binding("minus", "reverse_sort", "Reverse"),
         Binding("f", "toggle_failed", "Failed"),
+        Binding("v", "toggle_metric_set", "Test/Val"),
+        Binding("h", "toggle_timings", "Timings"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
-            yield Label("Compare runs: click a header (or s) to sort, - reverses, / filters, f shows failed runs, "
-                        "space marks runs to overlay, t tests them", classes="hint", id="compare-hint")
+            yield Label("", id="compare-set")
+            yield Label("Compare runs: s picks the sort column (or click a header), - reverses, / filters, "
+                        "f failed runs, h timings, space marks runs to overlay, t tests them",
+                        classes="hint", id="compare-hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
                 yield Button("Export CSV (o)", id="csv", compact=True)
@@ -53,15 +62,17 @@ class CompareScreen(WorkbenchScreen):
         self.rows: list[dict] = []
         self.filter_text = ""
         self.show_failed = False  # failed runs are hidden until f
+        self.metric_set = "test"  # or "val": the validation metrics at each run's best epoch (v)
+        self.show_timings = False  # timing and user-count columns are hidden until h
 
     def reload(self) -> None:
-        self.rows = comparison.compare_rows(self.ws)
+        self.rows = comparison.compare_rows(self.ws, self.metric_set)
         self.marked &= {r["id"] for r in self.rows}
         self._fill()
 
     @property
     def metric_columns(self) -> list[str]:
-        return comparison.metric_columns(self.shown_rows)
+        return comparison.metric_columns(self.shown_rows, auxiliary=self.show_timings)
 
     @property
     def columns(self) -> list[str]:
@@ -92,8 +103,15 @@ class CompareScreen(WorkbenchScreen):
         failed = sum(r["status"] == "failed" for r in self.rows)
         if failed and not self.show_failed:
             notes.append(f"{failed} failed hidden (f shows them)")
+        if not self.show_timings:
+            timings = len(comparison.metric_columns(shown)) - len(metrics)
+            if timings:
+                notes.append(f"{timings} timing columns hidden (h)")
         self.query_one("#compare-message", Label).update(
             f"{len(shown)} of {len(self.rows)} runs" + (f"; {', '.join(notes)}" if hidden or notes else ""))
+        other = "validation" if self.metric_set == "test" else "test"
+        self.query_one("#compare-set", Label).update(
+            f"[b]metrics: {comparison.METRIC_SETS[self.metric_set]}[/b]  (v shows the {other} metrics)")
         self._draw_overlay()
 
     def _draw_overlay(self) -> None:
@@ -138,10 +156,27 @@ class CompareScreen(WorkbenchScreen):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
 
-    def action_next_sort(self) -> None:
-        cols = self.columns
-        nxt = cols[(cols.index(self.sort_key) + 1) % len(cols)] if self.sort_key in cols else cols[0]
-        self.sort_key, self.descending = nxt, nxt not in TEXT_COLUMNS
+    def action_pick_sort(self) -> None:
+        """Choose the sort column from a list of every column shown (the current one highlighted)."""
+        from workbench.tui.widgets.pick import Pick
+
+        def done(column: str | None) -> None:
+            if column:
+                self.sort_key, self.descending = column, column not in TEXT_COLUMNS
+                self._fill()
+        self.app.push_screen(Pick("Sort the runs by (numbers high first, text A-Z; - reverses):",
+                                  [(c, c) for c in self.columns], self.sort_key), done)
+
+    def action_toggle_metric_set(self) -> None:
+        """Show the test metrics, or the validation metrics at each run's best epoch, for every run."""
+        self.metric_set = "val" if self.metric_set == "test" else "test"
+        if self.sort_key not in FIXED and self.sort_key not in comparison.PARAM_COLUMNS:
+            self.sort_key = comparison.switched_metric(self.sort_key, self.metric_set)
+        self.rows = comparison.with_metric_set(self.rows, self.metric_set)
+        self._fill()
+
+    def action_toggle_timings(self) -> None:
+        self.show_timings = not self.show_timings
         self._fill()
 
     def action_toggle_mark(self) -> None:
