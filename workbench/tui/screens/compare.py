@@ -76,7 +76,8 @@ class CompareScreen(WorkbenchScreen):
 
     @property
     def columns(self) -> list[str]:
-        return FIXED + list(comparison.PARAM_COLUMNS) + self.metric_columns
+        """The table's columns: the run, its metrics (visible without scrolling), then its hyperparameters."""
+        return FIXED + self.metric_columns + list(comparison.PARAM_COLUMNS)
 
     @property
     def shown_rows(self) -> list[dict]:
@@ -90,10 +91,10 @@ class CompareScreen(WorkbenchScreen):
         shown = self.shown_rows
         metrics = self.metric_columns
         cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
-                for c in FIXED + list(comparison.PARAM_COLUMNS) + metrics]
+                for c in FIXED + metrics + list(comparison.PARAM_COLUMNS)]
         rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + str(r["id"]), r["name"][:20], r["status"],
-                                r["dataset"], *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS],
-                                *[comparison.cell(r["metrics"].get(m)) for m in metrics]])
+                                r["dataset"], *[comparison.cell(r["metrics"].get(m)) for m in metrics],
+                                *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS]])
                 for r in shown]
         fill_table(table, cols, rows)
         hidden = len(self.rows) - len(shown)
@@ -157,7 +158,7 @@ class CompareScreen(WorkbenchScreen):
         self.sort_by(str(event.column_key.value))
 
     def action_pick_sort(self) -> None:
-        """Choose the sort column from a list of every column shown (the current one highlighted)."""
+        """Choose the sort column from a list of every column shown, metrics first (the current one highlighted)."""
         from workbench.tui.widgets.pick import Pick
 
         def done(column: str | None) -> None:
@@ -165,7 +166,8 @@ class CompareScreen(WorkbenchScreen):
                 self.sort_key, self.descending = column, column not in TEXT_COLUMNS
                 self._fill()
         self.app.push_screen(Pick("Sort the runs by (numbers high first, text A-Z; - reverses):",
-                                  [(c, c) for c in self.columns], self.sort_key), done)
+                                  [(c, c) for c in self.metric_columns + FIXED + list(comparison.PARAM_COLUMNS)],
+                                  self.sort_key), done)
 
     def action_toggle_metric_set(self) -> None:
         """Show the test metrics, or the validation metrics at each run's best epoch, for every run."""

@@ -30,6 +30,7 @@ from workbench.tui.widgets.tables import fill_table
 POLL_S = 0.5
 REAP_EVERY_S = 5.0
 RUN_COLUMNS = ["id", "name", "status", "done"]
+ZOOM_KEYS = Binding.Group("Zoom", compact=True)  # one footer entry for + - [ ] 0
 
 
 def wrapped(line: str, width: int) -> list[str]:
@@ -82,11 +83,11 @@ class RunsScreen(WorkbenchScreen):
         Binding("u", "resume_run", "Resume"),
         Binding("m", "next_metric", "Metric"),
         Binding("s", "next_smoothing", "Smooth"),
-        Binding("plus,equals_sign", "zoom(1)", "Zoom in"),
-        Binding("minus", "zoom(-1)", "Zoom out"),
-        Binding("left_square_bracket", "pan(-1)", "Pan left"),
-        Binding("right_square_bracket", "pan(1)", "Pan right"),
-        Binding("0", "all_epochs", "All epochs"),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", group=ZOOM_KEYS),
+        Binding("minus", "zoom(-1)", "Zoom out", group=ZOOM_KEYS),
+        Binding("left_square_bracket", "pan(-1)", "Pan left", group=ZOOM_KEYS),
+        Binding("right_square_bracket", "pan(1)", "Pan right", group=ZOOM_KEYS),
+        Binding("0", "all_epochs", "All epochs", group=ZOOM_KEYS),
         Binding("space", "toggle_pin", "Pin run"),
     ]
 
@@ -107,6 +108,7 @@ class RunsScreen(WorkbenchScreen):
                     yield Button("Metric (m)", id="metric", compact=True)
                 with TabbedContent(id="run-tabs"):
                     with TabPane("Curves", id="tab-curves"):
+                        yield Label("", id="curve-view", classes="hint")
                         with Horizontal():
                             yield CurvePlot("train loss", id="loss-plot")
                             yield CurvePlot("validation", id="metric-plot")
@@ -320,16 +322,19 @@ class RunsScreen(WorkbenchScreen):
         full = self._epoch_extent()
         if full is not None and not self.window.whole and not (full[0] <= self.window.lo < self.window.hi <= full[1]):
             self.window = XWindow()  # another run with fewer epochs: show all of it
-        view = self._view_label()
-        loss_plot.set_series(loss, title="train loss" + view, smoothing=self.smoothing, window=self.window)
-        metric_plot.set_series(series, title=(f"validation {metric}" if metric else "validation") + view,
+        self.query_one("#curve-view", Label).update(self._view_label(full, self.pinned))
+        loss_plot.set_series(loss, title="train loss", smoothing=self.smoothing, window=self.window)
+        metric_plot.set_series(series, title=f"validation {metric}" if metric else "validation",
                                smoothing=self.smoothing, window=self.window)
 
-    def _view_label(self) -> str:
-        """``(smoothing 0.6, epochs 3-6)`` for the chart titles; empty for the plain view."""
-        parts = ([f"smoothing {self.smoothing:g}"] if self.smoothing else []) + \
-            ([self.window.label()] if not self.window.whole else [])
-        return f" ({', '.join(parts)})" if parts else ""
+    def _view_label(self, full: tuple[float, float] | None, pinned: list[int]) -> str:
+        """The line above the charts: the smoothing, the shown epochs and the pinned runs, or the keys for them.
+        (Not in the chart titles: plotext drops a title wider than its chart, ~23 columns at 80x24.)"""
+        parts = [f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing (s)"]
+        parts.append(f"{self.window.label()} of {full[0]:g}-{full[1]:g}" if not self.window.whole and full
+                     else "all epochs (+ zooms)")
+        parts.append("pinned " + ", ".join(map(str, pinned)) if pinned else "no pins (space)")
+        return " · ".join(parts)
 
     def _epoch_extent(self) -> tuple[float, float] | None:
         """The epochs the curves span (over every shown run), None before the first epoch."""
@@ -355,7 +360,7 @@ class RunsScreen(WorkbenchScreen):
     def action_next_smoothing(self) -> None:
         """Step the curves' smoothing 0 -> 0.6 -> 0.9 -> 0 (TensorBoard's debiased EMA)."""
         self.smoothing = next_smoothing(self.smoothing)
-        self._message(f"smoothing {self.smoothing:g}" + (" (raw points dim)" if self.smoothing else " (off)"))
+        self._message("")
         self._draw_curves()
 
     def action_zoom(self, direction: int) -> None:
@@ -365,7 +370,7 @@ class RunsScreen(WorkbenchScreen):
             self._message("no epochs to zoom into yet")
             return
         self.window = self.window.zoomed_in(full) if direction > 0 else self.window.zoomed_out(full)
-        self._message(self.window.label() or "all epochs")
+        self._message("")
         self._draw_curves()
 
     def action_pan(self, direction: int) -> None:
@@ -375,12 +380,12 @@ class RunsScreen(WorkbenchScreen):
             self._message("zoom in first (+), then [ and ] move along the epochs")
             return
         self.window = self.window.panned(direction, full)
-        self._message(self.window.label())
+        self._message("")
         self._draw_curves()
 
     def action_all_epochs(self) -> None:
         self.window = XWindow()
-        self._message("all epochs")
+        self._message("")
         self._draw_curves()
 
     def action_toggle_pin(self) -> None:
