@@ -1,21 +1,32 @@
 """Reliability under random kills and bad input (issue 15): nothing lost, resumes exact, errors clean.
 
-    .venv/bin/python bench/reliability.py --worker-kills 10 --foreground-kills 10
+    nice -n 10 .venv/bin/python bench/reliability.py --worker-kills 54 --foreground-kills 54 --seed 1
 
-On generated data in a temporary workspace (no ../shared needed):
+On generated data in a temporary workspace (no ../shared needed), against one uninterrupted
+reference run of the same tiny experiment (``workbench run`` in a subprocess):
 
-1. worker kills: a run is trained by a real background worker (``launcher.submit``), SIGKILLed at a
-   random moment (any phase: data loading, steps, validation, metric writes, checkpoint saves), the
-   dead worker is detected (``queue.reap_dead``), and the run resumed in this process to the end;
-2. foreground kills: ``workbench run`` in a subprocess, SIGKILLed (or SIGTERMed) at a random moment,
-   then ``execute_run(..., resume=True)``;
+1. worker kills: a run is queued and trained by a real background worker (``launcher.submit`` and
+   ``launcher.start_worker``) that is SIGKILLed; the dead worker is detected (``queue.reap_dead``)
+   and the run resumed in this process to its end;
+2. foreground kills: ``workbench run`` in a subprocess is SIGKILLed, then reaped and resumed;
+   ``--foreground-terms`` more are stopped with SIGTERM (they must end ``cancelled``);
 3. cancel-then-resume: a cancel at a random step, then resume;
 4. bad experiment files and bad import files, each through the real CLI.
 
-Counted for 1-3, against one uninterrupted reference run of the same experiment: runs lost, metric
-rows lost (an epoch row seen before the kill missing or changed after it), resumes whose test
-metrics differ from the reference (not bit-identical), ``PRAGMA integrity_check`` failures. For 4:
-how many gave a one-line ``Error:`` with no traceback and left the workspace file byte-identical.
+Each kill of 1 and 2 is one of three kinds, in turn: ``random`` (SIGKILL from outside at a random
+moment between the job's start and the reference run's duration: data loading, steps,
+validation, writes), ``checkpoint`` (the process SIGKILLs itself at a random line of a
+``save_checkpoint`` call) and ``metrics`` (at a random line of an epoch's metric-row write or of a
+per-user metrics write). The targeted kills use ``bench/killpoints/sitecustomize.py``, which
+Python loads in the child when its folder is on PYTHONPATH: the kill point (call and line) is
+drawn from the line events counted in the reference run, half of them over Workbench's own lines,
+half over all lines including those of ``torch.save`` and the sqlite wrappers, and every landed
+kill reports its file:line.
+
+Counted per kill: the run lost (not completed after the resume), a metric row seen after the kill
+missing or changed after the resume, test metrics of the resumed run different from the reference
+(not bit-identical), ``PRAGMA integrity_check`` not ok. For 4: how many gave a one-line ``Error:``
+with no traceback and left the workspace file byte-identical (WAL merged first).
 """
 
 from __future__ import annotations
@@ -31,51 +42,72 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+KILLPOINTS = Path(__file__).resolve().parent / "killpoints"
 sys.path.insert(0, str(REPO / "tests"))
 
 from integrity_helpers import CLI, CSV_MAP, tiny_experiment, write_experiment, write_ratings  # noqa: E402
 
 EPOCHS = 4
+KINDS = ("random", "checkpoint", "metrics")
 
 
 def comparable(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not k.endswith("_s")}
 
 
-def epoch_rows(db_path: Path, run_id: int) -> list[tuple]:
-    conn = sqlite3.connect(db_path, timeout=30)
+def query(db_path: Path, sql: str, args=()) -> list[tuple]:
+    conn = sqlite3.connect(db_path, timeout=60)
     try:
-        return [tuple(r) for r in conn.execute("SELECT epoch, train_loss, metrics FROM epoch_metrics WHERE run_id = ? "
-                                               "ORDER BY epoch", [run_id])]
+        return [tuple(r) for r in conn.execute(sql, args)]
     finally:
         conn.close()
+
+
+def epoch_rows(db_path: Path, run_id: int) -> list[tuple]:
+    return query(db_path, "SELECT epoch, train_loss, metrics FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
+                 [run_id])
+
+
+def run_status(db_path: Path, run_id: int) -> str | None:
+    rows = query(db_path, "SELECT status FROM runs WHERE id = ?", [run_id])
+    return rows[0][0] if rows else None
+
+
+def max_run(db_path: Path) -> int:
+    return query(db_path, "SELECT COALESCE(MAX(id), 0) FROM runs")[0][0]
 
 
 def integrity_ok(db_path: Path) -> bool:
-    conn = sqlite3.connect(db_path, timeout=30)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    finally:
-        conn.close()
+    return query(db_path, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+def wait(fn, timeout=600.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 class Tally:
     def __init__(self):
-        self.kills = self.runs_lost = self.rows_lost = self.not_identical = self.integrity = 0
-        self.mid_run = 0      # kills that landed before the run had completed (the others hit a finished run)
+        self.kills = self.mid_run = self.runs_lost = self.rows_lost = self.not_identical = self.integrity = 0
+        self.missed = 0                 # a targeted kill that did not happen (counted separately, not a kill)
+        self.cancelled = 0              # SIGTERM: runs that ended `cancelled` by themselves
+        self.where: Counter = Counter()  # file:line of the targeted kills that landed
 
-    def check(self, ws_path: Path, run_id: int, before: list[tuple], resumed: dict, reference: dict) -> None:
-        from workbench.store import open_workspace
+    def check(self, ws_path: Path, run_id: int, before: list[tuple], resumed: dict, reference: dict,
+              mid_run: bool) -> None:
         self.kills += 1
-        with open_workspace(ws_path) as ws:
-            row = ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()
-        if row is None or row[0] != "completed":
+        self.mid_run += mid_run
+        if run_status(ws_path, run_id) != "completed":
             self.runs_lost += 1
-        after = epoch_rows(ws_path, run_id)
-        kept = {r[0]: r for r in after}
+        kept = {r[0]: r for r in epoch_rows(ws_path, run_id)}
         if any(kept.get(r[0]) != r for r in before):
             self.rows_lost += 1
         if comparable(resumed) != reference:
@@ -83,101 +115,149 @@ class Tally:
         if not integrity_ok(ws_path):
             self.integrity += 1
 
-
-def new_run(ws_path: Path) -> int:
-    from workbench.engine.runner import create_run
-    from workbench.store import open_workspace
-    with open_workspace(ws_path) as ws:
-        return create_run(ws, tiny_experiment(EPOCHS))
-
-
-def wait(fn, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
+    def summary(self) -> dict:
+        out = {k: v for k, v in vars(self).items() if k != "where"}
+        out["distinct_kill_lines"] = len(self.where)
+        out["kill_lines"] = dict(self.where.most_common())
+        return out
 
 
-def worker_kills(ws_path: Path, n: int, reference: dict, rng: random.Random, tally: Tally) -> None:
-    from workbench.engine.runner import execute_run
-    from workbench.jobs import launcher, queue
-    from workbench.store import open_workspace
-    for _ in range(n):
-        run_id = new_run(ws_path)
-        with open_workspace(ws_path) as ws:
-            job = launcher.submit(ws, run_id, "cpu", start=False)
-        worker = launcher.start_worker(ws_path, "cpu")
-        wait(lambda: queue.pid_alive(worker.pid) and _job_status(ws_path, job) != "queued")
-        time.sleep(rng.uniform(0.0, 4.0))          # somewhere in the run (or after it, sometimes)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        before = epoch_rows(ws_path, run_id)
-        with open_workspace(ws_path) as ws:
+class Bench:
+    def __init__(self, ws_path: Path, folder: Path, rng: random.Random):
+        self.ws_path, self.folder, self.rng = ws_path, folder, rng
+        self.marks = folder / "kill-marks.txt"
+        self.exp = write_experiment(folder / "tiny.toml", tiny_experiment(EPOCHS))
+        self.reference: dict = {}
+        self.reference_s = 0.0
+        self.lines: dict[str, list[tuple[int, int]]] = {}   # target -> per call (workbench lines, all lines)
+
+    # ---------------------------------------------------------------- child processes
+    def child_env(self, kill_at: str | None = None, count: bool = False) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WB_KILL")}
+        env["PYTHONUNBUFFERED"] = "1"
+        if kill_at or count:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(KILLPOINTS), env.get("PYTHONPATH")]))
+            env["WB_KILL_MARKS"] = str(self.marks)
+            env["WB_KILL_AT" if kill_at else "WB_KILL_COUNT"] = kill_at or "1"
+        return env
+
+    def foreground(self, env: dict) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", CLI, "--workspace", str(self.ws_path), "run", str(self.exp)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+
+    def reference_run(self) -> None:
+        """The uninterrupted run (counting the line events of the targets' calls on the way)."""
+        self.marks.unlink(missing_ok=True)
+        first = max_run(self.ws_path)
+        started = time.monotonic()
+        proc = self.foreground(self.child_env(count=True))
+        _, err = proc.communicate()
+        self.reference_s = time.monotonic() - started
+        run_id = max_run(self.ws_path)
+        if proc.returncode != 0 or run_id == first or run_status(self.ws_path, run_id) != "completed":
+            raise SystemExit(f"the reference run failed: {err[-2000:]}")
+        self.reference = self.test_metrics(run_id)
+        for line in self.marks.read_text().splitlines():
+            _, target, _call, wb, every = line.split()
+            self.lines.setdefault(target, []).append((int(wb), int(every)))
+
+    def test_metrics(self, run_id: int) -> dict:
+        return comparable(json.loads(query(self.ws_path, "SELECT test_metrics FROM runs WHERE id = ?", [run_id])[0][0]))
+
+    def draw_kill_point(self, target: str) -> str:
+        calls = self.lines[target]
+        call = self.rng.randrange(len(calls))
+        scope = self.rng.choice(("workbench", "all"))
+        count = calls[call][0 if scope == "workbench" else 1]
+        return f"{target}:{scope}:{call + 1}:{self.rng.randint(1, max(count, 1))}"
+
+    def landed(self, tally: Tally, proc: subprocess.Popen) -> bool:
+        """Whether a targeted kill happened (the child died of SIGKILL after writing its mark)."""
+        marks = self.marks.read_text().splitlines() if self.marks.exists() else []
+        if proc.returncode != -signal.SIGKILL or not marks:
+            tally.missed += 1
+            return False
+        tally.where[marks[-1].split()[-1]] += 1
+        return True
+
+    # ---------------------------------------------------------------- after a kill
+    def recover(self, tally: Tally, run_id: int) -> None:
+        from workbench.engine.runner import execute_run
+        from workbench.jobs import queue
+        from workbench.store import open_workspace
+        before = epoch_rows(self.ws_path, run_id)
+        with open_workspace(self.ws_path) as ws:
             queue.reap_dead(ws)
-            status = ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
-        tally.mid_run += status != "completed"
-        resumed = reference if status == "completed" else execute_run(ws_path, run_id, resume=True)
+        status = run_status(self.ws_path, run_id)
         if status == "completed":
-            with open_workspace(ws_path) as ws:
-                resumed = comparable(json.loads(ws.db.execute("SELECT test_metrics FROM runs WHERE id = ?",
-                                                              [run_id]).fetchone()[0]))
-        tally.check(ws_path, run_id, before, resumed, reference)
-
-
-def _job_status(ws_path: Path, job: int) -> str:
-    conn = sqlite3.connect(ws_path, timeout=30)
-    try:
-        return conn.execute("SELECT status FROM jobs WHERE id = ?", [job]).fetchone()[0]
-    finally:
-        conn.close()
-
-
-def foreground_kills(ws_path: Path, exp: Path, n: int, reference: dict, rng: random.Random, tally: Tally) -> None:
-    from workbench.engine.runner import execute_run
-    from workbench.jobs import queue
-    from workbench.store import open_workspace
-    for i in range(n):
-        with open_workspace(ws_path) as ws:
-            before_ids = ws.db.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
-        proc = subprocess.Popen([sys.executable, "-c", CLI, "--workspace", str(ws_path), "run", str(exp)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(lambda: _max_run(ws_path) > before_ids)
-        time.sleep(rng.uniform(0.0, 4.0))
-        proc.send_signal(signal.SIGKILL if i % 2 == 0 else signal.SIGTERM)
-        proc.wait()
-        run_id = _max_run(ws_path)
-        before = epoch_rows(ws_path, run_id)
-        with open_workspace(ws_path) as ws:
-            queue.reap_dead(ws)
-            status = ws.db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0]
-        tally.mid_run += status != "completed"
-        if status == "completed":
-            with open_workspace(ws_path) as ws:
-                resumed = comparable(json.loads(ws.db.execute("SELECT test_metrics FROM runs WHERE id = ?",
-                                                              [run_id]).fetchone()[0]))
+            resumed = self.test_metrics(run_id)
         else:
-            resumed = execute_run(ws_path, run_id, resume=True)
-        tally.check(ws_path, run_id, before, resumed, reference)
+            resumed = execute_run(self.ws_path, run_id, resume=True)
+        tally.check(self.ws_path, run_id, before, resumed, self.reference, mid_run=status != "completed")
 
+    # ---------------------------------------------------------------- 1. workers
+    def worker_kill(self, tally: Tally, kind: str) -> None:
+        from workbench.engine.runner import create_run
+        from workbench.jobs import launcher
+        from workbench.store import open_workspace
+        with open_workspace(self.ws_path) as ws:
+            run_id = create_run(ws, tiny_experiment(EPOCHS))
+            job = launcher.submit(ws, run_id, "cpu", start=False)
+        self.marks.unlink(missing_ok=True)
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.child_env(None if kind == "random" else self.draw_kill_point(kind)))
+        try:
+            worker = launcher.start_worker(self.ws_path, "cpu")     # the real launcher, as `workbench run --bg`
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        if kind == "random":
+            wait(lambda: worker.poll() is not None
+                 or query(self.ws_path, "SELECT status FROM jobs WHERE id = ?", [job])[0][0] != "queued")
+            time.sleep(self.rng.uniform(0.0, self.reference_s))
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+        else:
+            worker.wait(timeout=900)
+            if not self.landed(tally, worker):
+                return
+        self.recover(tally, run_id)
 
-def _max_run(ws_path: Path) -> int:
-    conn = sqlite3.connect(ws_path, timeout=30)
-    try:
-        return conn.execute("SELECT COALESCE(MAX(id), 0) FROM runs").fetchone()[0]
-    finally:
-        conn.close()
+    # ---------------------------------------------------------------- 2. foreground runs
+    def foreground_kill(self, tally: Tally, kind: str, sig: int = signal.SIGKILL) -> None:
+        first = max_run(self.ws_path)
+        self.marks.unlink(missing_ok=True)
+        proc = self.foreground(self.child_env(None if kind == "random" else self.draw_kill_point(kind)))
+        if kind == "random":
+            wait(lambda: proc.poll() is not None or max_run(self.ws_path) > first)
+            time.sleep(self.rng.uniform(0.0, self.reference_s))
+            proc.send_signal(sig)
+            proc.communicate()
+        else:
+            proc.communicate(timeout=900)
+        run_id = max_run(self.ws_path)
+        if run_id == first:
+            tally.missed += 1
+            return
+        if kind != "random" and not self.landed(tally, proc):
+            return
+        if sig == signal.SIGTERM and proc.returncode == 128 + sig:
+            tally.cancelled += run_status(self.ws_path, run_id) == "cancelled"
+        self.recover(tally, run_id)
 
-
-def cancel_then_resume(ws_path: Path, reference: dict, rng: random.Random) -> bool:
-    from workbench.engine import trainer
-    from workbench.engine.runner import execute_run
-    trainer.PROGRESS_EVERY_S = 0.0
-    run_id = new_run(ws_path)
-    stop_at, polls = rng.randrange(1, 40), iter(range(10**9))
-    execute_run(ws_path, run_id, should_stop=lambda: next(polls) >= stop_at)
-    return comparable(execute_run(ws_path, run_id, resume=True)) == reference
+    # ---------------------------------------------------------------- 3. cancel then resume
+    def cancel_then_resume(self) -> bool:
+        from workbench.engine import trainer
+        from workbench.engine.runner import create_run, execute_run
+        from workbench.store import open_workspace
+        trainer.PROGRESS_EVERY_S = 0.0          # should_stop is polled after every step
+        with open_workspace(self.ws_path) as ws:
+            run_id = create_run(ws, tiny_experiment(EPOCHS))
+        stop_at, polls = self.rng.randrange(1, 40), iter(range(10**9))
+        execute_run(self.ws_path, run_id, should_stop=lambda: next(polls) >= stop_at)
+        cancelled = run_status(self.ws_path, run_id) == "cancelled"
+        return cancelled and comparable(execute_run(self.ws_path, run_id, resume=True)) == self.reference
 
 
 def file_digest(path: Path) -> str:
@@ -192,91 +272,127 @@ def one_line_error(proc: subprocess.CompletedProcess) -> bool:
             and any(ln.startswith("Error:") for ln in proc.stderr.splitlines()))
 
 
-def bad_inputs(ws_path: Path, folder: Path) -> tuple[int, int, int, int]:
-    base = tiny_experiment(1)
-    experiments = {
-        "lr_nan": 'name = "x"\ndataset = "r"\n[[views]]\ntype = "sasrec"\n[head]\ntype = "softmax_ce"\n[trainer]\nlr = nan\n',
-        "lr_inf": 'name = "x"\ndataset = "r"\n[[views]]\ntype = "sasrec"\n[head]\ntype = "softmax_ce"\n[trainer]\nlr = inf\n',
-        "dim_huge": json.dumps(base).replace('"dim": 8', '"dim": 100000000'),
-        "epochs_huge": json.dumps(base).replace('"epochs": 1', '"epochs": 1000000000'),
-        "unknown_view": json.dumps(base).replace('"sasrec"', '"no_such_view"'),
-        "unknown_key": json.dumps({**base, "trainr": {}}),
-        "no_head": json.dumps({k: v for k, v in base.items() if k != "head"}),
-        "bad_toml": 'name = "x\n',
-        "latin1": None,
-        "no_dataset": json.dumps({**base, "dataset": "nope"}),
-        "batch_zero": json.dumps(base).replace('"batch_size": 16', '"batch_size": 0'),
-        "temporal_frac": json.dumps({**base, "split": {"kind": "temporal", "valid_frac": 3}}),
-    }
-    exp_ok = 0
-    for name, text in experiments.items():
-        path = folder / f"{name}.toml"
-        if text is None:
-            path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
-        elif text.startswith("{"):
-            write_experiment(path, json.loads(text))
-        else:
-            path.write_text(text)
+BAD_EXPERIMENTS = {
+    "lr_nan": 'name = "x"\ndataset = "r"\n[[views]]\ntype = "sasrec"\n[head]\ntype = "softmax_ce"\n[trainer]\nlr = nan\n',
+    "lr_inf": 'name = "x"\ndataset = "r"\n[[views]]\ntype = "sasrec"\n[head]\ntype = "softmax_ce"\n[trainer]\nlr = inf\n',
+    "dim_huge": {"model": {"dim": 100_000_000, "max_len": 12}},
+    "epochs_huge": {"trainer": {"epochs": 1_000_000_000}},
+    "unknown_view": {"views": [{"type": "no_such_view"}]},
+    "unknown_key": {"trainr": {}},
+    "no_head": {"head": None},
+    "bad_toml": 'name = "x\n',
+    "latin1": b'name = "caf\xe9"\n',
+    "no_dataset": {"dataset": "nope"},
+    "batch_zero": {"trainer": {"batch_size": 0}},
+    "temporal_frac": {"split": {"kind": "temporal", "valid_frac": 3}},
+    "unknown_monitor": {"trainer": {"monitor": "NDCG@11"}},
+    "monitor_not_evaluated": {"trainer": {"monitor": "Coverage@10"}},
+    "negative_epochs": {"trainer": {"epochs": -1}},
+    "lr_string": {"trainer": {"lr": "fast"}},
+}
+
+BAD_IMPORTS = {
+    "missing_column": "user,item\n1,2\n",
+    "nan_time": "u,i,t\n1,2,nan\n",
+    "inf_time": "u,i,t\n1,2,1\n1,3,inf\n",
+    "huge_time": "u,i,t\n1,2,1\n1,3,1e300\n",
+    "negative_time": "u,i,t\n1,2,1\n1,3,-1e12\n",
+    "empty": "u,i,t\n",
+    "text_item_time": "u,i,t\n1,2,yesterday\n",
+    "binary": bytes(range(256)) * 4,
+    "short_row": "u,i,t\n1,2\n",
+    "latin1_header": b"u,i,t\xe9\n1,2,3\n",
+}
+
+
+def experiment_file(folder: Path, name: str, spec) -> Path:
+    path = folder / f"{name}.toml"
+    if isinstance(spec, bytes):
+        path.write_bytes(spec)
+    elif isinstance(spec, str):
+        path.write_text(spec)
+    else:
+        config = tiny_experiment(1)
+        for key, value in spec.items():
+            if value is None:
+                config.pop(key, None)
+            elif isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        write_experiment(path, config)
+    return path
+
+
+def bad_inputs(ws_path: Path, folder: Path) -> dict:
+    def clean(args: list[str]) -> bool:
         before = file_digest(ws_path)
-        proc = subprocess.run([sys.executable, "-c", CLI, "--workspace", str(ws_path), "run", str(path)],
+        proc = subprocess.run([sys.executable, "-c", CLI, "--workspace", str(ws_path), *args],
                               capture_output=True, text=True, timeout=300)
-        exp_ok += one_line_error(proc) and file_digest(ws_path) == before
-    imports = {
-        "missing_column": "user,item\n1,2\n",
-        "nan_time": "u,i,t\n1,2,nan\n",
-        "empty": "u,i,t\n",
-        "text_item_time": "u,i,t\n1,2,yesterday\n",
-        "binary": None,
-        "short_row": "u,i,t\n1,2\n",
-    }
-    imp_ok = 0
-    for name, text in imports.items():
+        return one_line_error(proc) and file_digest(ws_path) == before
+
+    exp_ok = [name for name, spec in BAD_EXPERIMENTS.items()
+              if clean(["run", str(experiment_file(folder, name, spec))])]
+    imp_ok = []
+    for name, content in BAD_IMPORTS.items():
         path = folder / f"{name}.csv"
-        if text is None:
-            path.write_bytes(bytes(range(256)) * 4)
-        else:
-            path.write_text(text)
-        before = file_digest(ws_path)
-        proc = subprocess.run([sys.executable, "-c", CLI, "--workspace", str(ws_path), "data", "import", str(path),
-                               "--name", f"bad_{name}", "--format", "csv", "--map", CSV_MAP],
-                              capture_output=True, text=True, timeout=300)
-        imp_ok += one_line_error(proc) and file_digest(ws_path) == before
-    return len(experiments), exp_ok, len(imports), imp_ok
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        if clean(["data", "import", str(path), "--name", f"bad_{name}", "--format", "csv", "--map", CSV_MAP]):
+            imp_ok.append(name)
+    return {"experiments": {"tried": len(BAD_EXPERIMENTS), "clean": len(exp_ok),
+                            "not_clean": sorted(set(BAD_EXPERIMENTS) - set(exp_ok))},
+            "imports": {"tried": len(BAD_IMPORTS), "clean": len(imp_ok),
+                        "not_clean": sorted(set(BAD_IMPORTS) - set(imp_ok))}}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker-kills", type=int, default=10)
-    parser.add_argument("--foreground-kills", type=int, default=10)
+    parser.add_argument("--worker-kills", type=int, default=9, help="SIGKILLs of background workers")
+    parser.add_argument("--foreground-kills", type=int, default=9, help="SIGKILLs of foreground `workbench run`")
+    parser.add_argument("--foreground-terms", type=int, default=3, help="SIGTERMs of foreground runs")
+    parser.add_argument("--cancels", type=int, default=3, help="cancel-then-resume trials")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     from workbench.data.importer import import_path
-    from workbench.engine.runner import execute_run
     from workbench.store import open_workspace
     started = time.time()
+    load = [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="wb-reliability-") as tmp:
         folder = Path(tmp)
         ws_path = folder / "ws.db"
         with open_workspace(ws_path, create=True) as ws:
             import_path(ws, write_ratings(folder / "r.csv", users=150, items=60, per_user=16), name="r", fmt="csv",
                         reader_options={"map": CSV_MAP})
-        reference = comparable(execute_run(ws_path, new_run(ws_path)))
-        exp = write_experiment(folder / "tiny.toml", tiny_experiment(EPOCHS))
-        workers, foreground = Tally(), Tally()
-        worker_kills(ws_path, args.worker_kills, reference, rng, workers)
-        foreground_kills(ws_path, exp, args.foreground_kills, reference, rng, foreground)
-        cancel_identical = cancel_then_resume(ws_path, reference, rng)
-        n_exp, exp_ok, n_imp, imp_ok = bad_inputs(ws_path, folder)
-    out = {"worker_kills": vars(workers), "foreground_kills": vars(foreground),
-           "cancel_then_resume_identical": cancel_identical,
-           "bad_experiments": {"tried": n_exp, "clean_one_line_error_and_unchanged": exp_ok},
-           "bad_imports": {"tried": n_imp, "clean_one_line_error_and_unchanged": imp_ok},
-           "seconds": round(time.time() - started, 1), "load": os.getloadavg()}
+        bench = Bench(ws_path, folder, rng)
+        bench.reference_run()
+        tallies = {f"{where} {kind}": Tally() for where in ("worker", "foreground") for kind in KINDS}
+        tallies["foreground SIGTERM"] = Tally()
+        for i in range(args.worker_kills):
+            kind = KINDS[i % 3]
+            bench.worker_kill(tallies[f"worker {kind}"], kind)
+            load.append(os.getloadavg())
+        for i in range(args.foreground_kills):
+            kind = KINDS[i % 3]
+            bench.foreground_kill(tallies[f"foreground {kind}"], kind)
+            load.append(os.getloadavg())
+        for _ in range(args.foreground_terms):
+            bench.foreground_kill(tallies["foreground SIGTERM"], "random", signal.SIGTERM)
+        cancels = [bench.cancel_then_resume() for _ in range(args.cancels)]
+        bad = bad_inputs(ws_path, folder)
+    sigkills = sum(t.kills for name, t in tallies.items() if "SIGTERM" not in name)
+    failures = sum(t.runs_lost + t.rows_lost + t.not_identical + t.integrity for t in tallies.values())
+    out = {"reference": {"test_metrics": bench.reference, "seconds": round(bench.reference_s, 1),
+                         "line_events_per_call": bench.lines},
+           "kills": {name: t.summary() for name, t in tallies.items()},
+           "sigkills_landed": sigkills, "failures": failures,
+           "cancel_then_resume_identical": f"{sum(cancels)}/{len(cancels)}",
+           "bad_input": bad, "seconds": round(time.time() - started, 1),
+           "load_min_max": [round(min(x[0] for x in load), 1), round(max(x[0] for x in load), 1)]}
     print(json.dumps(out, indent=2))
-    bad = (workers.runs_lost + workers.rows_lost + workers.not_identical + workers.integrity
-           + foreground.runs_lost + foreground.rows_lost + foreground.not_identical + foreground.integrity)
-    return 0 if bad == 0 and cancel_identical and exp_ok == n_exp and imp_ok == n_imp else 1
+    clean = bad["experiments"]["clean"] == bad["experiments"]["tried"] and \
+        bad["imports"]["clean"] == bad["imports"]["tried"]
+    return 0 if failures == 0 and all(cancels) and clean else 1
 
 
 if __name__ == "__main__":

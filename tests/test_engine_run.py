@@ -90,7 +90,14 @@ def test_cancel_then_resume_continues_from_the_checkpoint(ws_path):
 
 def test_failure_is_stored_and_earlier_records_stay(ws_path):
     with open_workspace(ws_path) as ws:
-        run_id = create_run(ws, tiny_config(epochs=1, monitor="NOPE@10"))
+        with pytest.raises(ConfigError, match="trainer.monitor: 'NOPE@10' is not a validation metric"):
+            create_run(ws, tiny_config(epochs=1, monitor="NOPE@10"))    # rejected before any row is written
+        assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+        run_id = create_run(ws, tiny_config(epochs=1))
+        cfg = json.loads(ws.db.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()[0])
+        cfg["trainer"]["monitor"] = "NOPE@10"      # a stored run that fails in training (as an older build allowed)
+        ws.db.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps(cfg), run_id])
+        ws.db.conn.commit()
     with pytest.raises(ConfigError, match="trainer.monitor"):
         execute_run(ws_path, run_id)
     with open_workspace(ws_path) as ws:

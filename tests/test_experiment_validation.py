@@ -79,3 +79,49 @@ def test_a_plugin_factory_that_does_not_resolve_is_refused_before_any_row(ws_pat
            "'wbtest_module_that_is_missing:View' names module 'wbtest_module_that_is_missing'" in msg
     with open_workspace(ws_path) as ws:
         assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+MONITORS = [
+    ("NDCG@11", {}, "trainer.monitor: 'NDCG@11' is not a validation metric of this experiment"),
+    ("Coverage@10", {}, "'Coverage@10' is not a validation metric"),               # no coverage evaluator
+    ("NDCG@10", {"evaluation": {"mode": "sampled"}}, "evaluation.mode is sampled, so use 'sampled_NDCG@10'"),
+    ("purchase_auc", {}, "'purchase_auc' is not a validation metric"),              # not a multi-task head
+]
+
+
+@pytest.mark.parametrize("monitor,extra,message", MONITORS, ids=[m for m, _, _ in MONITORS])
+def test_an_unknown_monitor_is_refused_before_any_row(ws_path, monitor, extra, message):
+    with open_workspace(ws_path) as ws:
+        with pytest.raises(ConfigError) as err:
+            create_run(ws, {**_with("trainer", monitor=monitor), **extra})
+        assert message in str(err.value) and "NDCG@10" in str(err.value)     # it lists what is reported
+        assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+
+
+def test_monitors_that_the_plugins_report_are_accepted(ws_path):
+    with open_workspace(ws_path) as ws:
+        create_run(ws, _with("trainer", monitor="HR@10"))
+        create_run(ws, {**_with("trainer", monitor="sampled_NDCG@10"), "evaluation": {"mode": "sampled"}})
+        create_run(ws, {**_with("trainer", monitor="Coverage@5"),
+                        "evaluators": [{"type": "ranking", "ks": [10]}, {"type": "coverage", "ks": [5]}]})
+        create_run(ws, {**_with("trainer", monitor="purchase_NDCG@20"),
+                        "evaluators": [{"type": "ranking"}, {"type": "action_ranking"}]})
+        create_run(ws, {**_with("trainer", monitor="buy_auc"), "head": {"type": "multitask", "positive_action": "buy"}})
+        create_run(ws, _with("trainer", monitor="anything", epochs=0))          # never trained: never read
+
+
+def test_cli_refuses_an_unknown_monitor_in_one_line_and_writes_nothing(ws_path, tmp_path):
+    import hashlib
+    import sqlite3
+
+    def digest() -> str:
+        conn = sqlite3.connect(ws_path)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        return hashlib.sha256(ws_path.read_bytes()).hexdigest()
+
+    exp = write_experiment(tmp_path / "monitor.toml", _with("trainer", monitor="NDCG@11"))
+    before = digest()
+    msg = one_line_error(cli(ws_path, "run", exp))
+    assert "trainer.monitor: 'NDCG@11' is not a validation metric" in msg
+    assert digest() == before

@@ -262,7 +262,10 @@ class Evaluator:
     """Base class of evaluators: ``evaluate(rankings) -> {metric_name: value}``.
 
     Metric names carry their cut-off (``"NDCG@10"``). Values are means over the
-    evaluated users unless the name says otherwise.
+    evaluated users unless the name says otherwise. The evaluator's options class may define
+    ``metric_names() -> list[str]``: every name :meth:`evaluate` can report with these options
+    (without the ``sampled_`` label); then an experiment whose ``trainer.monitor`` none of its
+    plugins reports is rejected before a run is created (:mod:`workbench.engine.metric_names`).
     """
 
     name: str = ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from workbench.kinds import PluginSpec
 from workbench.options import ConfigError, option
-from workbench_plugins.evaluators._common import check_choices, check_ks, default_ks
+from workbench_plugins.evaluators._common import check_choices, check_ks, default_ks, metric_name
 from workbench_plugins.evaluators.ranking import RANKING_METRICS
 
 
@@ -27,6 +27,10 @@ class ActionRankingOptions:
             raise ConfigError("actions: give at least one action type name, e.g. [\"purchase\", \"click\"]")
         self.ks = check_ks(self.ks or default_ks(), "ks")
         self.metrics = check_choices(self.metrics, RANKING_METRICS, "metrics")
+
+    def metric_names(self) -> list[str]:
+        return [f"{a}_num_users" for a in self.actions] + \
+            [f"{a}_{metric_name(m, k, False)}" for a in self.actions for k in self.ks for m in self.metrics]
 
 
 SPECS = [PluginSpec(

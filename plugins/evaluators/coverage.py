@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from workbench.kinds import PluginSpec
 from workbench.options import option
-from workbench_plugins.evaluators._common import check_ks, default_ks
+from workbench_plugins.evaluators._common import check_ks, default_ks, metric_name
 
 
 @dataclass
@@ -15,6 +15,9 @@ class CoverageOptions:
 
     def __post_init__(self):
         self.ks = check_ks(self.ks, "ks")
+
+    def metric_names(self) -> list[str]:
+        return [metric_name("Coverage", k, False) for k in self.ks]
 
 
 SPECS = [PluginSpec(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from workbench.kinds import PluginSpec
 from workbench.options import option
-from workbench_plugins.evaluators._common import check_choices, check_ks, default_ks
+from workbench_plugins.evaluators._common import check_choices, check_ks, default_ks, metric_name
 
 RANKING_METRICS = ("HR", "Recall", "NDCG", "MRR", "Precision")
 
@@ -21,6 +21,9 @@ class RankingOptions:
     def __post_init__(self):
         self.ks = check_ks(self.ks, "ks")
         self.metrics = check_choices(self.metrics, RANKING_METRICS, "metrics")
+
+    def metric_names(self) -> list[str]:
+        return [metric_name(m, k, False) for k in self.ks for m in self.metrics]
 
 
 SPECS = [PluginSpec(

@@ -15,6 +15,10 @@ class MultitaskOptions:
     positive_action: str = option("purchase", help="action scored by the binary metrics (AUC, F1 of "
                                                    "'will the next event be this action')")
 
+    def metric_names(self) -> list[str]:
+        """The auxiliary validation metrics of the action task (see MultitaskHead.eval_metrics)."""
+        return ["action_accuracy", "action_macro_f1", f"{self.positive_action}_auc", f"{self.positive_action}_f1"]
+
 
 SPECS = [PluginSpec(
     name="multitask", kind="head", factory="workbench_plugins.heads.multitask_impl:MultitaskHead",

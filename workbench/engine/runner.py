@@ -44,6 +44,8 @@ def create_run(ws, config: dict, *, dataset: str | None = None, device: str | No
     """Validate ``config`` (parsed TOML) fully and insert a ``queued`` run. Returns the run id."""
     raw = apply_overrides(config, dataset=dataset, device=device)
     cfg = parse_config(raw)
+    from workbench.engine.metric_names import check_monitor
+    check_monitor(cfg)
     if not cfg.dataset:
         raise ConfigError("dataset: no dataset given (set dataset = \"...\" in the experiment or pass --dataset)")
     ds = _dataset_row(ws, cfg.dataset)

@@ -91,7 +91,8 @@ class RunSession:
         if self.best_valid is None:
             self.best_valid = self.evaluate(self.valid)
         for split, result in (("valid", self.best_valid), ("test", test)):
-            save_split(self.ws, self.run_id, split, per_user_metrics(self.evaluators, result.rankings, result.users))
+            save_split(self.ws, self.run_id, split, per_user_metrics(self.evaluators, result.rankings, result.users),
+                       token=self.token)
 
     def run(self, resume: bool = False) -> tuple[str, dict, dict]:
         """-> (status, test metrics, test metrics by history-length group)."""

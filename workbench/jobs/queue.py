@@ -48,12 +48,14 @@ def list_jobs(ws, *, include_finished: bool = True, limit: int = 200) -> list[di
     return job_rows.listing(ws, include_finished=include_finished, limit=limit)
 
 
-def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: float) -> bool:
-    """On this host a worker is dead when its pid is: a suspended (SIGSTOP) or very busy worker
-    with a stale heartbeat is alive. On another host only the heartbeat can tell."""
+def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: float,
+             started: float | None = None) -> bool:
+    """On this host a worker is dead when its pid is (or when the pid now belongs to a process
+    started at another time than ``started``): a suspended (SIGSTOP) or very busy worker with a
+    stale heartbeat is alive. On another host only the heartbeat can tell."""
     if host and host != socket.gethostname():
         return heartbeat is None or now - heartbeat > STALE_AFTER_S
-    return not pid_alive(pid)
+    return not pid_alive(pid, started)
 
 
 def reap_dead(ws) -> list[int]:
@@ -62,11 +64,11 @@ def reap_dead(ws) -> list[int]:
     Also fails runs left ``running`` by a process that is gone, and queued jobs that no live
     worker serves (their worker died before claiming them)."""
     now = time.time()
-    dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now)]
+    dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now, r["pid_started"])]
     reaped = job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now) if dead else []
     leases.reap_orphaned_runs(ws)   # runs left running by a process that is gone (e.g. a killed foreground run)
     # queued jobs whose worker died before claiming them (a worker on another host cannot be checked: alive)
-    job_rows.fail_stranded(ws, lambda pid, host: host != socket.gethostname() or pid_alive(pid),
+    job_rows.fail_stranded(ws, lambda pid, host, started: host != socket.gethostname() or pid_alive(pid, started),
                            older_than=now - STRANDED_AFTER_S, now=now)
     return reaped
 

@@ -115,15 +115,20 @@ def live_jobs(path: Path) -> int:
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         trainers = set()
+        def started(table: str, column: str) -> str:   # a workspace before migration m007 has no start times
+            return column if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")} else "NULL"
+
         if "jobs" in tables:
-            for run_id, pid, host, beat in conn.execute("SELECT run_id, pid, host, heartbeat FROM jobs "
-                                                        "WHERE status = 'running'"):
-                if not _is_dead(pid, host, beat, now):
+            for run_id, pid, host, beat, pid_started in conn.execute(
+                    f"SELECT run_id, pid, host, heartbeat, {started('jobs', 'pid_started')} FROM jobs "
+                    "WHERE status = 'running'"):
+                if not _is_dead(pid, host, beat, now, pid_started):
                     trainers.add(run_id)
         if "runs" in tables and "owner_pid" in {r[1] for r in conn.execute("PRAGMA table_info(runs)")}:
-            for run_id, pid, host, beat in conn.execute("SELECT id, owner_pid, owner_host, owner_heartbeat FROM runs "
-                                                        "WHERE owner_pid IS NOT NULL"):
-                if owner_alive(pid, host, beat, now):
+            for run_id, pid, host, beat, owner_started in conn.execute(
+                    f"SELECT id, owner_pid, owner_host, owner_heartbeat, {started('runs', 'owner_started')} FROM runs "
+                    "WHERE owner_pid IS NOT NULL"):
+                if owner_alive(pid, host, beat, now, started=owner_started):
                     trainers.add(run_id)
         return len(trainers)
     finally:

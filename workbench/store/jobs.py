@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.liveness import process_started, this_host
 from workbench.store import leases, runs
 from workbench.store.rows import loads, write
 
@@ -88,7 +89,7 @@ def listing(ws, *, include_finished: bool = True, limit: int = 200) -> list[dict
 
 
 def running(ws) -> list[dict[str, Any]]:
-    return [dict(r) for r in ws.db.query("SELECT id, run_id, pid, host, heartbeat, device FROM jobs "
+    return [dict(r) for r in ws.db.query("SELECT id, run_id, pid, host, heartbeat, device, pid_started FROM jobs "
                                          "WHERE status = 'running'")]
 
 
@@ -104,9 +105,9 @@ def fail_dead(ws, dead: list[dict[str, Any]], message_for, now: float | None = N
                                "WHERE id = ? AND status = 'running' AND pid IS ?", (now, message, r["id"], r["pid"]))
             if cur.rowcount:
                 reaped.append(r["id"])
-                o = conn.execute("SELECT owner_pid, owner_host, owner_heartbeat FROM runs WHERE id = ?",
+                o = conn.execute("SELECT owner_pid, owner_host, owner_heartbeat, owner_started FROM runs WHERE id = ?",
                                  [r["run_id"]]).fetchone()
-                if o and o[0] and o[0] != r["pid"] and leases.owner_alive(*o, now):
+                if o and o[0] and o[0] != r["pid"] and leases.owner_alive(*o[:3], now, started=o[3]):
                     continue  # another live trainer owns the run now: leave its status to it
                 if runs.transition(conn, r["run_id"], "failed", only_from=("running", "queued"), keep_error=True,
                                    finished_at=now, error=message):
@@ -124,8 +125,9 @@ def claim(ws, device: str, pid: int, host: str) -> Job | None:
                            (device,)).fetchone()
         if row is None:
             return None
-        conn.execute("UPDATE jobs SET status = 'running', pid = ?, host = ?, heartbeat = ?, started_at = ? "
-                     "WHERE id = ? AND status = 'queued'", (pid, host, now, now, row[0]))
+        conn.execute("UPDATE jobs SET status = 'running', pid = ?, host = ?, heartbeat = ?, started_at = ?, "
+                     "pid_started = ? WHERE id = ? AND status = 'queued'",
+                     (pid, host, now, now, process_started(pid) if host == this_host() else None, row[0]))
     return get(ws, row[0])
 
 
@@ -176,8 +178,8 @@ def request_cancel(ws, job_id: int) -> str:
 def register_worker(ws, pid: int, host: str, device: str) -> None:
     """Record that process ``pid`` serves ``device``'s queue (by the launcher that starts it, and by itself)."""
     with write(ws) as conn:
-        conn.execute("INSERT OR REPLACE INTO workers (pid, host, device, started_at) VALUES (?, ?, ?, ?)",
-                     (pid, host, device, time.time()))
+        conn.execute("INSERT OR REPLACE INTO workers (pid, host, device, started_at, pid_started) VALUES (?, ?, ?, ?, ?)",
+                     (pid, host, device, time.time(), process_started(pid) if host == this_host() else None))
 
 
 def unregister_worker(ws, pid: int, host: str) -> None:
@@ -189,17 +191,17 @@ def fail_stranded(ws, worker_alive, *, older_than: float, now: float | None = No
     """Fail queued jobs that no worker will ever claim; returns their ids.
 
     A queued job (queued before ``older_than``) is stranded when no job runs on its device and no
-    registered worker of its device is alive (``worker_alive(pid, host)``), e.g. because the worker
+    registered worker of its device is alive (``worker_alive(pid, host, pid_started)``), e.g. because the worker
     started for it was killed before it claimed the job. The job becomes failed with a message, a
     run still ``queued`` with it too, so it can be resumed. Rows of dead workers are dropped.
     """
     now = now or time.time()
     failed: list[int] = []
     with write(ws) as conn:
-        workers = conn.execute("SELECT pid, host, device FROM workers").fetchall()
-        dead = [(pid, host) for pid, host, _ in workers if not worker_alive(pid, host)]
+        workers = conn.execute("SELECT pid, host, device, pid_started FROM workers").fetchall()
+        dead = [(pid, host) for pid, host, _, started in workers if not worker_alive(pid, host, started)]
         conn.executemany("DELETE FROM workers WHERE pid = ? AND host = ?", dead)
-        live_devices = {device for pid, host, device in workers if (pid, host) not in dead}
+        live_devices = {device for pid, host, device, _ in workers if (pid, host) not in dead}
         rows = conn.execute("SELECT id, run_id, device FROM jobs WHERE status = 'queued' AND created_at < ? "
                             "ORDER BY id", (older_than,)).fetchall()
         busy = {r[0] for r in conn.execute("SELECT DISTINCT device FROM jobs WHERE status = 'running'")}

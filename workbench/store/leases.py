@@ -7,8 +7,9 @@ Every later write of that trainer runs inside :func:`fenced`, which refuses it w
 suspended (SIGSTOP, a frozen VM), declared dead meanwhile and replaced, cannot overwrite the new
 owner's records when it wakes up.
 
-Liveness of an owner: on this host, its pid (a suspended process is alive: a stale heartbeat alone
-never makes a local owner dead); on another host, where pids cannot be checked, a heartbeat newer
+Liveness of an owner: on this host, its pid and that process's start time (a suspended process is
+alive: a stale heartbeat alone never makes a local owner dead; a new process that got the pid of a
+dead owner is not the owner); on another host, where pids cannot be checked, a heartbeat newer
 than :data:`STALE_AFTER_S`.
 """
 
@@ -18,7 +19,7 @@ import contextlib
 import time
 from typing import Any, Iterator
 
-from workbench.liveness import pid_alive, this_host
+from workbench.liveness import pid_alive, process_started, this_host
 from workbench.store import runs
 from workbench.store.rows import write
 
@@ -34,22 +35,24 @@ class LeaseLost(RuntimeError):
     """This process's lease on the run was taken over: its writes are refused (fenced)."""
 
 
-def owner_alive(pid: int | None, host: str | None, heartbeat: float | None, now: float | None = None) -> bool:
+def owner_alive(pid: int | None, host: str | None, heartbeat: float | None, now: float | None = None, *,
+                started: float | None = None) -> bool:
+    """``started``: the owner's process start time recorded with the lease (None: unknown)."""
     if not pid:
         return False
     if host and host != this_host():
         return heartbeat is not None and (now or time.time()) - heartbeat <= STALE_AFTER_S
-    return pid_alive(pid)
+    return pid_alive(pid, started)
 
 
 def owner(ws, run_id: int) -> dict[str, Any] | None:
     """The run's owner ``{pid, host, heartbeat, token, alive}``, None when no process holds the lease."""
-    row = ws.db.execute("SELECT owner_pid, owner_host, owner_heartbeat, owner_token FROM runs WHERE id = ?",
-                        [run_id]).fetchone()
+    row = ws.db.execute("SELECT owner_pid, owner_host, owner_heartbeat, owner_token, owner_started FROM runs "
+                        "WHERE id = ?", [run_id]).fetchone()
     if row is None or row[0] is None:
         return None
     return {"pid": row[0], "host": row[1], "heartbeat": row[2], "token": row[3],
-            "alive": owner_alive(row[0], row[1], row[2])}
+            "alive": owner_alive(row[0], row[1], row[2], started=row[4])}
 
 
 def describe(o: dict[str, Any]) -> str:
@@ -67,12 +70,13 @@ def acquire(ws, run_id: int, pid: int, host: str | None = None) -> int:
     host = host or this_host()
     now = time.time()
     with write(ws) as conn:
-        row = conn.execute("SELECT owner_token, owner_pid, owner_host, owner_heartbeat, status FROM runs WHERE id = ?",
-                           [run_id]).fetchone()
+        row = conn.execute("SELECT owner_token, owner_pid, owner_host, owner_heartbeat, status, owner_started "
+                           "FROM runs WHERE id = ?", [run_id]).fetchone()
         if row is None:
             raise runs.RunNotFound(f"no run {run_id}")
-        token, opid, ohost, obeat, status = row
-        if opid is not None and owner_alive(opid, ohost, obeat, now) and (opid, ohost) != (pid, host):
+        token, opid, ohost, obeat, status, ostarted = row
+        if (opid is not None and owner_alive(opid, ohost, obeat, now, started=ostarted)
+                and (opid, ohost) != (pid, host)):
             raise LeaseHeld(f"run {run_id} is being trained by {describe({'pid': opid, 'host': ohost})}; "
                             "cancel it or wait for it to finish")
         if status == "running":  # its trainer is gone without recording an outcome
@@ -80,8 +84,9 @@ def acquire(ws, run_id: int, pid: int, host: str | None = None) -> int:
             runs.transition(conn, run_id, "failed", keep_error=True, finished_at=now, error=message)
             runs.add_event(conn, run_id, now, "error", "run_failed", message, None)
         token += 1
-        conn.execute("UPDATE runs SET owner_token = ?, owner_pid = ?, owner_host = ?, owner_heartbeat = ? "
-                     "WHERE id = ?", [token, pid, host, now, run_id])
+        started = process_started(pid) if host == this_host() else None
+        conn.execute("UPDATE runs SET owner_token = ?, owner_pid = ?, owner_host = ?, owner_heartbeat = ?, "
+                     "owner_started = ? WHERE id = ?", [token, pid, host, now, started, run_id])
     return token
 
 
@@ -116,15 +121,17 @@ def beat(ws, run_id: int, token: int) -> bool:
 def release(ws, run_id: int, token: int) -> None:
     """Give the lease up (only if still ours); the token stays, so older owners remain fenced."""
     with write(ws) as conn:
-        conn.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_heartbeat = NULL "
+        conn.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_heartbeat = NULL, owner_started = NULL "
                      "WHERE id = ? AND owner_token = ?", [run_id, token])
 
 
 def live_owners(ws) -> list[dict[str, Any]]:
     """Runs whose lease is held by a live process: ``{run_id, pid, host}``."""
-    rows = ws.db.execute("SELECT id, owner_pid, owner_host, owner_heartbeat FROM runs WHERE owner_pid IS NOT NULL")
+    rows = ws.db.execute("SELECT id, owner_pid, owner_host, owner_heartbeat, owner_started FROM runs "
+                         "WHERE owner_pid IS NOT NULL")
     now = time.time()
-    return [{"run_id": r[0], "pid": r[1], "host": r[2]} for r in rows if owner_alive(r[1], r[2], r[3], now)]
+    return [{"run_id": r[0], "pid": r[1], "host": r[2]} for r in rows
+            if owner_alive(r[1], r[2], r[3], now, started=r[4])]
 
 
 def reap_orphaned_runs(ws) -> list[int]:
@@ -134,23 +141,23 @@ def reap_orphaned_runs(ws) -> list[int]:
     (a killed foreground ``workbench run``, a worker killed between its job and its run's record).
     """
     now = time.time()
-    rows = ws.db.execute("SELECT id, owner_pid, owner_host, owner_heartbeat FROM runs WHERE status = 'running' "
-                         "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = runs.id "
+    rows = ws.db.execute("SELECT id, owner_pid, owner_host, owner_heartbeat, owner_started FROM runs "
+                         "WHERE status = 'running' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.run_id = runs.id "
                          "AND j.status IN ('queued', 'running'))").fetchall()
-    gone = [r for r in rows if not owner_alive(r[1], r[2], r[3], now)]
+    gone = [r for r in rows if not owner_alive(r[1], r[2], r[3], now, started=r[4])]
     reaped = []
     if not gone:
         return reaped
     with write(ws) as conn:
-        for run_id, pid, _host, _beat in gone:
-            current = conn.execute("SELECT owner_pid, owner_host, owner_heartbeat, status FROM runs WHERE id = ?",
-                                   [run_id]).fetchone()
-            if current is None or current[3] != "running" or owner_alive(current[0], current[1], current[2], now):
+        for run_id, pid, *_ in gone:
+            current = conn.execute("SELECT owner_pid, owner_host, owner_heartbeat, status, owner_started FROM runs "
+                                   "WHERE id = ?", [run_id]).fetchone()
+            if current is None or current[3] != "running" or owner_alive(*current[:3], now, started=current[4]):
                 continue
             message = f"process {pid} died" if pid else "its process is gone"
             runs.transition(conn, run_id, "failed", keep_error=True, finished_at=now, error=message)
             runs.add_event(conn, run_id, now, "error", "run_failed", message, None)
-            conn.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_heartbeat = NULL WHERE id = ?",
-                         [run_id])
+            conn.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_heartbeat = NULL, "
+                         "owner_started = NULL WHERE id = ?", [run_id])
             reaped.append(run_id)
     return reaped

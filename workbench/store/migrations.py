@@ -224,8 +224,16 @@ def m006_run_owner_and_workers(db: sqlite_utils.Database) -> None:
 
 
 
+def m007_process_start_times(db: sqlite_utils.Database) -> None:
+    """A pid with its process's start time (workbench.liveness.process_started), so that a new process
+    that got a dead owner's or worker's pid is not taken for it (NULL: unknown, the pid alone decides)."""
+    db.execute("ALTER TABLE runs ADD COLUMN owner_started REAL")
+    db.execute("ALTER TABLE jobs ADD COLUMN pid_started REAL")
+    db.execute("ALTER TABLE workers ADD COLUMN pid_started REAL")
+
+
 MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups, m005_research,
-              m006_run_owner_and_workers]
+              m006_run_owner_and_workers, m007_process_start_times]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workbench.store.leases import fenced
+
 USER_DTYPE = np.dtype("<i4")
 VALUE_DTYPE = np.dtype("<f4")
 
@@ -41,15 +43,18 @@ def sorted_by_user(users: np.ndarray, metrics: dict[str, np.ndarray]) -> SplitUs
     return SplitUserMetrics(ordered, out)
 
 
-def save_split(ws, run_id: int, split: str, data: SplitUserMetrics) -> None:
-    """Store (replacing any earlier values) the per-user metrics of ``split`` for ``run_id``, atomically."""
-    with ws.db.conn:
-        ws.db.execute("DELETE FROM user_metrics WHERE run_id = ? AND split = ?", [run_id, split])
-        ws.db.execute("INSERT OR REPLACE INTO eval_users (run_id, split, num_users, users) VALUES (?, ?, ?, ?)",
-                      [run_id, split, int(data.users.size), data.users.astype(USER_DTYPE).tobytes()])
+def save_split(ws, run_id: int, split: str, data: SplitUserMetrics, token: int | None = None) -> None:
+    """Store (replacing any earlier values) the per-user metrics of ``split`` for ``run_id``, atomically.
+
+    ``token``: the trainer's run owner lease (see :mod:`workbench.store.leases`); the write is
+    refused with ``LeaseLost`` when another trainer took the run over (None: unfenced, for tools)."""
+    with fenced(ws, run_id, token) as conn:
+        conn.execute("DELETE FROM user_metrics WHERE run_id = ? AND split = ?", [run_id, split])
+        conn.execute("INSERT OR REPLACE INTO eval_users (run_id, split, num_users, users) VALUES (?, ?, ?, ?)",
+                     [run_id, split, int(data.users.size), data.users.astype(USER_DTYPE).tobytes()])
         for name, values in data.metrics.items():
-            ws.db.execute("INSERT INTO user_metrics (run_id, split, metric, vector) VALUES (?, ?, ?, ?)",
-                          [run_id, split, name, np.asarray(values, dtype=VALUE_DTYPE).tobytes()])
+            conn.execute("INSERT INTO user_metrics (run_id, split, metric, vector) VALUES (?, ?, ?, ?)",
+                         [run_id, split, name, np.asarray(values, dtype=VALUE_DTYPE).tobytes()])
 
 
 def load_split(ws, run_id: int, split: str, metrics: list[str] | None = None) -> SplitUserMetrics | None:
