@@ -103,3 +103,11 @@ def record_training(path: Path, run_id: int, ndcg: list[float], *, test: dict | 
             return
         run_rows.set_status(ws, run_id, status, best_epoch=best, finished_at=time.time(),
                             test_metrics=json.dumps(test or {}))
+
+
+def isolated_home(tmp_path: Path, monkeypatch) -> Path:
+    """WORKBENCH_HOME in ``tmp_path``, no WORKBENCH_WORKSPACE, working directory ``tmp_path``."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
