@@ -34,10 +34,12 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("workspaces", "w", "Workspaces", "workbench.tui.screens.workspaces:WorkspacesScreen",
                "the workspace files (one SQLite file each); enter opens one, delete asks first"),
     ScreenInfo("datasets", "d", "Datasets", "workbench.tui.screens.datasets:DatasetsScreen",
-               "datasets with statistics and plots; delete asks first and says what happens to their runs",
+               "datasets with statistics and plots; item features from a folder of audio / image files (for the "
+               "precomputed view); delete asks first and says what happens to their runs",
                in_footer=True),
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
-               "compose views, fusion, head, evaluators, trainer from the installed plugins; load picks from a list", in_footer=True),
+               "compose views, fusion, head, evaluators, trainer from the installed plugins, the split's training / "
+               "held-out users and a warm start from a stored run (init_from); load picks from a list", in_footer=True),
     ScreenInfo("runs", "r", "Runs", "workbench.tui.screens.runs:RunsScreen",
                "live monitor: progress and ETA, loss and validation curves (smoothing, epoch zoom, pinned runs "
                "overlaid and named in the legend), epochs table, log; a failed run shows its error",
