@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from workbench.tui.widgets._plot import TitledPlot
+from textual_plotext import PlotextPlot
 
 
-class BarPlot(TitledPlot):
+class BarPlot(PlotextPlot):
     def __init__(self, title: str = "", *, id: str | None = None):
-        super().__init__(title, id=id)
+        super().__init__(id=id)
+        self.title = title
         self._data: tuple | None = None
 
     def show_bars(self, labels: list, values: list, *, xlabel: str = "", ylabel: str = "",
@@ -15,8 +16,15 @@ class BarPlot(TitledPlot):
         self._data = (list(labels), list(values), xlabel, ylabel, log_y, line)
         self._draw()
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._draw()
+
     def _draw(self) -> None:
-        plt = self._blank(self.title if self._data else f"{self.title} (no data)")
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title if self._data else f"{self.title} (no data)")
         if not self._data:
             self.refresh()
             return
