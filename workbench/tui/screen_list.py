@@ -44,6 +44,9 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
                "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
+    ScreenInfo("studies", "h", "Studies", "workbench.tui.screens.studies:StudiesScreen",
+               "hyperparameter studies (`workbench tune`): trials with their parameters, values and runs, the "
+               "best-so-far curve, Optuna's parameter importances (docs/research.md)"),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations with per-view scores and weights"),
     ScreenInfo("plugins", "p", "Plugins", "workbench.tui.screens.plugins:PluginsScreen",
