@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws
+from workbench.cli.common import echo_json, fail, open_ws, parse_group_id
 
 KEY_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 
@@ -171,11 +171,9 @@ def group_view(ws, group_id: int) -> dict:
 @click.pass_context
 def group(ctx, group_id, as_json):
     """A group's runs and, per test metric, mean, std and 95% CI over its completed runs."""
-    ident = group_id.removeprefix("g")
-    if not ident.isdigit():
-        fail(f"{group_id!r} is not a group id (e.g. 2 or g2)")
+    ident = parse_group_id(group_id)
     with open_ws(ctx) as ws:
-        view = group_view(ws, int(ident))
+        view = group_view(ws, ident)
     if as_json:
         echo_json(view)
         return

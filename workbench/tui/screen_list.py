@@ -48,7 +48,8 @@ SCREENS: tuple[ScreenInfo, ...] = (
                "hyperparameter studies (`workbench tune`): trials with their parameters, values and runs, the "
                "best-so-far curve, Optuna's parameter importances (docs/research.md)"),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
-               "a user's history and a run's top-10 recommendations with per-view scores and weights"),
+               "a user's history and a run's top-10 recommendations, each view's measured contribution and why "
+               "each item (the history events that drove it); a new user from typed item ids"),
     ScreenInfo("plugins", "p", "Plugins", "workbench.tui.screens.plugins:PluginsScreen",
                "installed plugins by kind, package, version; load errors; install/uninstall with pip"),
 )

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
+from workbench.coerce import from_text
 from workbench.engine.config import ModelOptions
 from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
@@ -24,7 +25,7 @@ from workbench.store import datasets as datasets_store
 from workbench.store import experiments
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
-from workbench.tui.widgets.options_form import OptionsForm, coerce
+from workbench.tui.widgets.options_form import OptionsForm
 from workbench.tui.widgets.pick import Pick
 
 
@@ -156,8 +157,8 @@ class ComposerScreen(WorkbenchScreen):
         kind = _split_kind(previous.get("split")) if kind is Select.NULL else kind
         old_split = previous.get("split")
         c["split"] = {**old_split, "kind": kind} if isinstance(old_split, dict) else kind
-        c["model"] = {**(previous.get("model") or {}), "dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
-                      "max_len": coerce(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
+        c["model"] = {**(previous.get("model") or {}), "dim": from_text(self.query_one("#model-dim", Input).value, "int", "model.dim"),
+                      "max_len": from_text(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
         forms = {f.where: f for f in self.query(OptionsForm)}
         for section, kind, many in ec.PLUGIN_SECTIONS:
             picker = self.query_one(f"#pick-{section}")
