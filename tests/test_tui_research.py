@@ -163,7 +163,7 @@ def studied(tmp_path_factory):
 
 async def _studies_screen(app, pilot):
     await wait_for(pilot, lambda: app.current_mode == "runs", what="the app")
-    await pilot.press("h")
+    await pilot.press("a")
     return await wait_for(pilot, lambda: app.screen if app.current_mode == "studies" else None, what="Studies")
 
 
