@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Label, Static
 
 from workbench.tui.screens.base import WorkbenchScreen
@@ -73,16 +73,16 @@ class StudiesScreen(WorkbenchScreen):
             with Vertical(id="studies-left"):
                 yield Label("Studies", classes="title")
                 yield DataTable(id="studies-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="study"):
+            with VerticalScroll(id="study"):  # at 80x24 the importances are below the fold
                 yield Label("no study selected", id="study-title")
                 yield Label("", id="study-info", classes="hint")
                 with Horizontal(classes="buttons"):
                     yield Button("Cancel study (x)", id="cancel", variant="error", compact=True)
                     yield Button("Open trial's run (o)", id="open", compact=True)
+                yield Label("", id="study-message", classes="hint")
                 yield DataTable(id="trials-table", cursor_type="row", zebra_stripes=True)
                 yield CurvePlot("best so far", id="best-plot")
                 yield Static("", id="importances")
-                yield Label("", id="study-message", classes="hint")
 
     def __init__(self) -> None:
         super().__init__()
@@ -127,7 +127,7 @@ class StudiesScreen(WorkbenchScreen):
         """Refill the list only when a row changed; the cursor stays on the selected study, silently."""
         table = self.query_one("#studies-table", DataTable)
         rows = [(str(s["id"]), [f"g{s['id']}", s["status"], f"{s['num_runs']}/{s['spec'].get('trials')}",
-                                (s["name"] or "")[:12]]) for s in studies]
+                                (s["name"] or "")[:10]]) for s in studies]
         if rows != self._study_rows:
             keys = [k for k, _ in rows]
             with table.prevent(DataTable.RowHighlighted):
