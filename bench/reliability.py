@@ -68,8 +68,11 @@ def query(db_path: Path, sql: str, args=()) -> list[tuple]:
 
 
 def epoch_rows(db_path: Path, run_id: int) -> list[tuple]:
-    return query(db_path, "SELECT epoch, train_loss, metrics FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
+    """(epoch, train loss, metrics without timings): an epoch re-run by a resume rewrites its row with
+    the same values but its own timings (``forward_s``, ...), which are not compared."""
+    rows = query(db_path, "SELECT epoch, train_loss, metrics FROM epoch_metrics WHERE run_id = ? ORDER BY epoch",
                  [run_id])
+    return [(e, loss, json.dumps(comparable(json.loads(m)), sort_keys=True)) for e, loss, m in rows]
 
 
 def run_status(db_path: Path, run_id: int) -> str | None:
