@@ -43,29 +43,40 @@ print(json.dumps({"in_process_s": seen["first_paint"], "paint_epoch": seen["pain
 """
 
 
+def first_paint(ws: str, runs: int) -> tuple[list[float], list[float], bool]:
+    """(spawn->first frame seconds, in-process seconds, torch imported) of ``runs`` fresh interpreters on
+    ``ws``, after one warm-up run (it warms the OS file cache and creates the workspace if missing)."""
+    walls, inproc, torch_seen = [], [], False
+    for _ in range(runs + 1):
+        spawn = time.time()
+        out = subprocess.run([sys.executable, "-c", CHILD, ws], capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr)
+        rec = json.loads(out.stdout.strip().splitlines()[-1])
+        walls.append(rec["paint_epoch"] - spawn)  # spawn -> first frame (exit and teardown excluded)
+        inproc.append(rec["in_process_s"])
+        torch_seen |= rec["torch_imported"]
+    return walls[1:], inproc[1:], torch_seen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workspace", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        ws = args.workspace or str(Path(tmp) / "startup.db")
-        walls, inproc, torch_seen = [], [], False
-        for _ in range(args.runs + 1):  # first run warms the OS file cache and creates the workspace
-            spawn = time.time()
-            out = subprocess.run([sys.executable, "-c", CHILD, ws], capture_output=True, text=True, timeout=120)
-            if out.returncode != 0:
-                print(out.stderr, file=sys.stderr)
-                return 1
-            rec = json.loads(out.stdout.strip().splitlines()[-1])
-            walls.append(rec["paint_epoch"] - spawn)  # spawn -> first frame (exit and teardown excluded)
-            inproc.append(rec["in_process_s"])
-            torch_seen |= rec["torch_imported"]
-        walls, inproc = walls[1:], inproc[1:]
-    print(f"TUI first paint over {args.runs} runs (after 1 warm-up): "
-          f"spawn->first frame median {statistics.median(walls):.3f} s (min {min(walls):.3f}, max {max(walls):.3f}); "
-          f"in-process median {statistics.median(inproc):.3f} s; torch imported: {torch_seen}")
+        try:
+            walls, inproc, torch_seen = first_paint(args.workspace or str(Path(tmp) / "startup.db"), args.runs)
+        except RuntimeError as e:
+            print(e, file=sys.stderr)
+            return 1
+    print(f"TUI first paint over {args.runs} runs (after 1 warm-up): {paint_summary(walls, inproc, torch_seen)}")
     return 1 if torch_seen else 0
+
+
+def paint_summary(walls: list[float], inproc: list[float], torch_seen: bool) -> str:
+    return (f"spawn->first frame median {statistics.median(walls):.3f} s (min {min(walls):.3f}, "
+            f"max {max(walls):.3f}); in-process median {statistics.median(inproc):.3f} s; torch imported: {torch_seen}")
 
 
 if __name__ == "__main__":

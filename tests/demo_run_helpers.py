@@ -23,22 +23,26 @@ def config(**changes) -> dict:
     return out
 
 
-def demo_workspace(folder: Path, users: int = 120, items: int = 90) -> Path:
+def demo_workspace(folder: Path, users: int = 120, items: int = 90, sessions_per_user: float = 5.0) -> Path:
     """A workspace holding a generated ``demo`` dataset (titles, actions, timestamps) of ``users`` users."""
     from workbench.data.demo import DemoSpec, ensure_demo_workspace
     path = folder / "demo.db"
-    ensure_demo_workspace(str(path), DemoSpec(users=users, items=items, sessions_per_user=5.0)).close()
+    ensure_demo_workspace(str(path), DemoSpec(users=users, items=items, sessions_per_user=sessions_per_user)).close()
     return path
 
 
-def train(ws_path: Path, cfg: dict) -> int:
-    """Create and execute a run in this process (the real engine); returns its id."""
+def train_and_test(ws_path: Path, cfg: dict) -> tuple[int, dict]:
+    """Create and execute a run in this process (the real engine); returns (its id, its test metrics)."""
     from workbench.engine.runner import create_run, execute_run
     from workbench.store import open_workspace
     with open_workspace(ws_path) as ws:
         run_id = create_run(ws, cfg)
-    execute_run(ws_path, run_id)
-    return run_id
+    return run_id, execute_run(ws_path, run_id)
+
+
+def train(ws_path: Path, cfg: dict) -> int:
+    """Create and execute a run in this process (the real engine); returns its id."""
+    return train_and_test(ws_path, cfg)[0]
 
 
 def cli(ws_path: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -31,6 +31,19 @@ def write_ratings(path: Path, users: int = 60, items: int = 40, per_user: int = 
     return path
 
 
+def ratings_workspace(folder: Path, **ratings) -> Path:
+    """A workspace ``folder/ws.db`` holding dataset ``r``: :func:`write_ratings` (``ratings``: its
+    arguments) imported by the product importer."""
+    from workbench.data.importer import import_path
+    from workbench.store import open_workspace
+
+    data = write_ratings(folder / "r.csv", **ratings)
+    path = folder / "ws.db"
+    with open_workspace(path, create=True) as ws:
+        import_path(ws, data, name="r", fmt="csv", reader_options={"map": CSV_MAP})
+    return path
+
+
 def tiny_experiment(epochs: int = 1, dataset: str = "r", **trainer) -> dict:
     return {"name": "tiny", "dataset": dataset, "model": {"dim": 8, "max_len": 12},
             "views": [{"type": "sasrec", "blocks": 1, "heads": 1}], "head": {"type": "softmax_ce"},

@@ -7,6 +7,7 @@ process (the gradients are the same up to floating-point summation order)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -14,11 +15,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+import job_helpers
 from workbench.engine.distributed import LaunchOptions
 
 TIMEOUT = 900          # generous: a loaded 2-core machine starts torchrun and two ranks slowly
@@ -123,14 +124,7 @@ def test_multi_node_flags_go_to_torchrun_and_bad_ones_are_refused(demo_ws, tmp_p
     assert sqlite3.connect(demo_ws).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == before
 
 
-def wait_until(fn, timeout=TIMEOUT, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_until = functools.partial(job_helpers.wait_until, timeout=TIMEOUT, step=0.2)
 
 
 def test_background_job_with_two_ranks_trains_and_cancels_with_a_checkpoint(demo_ws, tmp_path, run_workbench):

@@ -189,3 +189,24 @@ def test_scores_are_float32_even_inside_autocast():
         res = evaluate(enc, lambda s, b: s @ table.T, batches, num_items=N, item_popularity=POP,
                        evaluators=build_evaluators({"ranking": {}}))
     assert res.rankings.target_rank.tolist() == [0, 1]       # 6 is best, 5 second: no bf16 ties
+
+
+def test_build_evaluators_is_one_builder_for_parsed_experiments_mappings_and_defaults():
+    from engine_helpers import tiny_config
+    from workbench.engine.config import parse_config
+    from workbench.options import ConfigError
+
+    cfg = parse_config({**tiny_config(), "evaluators": [{"type": "ranking", "ks": [1, 3]}, {"type": "coverage"}]})
+    from_experiment = build_evaluators(cfg.evaluators)               # what a training run uses
+    from_mapping = build_evaluators({"ranking": {"ks": [1, 3]}, "coverage": {}})
+    assert [type(e) for e in from_experiment] == [type(e) for e in from_mapping]
+    assert [e.options for e in from_experiment] == [e.options for e in from_mapping]
+    rankings = evaluate(encode, score, BATCHES, num_items=N, item_popularity=POP,
+                        evaluators=from_experiment).rankings
+    from workbench.engine.evaluate import compute_metrics
+    assert compute_metrics(from_experiment, rankings) == compute_metrics(from_mapping, rankings)
+    defaults = build_evaluators()
+    assert [type(e).__name__ for e in defaults] == [type(e).__name__ for e in build_evaluators(
+        parse_config({k: v for k, v in tiny_config().items() if k != "evaluators"}).evaluators)]
+    with pytest.raises(ConfigError, match=r"evaluators\.ranking\.ks"):
+        build_evaluators({"ranking": {"ks": "ten"}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from integrity_helpers import CSV_MAP, cli, one_line_error, tiny_experiment, write_experiment, write_ratings
+from integrity_helpers import cli, one_line_error, ratings_workspace, tiny_experiment, write_experiment
 from workbench.engine.runner import create_run
 from workbench.options import ConfigError
 from workbench.store import open_workspace
@@ -13,12 +13,7 @@ from workbench.store import open_workspace
 
 @pytest.fixture
 def ws_path(tmp_path):
-    from workbench.data.importer import import_path
-
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_path(ws, write_ratings(tmp_path / "r.csv"), name="r", fmt="csv", reader_options={"map": CSV_MAP})
-    return path
+    return ratings_workspace(tmp_path)
 
 
 def _with(section: str, **values) -> dict:

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from job_helpers import job_row, run_row, wait_for_job_end, wait_until
 from tui_helpers import ratings_slice
 from workbench.jobs import launcher, queue
 from workbench.store import open_workspace
@@ -55,26 +56,6 @@ def cli(ws_path, *args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def wait_until(fn, timeout=180.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def job_row(ws_path, job_id) -> dict:
-    with open_workspace(ws_path) as ws:
-        return dict(next(iter(ws.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))))
-
-
-def run_row(ws_path, run_id) -> dict:
-    with open_workspace(ws_path) as ws:
-        return dict(next(iter(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))))
-
-
 def epochs_of(ws_path, run_id) -> list[tuple]:
     with open_workspace(ws_path) as ws:
         return [tuple(r) for r in ws.db.execute(
@@ -86,9 +67,7 @@ def test_jobs_run_one_at_a_time_per_device_and_record_progress(ws_path):
     with open_workspace(ws_path) as ws:
         j1 = launcher.submit(ws, r1, "cpu")
         j2 = launcher.submit(ws, r2, "cpu")  # starts a second worker: it must wait, not run concurrently
-    for j in (j1, j2):
-        wait_until(lambda j=j: job_row(ws_path, j)["status"] in queue.FINISHED, what=f"job {j} to finish")
-    a, b = job_row(ws_path, j1), job_row(ws_path, j2)
+    a, b = wait_for_job_end(ws_path, j1), wait_for_job_end(ws_path, j2)
     assert a["status"] == b["status"] == "completed", (a["error"], b["error"])
     assert b["started_at"] >= a["finished_at"] - 0.05 or a["started_at"] >= b["finished_at"] - 0.05, \
         "two jobs ran at the same time on one device"
@@ -112,8 +91,7 @@ def test_cancel_keeps_checkpoint_and_resume_continues_to_the_end(ws_path):
     wait_until(lambda: len(epochs_of(ws_path, run_id)) >= 2, what="two epochs")
     out = cli(ws_path, "jobs", "cancel", job)
     assert out.returncode == 0, out.stderr
-    wait_until(lambda: job_row(ws_path, job)["status"] in queue.FINISHED, what="cancellation")
-    assert job_row(ws_path, job)["status"] == "cancelled"
+    assert wait_for_job_end(ws_path, job, what="cancellation")["status"] == "cancelled"
     assert run_row(ws_path, run_id)["status"] == "cancelled"
     done = epochs_of(ws_path, run_id)
     assert 2 <= len(done) < EPOCHS_LONG
@@ -122,8 +100,8 @@ def test_cancel_keeps_checkpoint_and_resume_continues_to_the_end(ws_path):
     out = cli(ws_path, "jobs", "resume", job)
     assert out.returncode == 0, out.stderr
     new_job = int(out.stdout.split("as job")[1].split()[0])
-    wait_until(lambda: job_row(ws_path, new_job)["status"] in queue.FINISHED, what="resumed job")
-    assert job_row(ws_path, new_job)["status"] == "completed", job_row(ws_path, new_job)["error"]
+    resumed = wait_for_job_end(ws_path, new_job, what="resumed job")
+    assert resumed["status"] == "completed", resumed["error"]
     after = epochs_of(ws_path, run_id)
     assert [e[0] for e in after] == list(range(1, EPOCHS_LONG + 1))
     assert after[0] == done[0], "resume must continue, not retrain epoch 1"
@@ -155,8 +133,8 @@ def test_sigkilled_worker_fails_the_job_keeps_metrics_and_can_resume(ws_path):
     out = cli(ws_path, "jobs", "resume", job)
     assert out.returncode == 0, out.stderr
     new_job = int(out.stdout.split("as job")[1].split()[0])
-    wait_until(lambda: job_row(ws_path, new_job)["status"] in queue.FINISHED, what="resumed job")
-    assert job_row(ws_path, new_job)["status"] == "completed", job_row(ws_path, new_job)["error"]
+    resumed = wait_for_job_end(ws_path, new_job, what="resumed job")
+    assert resumed["status"] == "completed", resumed["error"]
     assert [e[0] for e in epochs_of(ws_path, run_id)] == list(range(1, 31))
 
 
@@ -166,8 +144,7 @@ def test_a_crash_inside_the_run_stores_its_traceback(ws_path):
         with ws.db.conn:
             ws.db.conn.execute("UPDATE runs SET data_fingerprint = 'not-the-data' WHERE id = ?", [run_id])
         job = launcher.submit(ws, run_id, "cpu")
-    wait_until(lambda: job_row(ws_path, job)["status"] in queue.FINISHED, what="failure")
-    row = job_row(ws_path, job)
+    row = wait_for_job_end(ws_path, job, what="failure")
     assert row["status"] == "failed"
     assert "Traceback" in row["error"] and "fingerprint differs" in row["error"]
     assert run_row(ws_path, run_id)["status"] == "failed"

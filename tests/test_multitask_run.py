@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from workbench.data.demo import DemoSpec, import_demo
-from workbench.engine.runner import create_run, execute_run
+from demo_run_helpers import demo_workspace, train, train_and_test
 from workbench.store import open_workspace
 
 ACTION_METRICS = {"action_accuracy", "action_macro_f1", "purchase_auc", "purchase_f1"}
@@ -17,10 +16,7 @@ ACTION_METRICS = {"action_accuracy", "action_macro_f1", "purchase_auc", "purchas
 
 @pytest.fixture
 def ws_path(tmp_path):
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_demo(ws, DemoSpec(users=300, items=200, sessions_per_user=6))
-    return path
+    return demo_workspace(tmp_path, users=300, items=200, sessions_per_user=6)
 
 
 def test_multitask_run_records_action_metrics_for_validation_and_test(ws_path):
@@ -31,9 +27,7 @@ def test_multitask_run_records_action_metrics_for_validation_and_test(ws_path):
               "evaluators": [{"type": "ranking", "ks": [10]}],
               # eval_batch_size < users: the metrics must be computed over the concatenation
               "trainer": {"epochs": 2, "lr": 3e-3, "patience": 0, "eval_batch_size": 64, "seed": 1}}
-    with open_workspace(ws_path) as ws:
-        run_id = create_run(ws, config)
-    test = execute_run(ws_path, run_id)
+    run_id, test = train_and_test(ws_path, config)
     assert ACTION_METRICS <= set(test)
     assert 0.0 <= test["action_macro_f1"] <= 1.0 and 0.0 <= test["purchase_f1"] <= 1.0
     # four funnel stages: a trained classifier beats guessing uniformly, and ranks purchases above chance
@@ -51,8 +45,6 @@ def test_a_run_can_stop_early_on_an_action_metric(ws_path):
               "views": [{"type": "action"}], "head": {"type": "multitask", "positive_action": "purchase"},
               "evaluators": [{"type": "ranking", "ks": [10]}],
               "trainer": {"epochs": 1, "monitor": "purchase_auc", "patience": 1}}
-    with open_workspace(ws_path) as ws:
-        run_id = create_run(ws, config)
-    execute_run(ws_path, run_id)
+    run_id = train(ws_path, config)
     with open_workspace(ws_path) as ws:
         assert ws.db.execute("SELECT best_epoch FROM runs WHERE id = ?", [run_id]).fetchone()[0] == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from integrity_helpers import CSV_MAP, cli, tiny_experiment, write_ratings
+from integrity_helpers import cli, ratings_workspace, tiny_experiment
 from workbench.engine.runner import create_run, execute_run
 from workbench.jobs import queue
 from workbench.liveness import pid_alive, process_started
@@ -25,13 +25,7 @@ from workbench.store.user_metrics import SplitUserMetrics, save_split, stored_sp
 
 @pytest.fixture
 def ws_path(tmp_path) -> Path:
-    from workbench.data.importer import import_path
-
-    data = write_ratings(tmp_path / "r.csv", users=80, items=40, per_user=12)
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_path(ws, data, name="r", fmt="csv", reader_options={"map": CSV_MAP})
-    return path
+    return ratings_workspace(tmp_path, users=80, items=40, per_user=12)
 
 
 @pytest.fixture
@@ -43,6 +37,14 @@ def other_process():
     finally:
         proc.kill()
         proc.wait()
+
+
+def start_time_or_skip(pid: int) -> float:
+    """The start time of process ``pid``; skips the test on a system that gives none."""
+    started = process_started(pid)
+    if started is None:
+        pytest.skip("this system gives no process start times (no /proc, no psutil)")
+    return started
 
 
 def new_run(ws_path, epochs: int = 1) -> int:
@@ -62,9 +64,7 @@ def test_process_started_tells_two_processes_apart(other_process):
 
 def _as_if_reused(ws_path, run_id: int, proc) -> None:
     """Record a lease of ``run_id`` held by a process that had ``proc``'s pid but started earlier (and died)."""
-    started = process_started(proc.pid)
-    if started is None:
-        pytest.skip("this system gives no process start times (no /proc, no psutil)")
+    started = start_time_or_skip(proc.pid)
     with open_workspace(ws_path) as ws:
         leases.acquire(ws, run_id, proc.pid)
         ws.db.execute("UPDATE runs SET status = 'running', owner_started = ? WHERE id = ?", [started - 5, run_id])
@@ -92,9 +92,7 @@ def test_a_second_trainer_may_take_a_run_whose_owner_pid_was_reused(ws_path, oth
 
 def test_a_job_whose_worker_pid_was_reused_is_reaped(ws_path, other_process):
     run_id = new_run(ws_path)
-    started = process_started(other_process.pid)
-    if started is None:
-        pytest.skip("this system gives no process start times (no /proc, no psutil)")
+    started = start_time_or_skip(other_process.pid)
     with open_workspace(ws_path) as ws:
         job = queue.enqueue(ws, run_id, "cpu")
         assert job_rows.claim(ws, "cpu", other_process.pid, leases.this_host()).id == job
@@ -109,9 +107,7 @@ def test_a_job_whose_worker_pid_was_reused_is_reaped(ws_path, other_process):
 
 def test_a_worker_registration_with_a_reused_pid_does_not_hold_queued_jobs(ws_path, other_process):
     run_id = new_run(ws_path)
-    started = process_started(other_process.pid)
-    if started is None:
-        pytest.skip("this system gives no process start times (no /proc, no psutil)")
+    started = start_time_or_skip(other_process.pid)
     with open_workspace(ws_path) as ws:
         job = queue.enqueue(ws, run_id, "cpu")
         job_rows.register_worker(ws, other_process.pid, leases.this_host(), "cpu")

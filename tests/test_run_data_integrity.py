@@ -70,14 +70,14 @@ def test_rm_of_a_dataset_with_runs_is_refused_without_force(trained):
 
 def test_explain_and_resume_refuse_a_run_whose_data_changed(trained, tmp_path):
     from workbench.store.runs import DataChanged
-    from workbench.tui.recommend_bridge import explain
+    from workbench.engine.inspection import KeptRun
 
     ws, _, run_id = trained
     out = cli(ws, "data", "import", write_ratings(tmp_path / "p.csv", permute_items=True), "--name", "r",
               "--format", "csv", "--map", CSV_MAP, "--replace", "--force")
     assert out.returncode == 0, out.stderr
     with pytest.raises(DataChanged, match="trained on other data"):
-        explain(ws, run_id, 1)                          # what the Inspect screen calls
+        KeptRun(device="cpu").get(ws, run_id)          # what the Inspect screen calls
     with open_workspace(ws) as w:
         w.db.execute("UPDATE runs SET status = 'cancelled' WHERE id = ?", [run_id])
         w.db.conn.commit()

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from integrity_helpers import CLI, CSV_MAP, cli, one_line_error, tiny_experiment, write_experiment, write_ratings
+from integrity_helpers import CLI, cli, one_line_error, ratings_workspace, tiny_experiment, write_experiment
+from job_helpers import cancel_job_and_wait, job_row, run_row, wait_until
 from workbench.engine.checkpoint import checkpoint_path
 from workbench.engine.runner import create_run, execute_run
 from workbench.jobs import launcher, queue
@@ -25,38 +26,12 @@ from workbench.store import leases, open_workspace
 
 @pytest.fixture
 def ws_path(tmp_path) -> Path:
-    from workbench.data.importer import import_path
-
-    data = write_ratings(tmp_path / "r.csv", users=150, items=60, per_user=16)
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_path(ws, data, name="r", fmt="csv", reader_options={"map": CSV_MAP})
-    return path
+    return ratings_workspace(tmp_path, users=150, items=60, per_user=16)
 
 
 def new_run(ws_path, epochs: int, **trainer) -> int:
     with open_workspace(ws_path) as ws:
         return create_run(ws, tiny_experiment(epochs, **trainer))
-
-
-def wait_until(fn, timeout=240.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def run_row(ws_path, run_id) -> dict:
-    with open_workspace(ws_path) as ws:
-        return dict(next(iter(ws.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))))
-
-
-def job_row(ws_path, job_id) -> dict:
-    with open_workspace(ws_path) as ws:
-        return dict(next(iter(ws.db.query("SELECT * FROM jobs WHERE id = ?", [job_id]))))
 
 
 def epochs_of(ws_path, run_id) -> list[int]:
@@ -85,6 +60,17 @@ def stop_outside_a_write(ws_path, pid: int) -> None:
             time.sleep(0.05)
         finally:
             conn.close()
+
+
+def suspend_worker_after_first_epoch(ws_path, run_id: int) -> tuple[int, int]:
+    """Train ``run_id`` as a background job and, once it has written an epoch, suspend its worker
+    (SIGSTOP, outside a write); returns (job id, worker pid). The caller sends SIGCONT."""
+    with open_workspace(ws_path) as ws:
+        job = launcher.submit(ws, run_id, "cpu")
+    wait_until(lambda: epochs_of(ws_path, run_id), what="a first epoch")
+    pid = job_row(ws_path, job)["pid"]
+    stop_outside_a_write(ws_path, pid)
+    return job, pid
 
 
 def _comparable(metrics: dict) -> dict:
@@ -128,20 +114,14 @@ def test_a_second_trainer_is_refused_while_a_job_trains_the_run(ws_path):
             execute_run(ws_path, run_id, resume=True)   # the engine itself refuses, not only the CLI
         assert run_row(ws_path, run_id)["status"] == "running"
     finally:
-        with open_workspace(ws_path) as ws:
-            queue.request_cancel(ws, job)
-    wait_until(lambda: job_row(ws_path, job)["status"] in queue.FINISHED, what="the cancelled job")
+        cancel_job_and_wait(ws_path, job)
     assert run_row(ws_path, run_id)["status"] == "cancelled"
     assert len(events_of(ws_path, run_id, "run_started")) == 1
 
 
 def test_a_suspended_worker_is_not_declared_dead_and_keeps_its_run(ws_path):
     run_id = new_run(ws_path, 200)
-    with open_workspace(ws_path) as ws:
-        job = launcher.submit(ws, run_id, "cpu")
-    wait_until(lambda: epochs_of(ws_path, run_id), what="a first epoch")
-    pid = job_row(ws_path, job)["pid"]
-    stop_outside_a_write(ws_path, pid)
+    job, pid = suspend_worker_after_first_epoch(ws_path, run_id)
     try:
         long_ago = time.time() - queue.STALE_AFTER_S - 60     # as if it had been stopped for two minutes
         with open_workspace(ws_path) as ws:
@@ -156,10 +136,7 @@ def test_a_suspended_worker_is_not_declared_dead_and_keeps_its_run(ws_path):
         assert run_row(ws_path, run_id)["status"] == "running"
     finally:
         os.kill(pid, signal.SIGCONT)
-    with open_workspace(ws_path) as ws:
-        queue.request_cancel(ws, job)
-    wait_until(lambda: job_row(ws_path, job)["status"] in queue.FINISHED, what="the cancelled job")
-    assert job_row(ws_path, job)["status"] == "cancelled"
+    assert cancel_job_and_wait(ws_path, job)["status"] == "cancelled"
     assert len(events_of(ws_path, run_id, "run_started")) == 1
 
 
@@ -167,11 +144,7 @@ def test_a_stale_owner_that_wakes_up_after_being_replaced_writes_nothing(ws_path
     """A worker on "another host" (its pid cannot be checked there) stops answering; it is declared dead and
     the run resumed by a new trainer. When the old worker wakes up, every write it tries is fenced."""
     run_id = new_run(ws_path, 8)
-    with open_workspace(ws_path) as ws:
-        job = launcher.submit(ws, run_id, "cpu")
-    wait_until(lambda: epochs_of(ws_path, run_id), what="a first epoch")
-    pid = job_row(ws_path, job)["pid"]
-    stop_outside_a_write(ws_path, pid)
+    job, pid = suspend_worker_after_first_epoch(ws_path, run_id)
     try:
         long_ago = time.time() - queue.STALE_AFTER_S - 60
         with open_workspace(ws_path) as ws:

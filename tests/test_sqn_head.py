@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.data.demo import DemoSpec, import_demo
-from workbench.engine.runner import create_run, execute_run
+from demo_run_helpers import demo_workspace, train_and_test
 from workbench.kinds import Rankings
 from workbench.model.base import DataContext, SeqBatch
 from workbench.options import ConfigError, parse_options
@@ -120,10 +119,7 @@ def test_action_ranking_evaluator_splits_metrics_by_the_target_action():
 
 @pytest.fixture
 def demo_ws(tmp_path):
-    path = tmp_path / "ws.db"
-    with open_workspace(path, create=True) as ws:
-        import_demo(ws, DemoSpec(users=300, items=200, sessions_per_user=6))
-    return path
+    return demo_workspace(tmp_path, users=300, items=200, sessions_per_user=6)
 
 
 def test_sqn_run_on_the_demo_funnel_reports_purchase_and_click_metrics(demo_ws):
@@ -132,9 +128,7 @@ def test_sqn_run_on_the_demo_funnel_reports_purchase_and_click_metrics(demo_ws):
               "head": {"type": "sqn"},
               "evaluators": [{"type": "ranking", "ks": [10]}, {"type": "action_ranking", "ks": [10]}],
               "trainer": {"epochs": 2, "lr": 3e-3, "patience": 0, "seed": 1, "monitor": "purchase_NDCG@10"}}
-    with open_workspace(demo_ws) as ws:
-        run_id = create_run(ws, config)
-    test = execute_run(demo_ws, run_id)
+    run_id, test = train_and_test(demo_ws, config)
     assert {"NDCG@10", "purchase_NDCG@10", "purchase_HR@10", "click_NDCG@10", "click_HR@10"} <= set(test)
     assert test["purchase_num_users"] > 0 and test["click_num_users"] > 0
     assert test["purchase_num_users"] + test["click_num_users"] <= test["num_users"]

@@ -139,4 +139,4 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         message = text_of(inspect.query_one("#inspect-message"))
         assert "fusion weights: sasrec" in message and "gru" in message
         columns = [str(c.label) for c in inspect.query_one("#recs", DataTable).columns.values()]
-        assert columns == ["#", "item", "score", "sasrec alone", "gru alone"]
+        assert columns == ["#", "item", "score", "Δ sasrec", "Δ gru"]

@@ -50,7 +50,7 @@ def test_kl_is_an_annealed_auxiliary_loss(data):
 
 
 def test_research_note_system_trains(data):
-    """h from a view, v from the VAE view, weighted fusion, interest head: sigmoid(W_h h + W_v v + b)."""
+    """h from a view, v from the VAE view, weighted fusion, interest head: sigmoid(a W h + (1 - a) W v + b)."""
     ctx, seqs, times = data
     torch.manual_seed(0)
     h_view = build("views.temporal", "temporal", ctx, dim=16, values={"offer_item_embeddings": True})

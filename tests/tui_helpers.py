@@ -74,3 +74,11 @@ def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[in
         return ids
     finally:
         ws.close()
+
+
+def isolated_home(tmp_path: Path, monkeypatch) -> Path:
+    """WORKBENCH_HOME in ``tmp_path``, no WORKBENCH_WORKSPACE, working directory ``tmp_path``."""
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"

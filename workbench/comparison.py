@@ -63,6 +63,29 @@ def compare_rows(ws) -> list[dict[str, Any]]:
     return out
 
 
+def group_rows(ws) -> list[dict[str, Any]]:
+    """One row per seeds group, shaped like :func:`compare_rows`' (``id`` is the group id, ``ref`` ``gN``):
+    ``metrics`` are the means over its completed runs, ``summary`` each metric's mean, sd and 95 % CI
+    (:func:`workbench.engine.seeds.group_view`); ``params`` are its first run's, ``seed`` the seeds' range."""
+    from workbench.engine.seeds import group_view
+    from workbench.store.run_groups import list_groups, run_facts
+
+    out = []
+    for g in list_groups(ws, kind="seeds"):
+        view = group_view(ws, g["id"])
+        if view is None or not view["runs"]:
+            continue
+        first = run_facts(ws, view["runs"][0]["id"]) or {}
+        params = params_of(first.get("config") or {})
+        seeds = [r["seed"] for r in view["runs"] if r["seed"] is not None]
+        params["seed"] = f"{min(seeds)}-{max(seeds)}" if seeds else None
+        out.append({"id": g["id"], "ref": f"g{g['id']}", "name": view["name"], "status": view["status"],
+                    "dataset": first.get("dataset") or "", "best_epoch": None, "params": params,
+                    "metrics": {k: s["mean"] for k, s in view["summary"].items()}, "summary": view["summary"],
+                    "runs": [r["id"] for r in view["runs"]]})
+    return out
+
+
 def metric_columns(rows: list[dict[str, Any]]) -> list[str]:
     """Every metric any row has, first seen first."""
     metrics: list[str] = []
@@ -87,7 +110,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["run", "name", "status", "dataset", "best_epoch", *metrics])
     for r in rows:
-        w.writerow([r["id"], r["name"], r["status"], r["dataset"], cell(r["best_epoch"]),
+        w.writerow([r.get("ref", r["id"]), r["name"], r["status"], r["dataset"], cell(r["best_epoch"]),
                     *[cell(r["metrics"].get(m)) for m in metrics]])
     return buf.getvalue()
 
@@ -97,7 +120,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     head = ["run", "name", "status", "dataset", "best epoch", *metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [str(r["id"]), r["name"].replace("|", "\\|"), r["status"], r["dataset"], cell(r["best_epoch"]),
+        cells = [str(r.get("ref", r["id"])), r["name"].replace("|", "\\|"), r["status"], r["dataset"], cell(r["best_epoch"]),
                  *[cell(r["metrics"].get(m)) for m in metrics]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

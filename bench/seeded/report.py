@@ -1,10 +1,11 @@
-"""Markdown table of a seeded ablation: per group mean +- 95% CI over seeds, paired p-values vs the first group.
+"""Markdown table of a seeded ablation: per group mean +- 95% CI over seeds, paired p-values vs the ID-only group.
 
     .venv/bin/python bench/seeded/report.py /tmp/wb-seeded.db
 
-Groups are matched by experiment name (ml100k-id first). The paired test is
-workbench.stats.compare on the seed-averaged per-user test values, Holm over every
-(metric, view) pair.
+The baseline is the seeds group whose experiment name ends in "-id" (ml100k-id, amazon-id); the
+other seeds groups follow in creation order. The paired test is workbench.stats.compare on the
+seed-averaged per-user test values, Holm over every (metric, view) pair. "s/epoch" is the mean
+recorded wall time of an epoch (training + validation) over the group's completed runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 from workbench.stats.compare import compare
 from workbench.store import open_workspace
+from workbench.store.runs import epochs as run_epochs
 from workbench.store.run_groups import group_runs, list_groups
 
 METRICS = ["NDCG@10", "HR@10"]
@@ -20,15 +22,18 @@ METRICS = ["NDCG@10", "HR@10"]
 
 def main(path: str) -> None:
     with open_workspace(path) as ws:
-        groups = sorted(list_groups(ws, kind="seeds"), key=lambda g: (not g["name"].startswith("ml100k-id "), g["id"]))
+        groups = sorted(list_groups(ws, kind="seeds"), key=lambda g: (not g["name"].rsplit(" x", 1)[0].endswith("-id"),
+                                                                      g["id"]))
         refs = [f"g{g['id']}" for g in groups]
         result = compare(ws, refs, metrics=METRICS)
-        epochs = {g["id"]: [r["best_epoch"] for r in group_runs(ws, g["id"]) if r["status"] == "completed"]
-                  for g in groups}
-    print("| row | runs | best epochs | test NDCG@10 mean +- 95% CI | test HR@10 mean +- 95% CI | "
+        done = {g["id"]: [r for r in group_runs(ws, g["id"]) if r["status"] == "completed"] for g in groups}
+        epochs = {k: [r["best_epoch"] for r in runs] for k, runs in done.items()}
+        walls = {k: [e["wall_time"] for r in runs for e in run_epochs(ws, r["id"]) if e["wall_time"]]
+                 for k, runs in done.items()}
+    print("| row | runs | best epochs | s/epoch | test NDCG@10 mean +- 95% CI | test HR@10 mean +- 95% CI | "
           "paired diff NDCG@10 [95% CI] | p (t / Wilcoxon), Holm t | paired diff HR@10 [95% CI] | "
           "p (t / Wilcoxon), Holm t |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     entries = [result["baseline"], *result["compared"]]
     for g, e in zip(groups, entries):
         seeds = e["seeds"]
@@ -46,7 +51,9 @@ def main(path: str) -> None:
             star = " *" if row["significant"] else ""
             paired += [f"{row['diff']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]{star}",
                        f"{row['t_p']:.3f} / {row['wilcoxon_p']:.3f}, {row['t_p_holm']:.3f}"]
-        print(f"| {g['name']} | {len(e['runs'])} | {', '.join(map(str, epochs[g['id']]))} | {' | '.join(cells)} | "
+        wall = walls[g["id"]]
+        sec = f"{sum(wall) / len(wall):.0f}" if wall else "-"
+        print(f"| {g['name']} | {len(e['runs'])} | {', '.join(map(str, epochs[g['id']]))} | {sec} | {' | '.join(cells)} | "
               f"{' | '.join(paired)} |")
     print(f"\n{result['num_users']} test users; Holm over {result['family_size']} tests; * = Holm-adjusted "
           f"paired t p < {result['alpha']}.")

@@ -1,4 +1,4 @@
-"""Interest head: sigmoid(W_h h + W_v v + b) scoring trained with BCE on sampled negatives (torch-free spec)."""
+"""Interest head: sigmoid(e_i . (W f_u) + b_i) scoring trained with BCE on sampled negatives (torch-free spec)."""
 
 from __future__ import annotations
 
@@ -18,5 +18,6 @@ SPECS = [PluginSpec(
     name="interest", kind="head", factory="workbench_plugins.heads.interest_impl:InterestHead",
     options=InterestOptions,
     description=("CTR-style interest head: p(y=1 | u, i) = sigmoid(e_i . (W f_u) + b_i) where f_u is the fused "
-                 "state (a weighted fusion of h and v makes W f_u = W_h h + W_v v); trained with binary "
+                 "state (with a weighted fusion of two views, W f_u = a W h + (1 - a) W v: one matrix W scaled by the "
+                 "fusion's weights); trained with binary "
                  "cross-entropy on the next item against sampled negatives. score() returns the logit."))]

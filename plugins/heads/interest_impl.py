@@ -1,9 +1,12 @@
 """Interest head (options in :mod:`.interest`).
 
 ``logit(u, i) = e_i . (W f_u) + b_i`` and ``p(y=1 | u, i) = sigmoid(logit)``, where
-``f_u`` (B, d) is the fused state. With the weighted-average fusion
+``f_u`` (B, d) is the fused state. With the weighted-average fusion of two views
 ``f = a h + (1 - a) v`` this is ``sigmoid(e_i . (W_h h + W_v v) + b_i)`` with
-``W_h = a W`` and ``W_v = (1 - a) W``: the first research note's model.
+``W_h = a W`` and ``W_v = (1 - a) W``: one matrix scaled by the fusion's weights, not two free
+matrices, and ``v`` comes from whichever view is fused (the ``vae`` view has its own encoder, so it
+is not VAE(h) of the other view's ``h``). Close to the first research note's model, not the same
+(docs/views.md, ``vae``).
 ``e_i`` is the views' item table when they offer one (tied), else the head's own.
 """
 

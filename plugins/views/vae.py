@@ -27,5 +27,6 @@ SPECS = [PluginSpec(
     description=("VAE latent view. Reads item ids: an autoregressive encoder (GRU, LSTM or causal Transformer) "
                  "gives h_t; q(v_t | h_t) = N(mu(h_t), sigma(h_t)^2) gives a latent v_t per position "
                  "(sampled in training, the mean at evaluation) with the KL to N(0, I) as an auxiliary loss "
-                 "(weight beta, linear annealing). With the weighted fusion and the interest head: "
-                 "p(y|u) = sigmoid(W_h h + W_v v + b)."))]
+                 "(weight beta, linear annealing). With another view's h, the weighted fusion and the interest head: "
+                 "p(y|u) = sigmoid(a W h + (1 - a) W v + b), close to the research note's sigmoid(W_h h + W_v v + b) "
+                 "(one W scaled by the fusion's weights; this view has its own encoder)."))]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -43,3 +44,26 @@ def run_failure(run_id: int, e: BaseException, ws_path=None, traceback_hint: boo
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def workspace_for_new_runs(ctx: click.Context, experiment: str) -> Iterator:
+    """The open workspace to create runs of ``experiment`` (a file name) in, closed on leaving; a
+    :class:`~workbench.options.ConfigError` inside ends the command with a one-line error naming the file."""
+    from workbench.options import ConfigError
+
+    ws = open_ws(ctx)
+    try:
+        yield ws
+    except ConfigError as e:
+        fail(f"{experiment}: {e}")
+    finally:
+        ws.close()
+
+
+def parse_group_id(text: str, what: str = "group") -> int:
+    """``3`` or ``g3`` -> 3; anything else ends the command with a one-line error."""
+    ident = text.removeprefix("g")
+    if not ident.isdigit():
+        fail(f"{text!r} is not a {what} id (e.g. 2 or g2)")
+    return int(ident)

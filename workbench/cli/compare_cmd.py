@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws
+from workbench.cli.common import echo_json, fail, open_ws, parse_group_id
 
 KEY_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 
@@ -158,21 +158,11 @@ def groups(ctx, as_json):
 
 
 def group_view(ws, group_id: int) -> dict:
-    from workbench.stats.summary import summarize_metrics
-    from workbench.store.run_groups import get_group, group_runs
-    group = get_group(ws, group_id)
-    if group is None:
+    from workbench.engine.seeds import group_view as view
+    out = view(ws, group_id)
+    if out is None:
         fail(f"no group {group_id} in {ws.path}")
-    members = group_runs(ws, group_id)
-    if group["kind"] == "seeds" and members:
-        from workbench.engine.seeds import group_status
-        group["status"] = group_status([r["status"] for r in members])
-    done = [r for r in members if r["status"] == "completed"]
-    summary = summarize_metrics([r["test_metrics"] or {} for r in done])
-    return {**{k: group[k] for k in ("id", "kind", "name", "status", "spec", "error", "created_at", "finished_at")},
-            "runs": [{k: r[k] for k in ("id", "name", "status", "seed", "best_epoch", "test_metrics")}
-                     for r in members],
-            "summary": {k: s.as_dict() for k, s in summary.items()}}
+    return out
 
 
 @click.command("group")
@@ -181,11 +171,9 @@ def group_view(ws, group_id: int) -> dict:
 @click.pass_context
 def group(ctx, group_id, as_json):
     """A group's runs and, per test metric, mean, std and 95% CI over its completed runs."""
-    ident = group_id.removeprefix("g")
-    if not ident.isdigit():
-        fail(f"{group_id!r} is not a group id (e.g. 2 or g2)")
+    ident = parse_group_id(group_id)
     with open_ws(ctx) as ws:
-        view = group_view(ws, int(ident))
+        view = group_view(ws, ident)
     if as_json:
         echo_json(view)
         return

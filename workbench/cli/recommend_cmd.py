@@ -9,11 +9,11 @@ from workbench.cli.common import echo_json, fail, open_ws
 
 def parse_history(text: str) -> list[str]:
     """``"RAW1,RAW2,..."`` -> raw item ids, oldest first (spaces around ids ignored, empty entries an error)."""
-    raw = [part.strip() for part in text.split(",")]
-    if not raw or any(not r for r in raw):
-        raise click.BadParameter("expected raw item ids separated by commas, e.g. --history 50,172,133",
-                                 param_hint="--history")
-    return raw
+    from workbench.engine.inspection import parse_raw_items
+    try:
+        return parse_raw_items(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--history") from None
 
 
 def load_query(ws, run_id: int, user: str | None, history: str | None, device: str):

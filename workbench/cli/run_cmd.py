@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws, run_failure
+from workbench.cli.common import echo_json, fail, open_ws, run_failure, workspace_for_new_runs
 
 from workbench.cli.progress import SUMMARY_KEYS, ProgressPrinter
 
@@ -92,19 +92,14 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background, npr
         from workbench.cli.seeds_cmd import run_seed_group
         return run_seed_group(ctx, experiment, raw, seeds, dataset=dataset, device=device, name=name,
                               as_json=as_json, background=background)
-    ws = open_ws(ctx)
-    ws_path = ws.path
-    try:
+    with workspace_for_new_runs(ctx, experiment) as ws:
+        ws_path = ws.path
         from workbench.engine.runner import create_run, run_config
         run_id = create_run(ws, raw, dataset=dataset, device=device, name=name)
         nproc = run_config(ws, run_id)[1].trainer.nproc
         if background:
             from workbench.jobs.launcher import job_device, submit
             job_id = submit(ws, run_id, job_device(raw, device))
-    except ConfigError as e:
-        fail(f"{experiment}: {e}")
-    finally:
-        ws.close()
     if background:
         if as_json:
             echo_json({"run_id": run_id, "job_id": job_id})

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws
+from workbench.cli.common import echo_json, fail, workspace_for_new_runs
 
 
 def run_seed_group(ctx, experiment: str, raw: dict, n: int, *, dataset: str | None, device: str | None,
                    name: str | None, as_json: bool, background: bool) -> None:
-    from workbench.engine.seeds import create_seed_group
-    from workbench.options import ConfigError
-    ws = open_ws(ctx)
-    ws_path = ws.path
-    try:
-        group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
-        jobs = []
+    from workbench.engine.seeds import create_seed_group, queue_seed_group
+    with workspace_for_new_runs(ctx, experiment) as ws:
+        ws_path = ws.path
         if background:
-            from workbench.jobs.launcher import job_device, submit
-            jobs = [submit(ws, run_id, job_device(raw, device), start=i == len(run_ids) - 1) for i, run_id in enumerate(run_ids)]
-    except ConfigError as e:
-        fail(f"{experiment}: {e}")
-    finally:
-        ws.close()
+            group_id, run_ids, jobs = queue_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
+        else:
+            group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
     if background:
         if as_json:
             echo_json({"group_id": group_id, "run_ids": run_ids, "job_ids": jobs})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws
+from workbench.cli.common import echo_json, fail, open_ws, parse_group_id
 
 
 @click.command()
@@ -99,13 +99,6 @@ def print_report(report: dict) -> None:
         click.echo("error:\n" + report["error"])
 
 
-def _group_id(text: str) -> int:
-    ident = text.removeprefix("g")
-    if not ident.isdigit():
-        fail(f"{text!r} is not a study id (e.g. g3)")
-    return int(ident)
-
-
 @click.group()
 def studies():
     """Tuning studies (`workbench tune`): list, show, cancel."""
@@ -138,7 +131,7 @@ def studies_show(ctx, study, as_json):
     from workbench.tune.study import study_report
     with open_ws(ctx) as ws:
         try:
-            report = study_report(ws, _group_id(study))
+            report = study_report(ws, parse_group_id(study, "study"))
         except KeyError as e:
             fail(e.args[0])
     if as_json:
@@ -153,7 +146,7 @@ def studies_show(ctx, study, as_json):
 def studies_cancel(ctx, study):
     """Stop a study: its running trial stops at the next poll, no new trial starts."""
     from workbench.store.run_groups import get_group, request_cancel
-    group_id = _group_id(study)
+    group_id = parse_group_id(study, "study")
     with open_ws(ctx) as ws:
         group = get_group(ws, group_id)
         if group is None or group["kind"] != "tune":

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from workbench.coerce import strings_to_options
 from workbench.kinds import ReaderError
-from workbench.options import ConfigError, describe, parse_options
+from workbench.options import ConfigError, parse_options
 
 AMBIGUITY_MARGIN = 0.05
 
@@ -41,33 +42,12 @@ def detect_format(path: Path) -> str:
     return best
 
 
-def coerce_strings(options_cls: type | None, values: dict[str, Any]) -> dict[str, Any]:
-    """Turn command-line strings into the declared option types (int/float/bool), leaving others."""
-    types = {d["name"]: d["type"] for d in describe(options_cls)}
-    out = {}
-    for key, v in values.items():
-        t = types.get(key, "str").rstrip("?")
-        if isinstance(v, str):
-            try:
-                if t == "int":
-                    v = int(v)
-                elif t == "float":
-                    v = float(v)
-                elif t == "bool":
-                    if v.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                        raise ConfigError(f"{key}: expected true or false, got {v!r}")
-                    v = v.lower() in ("true", "1", "yes")
-            except ValueError:
-                raise ConfigError(f"{key}: expected {t}, got {v!r}") from None
-        out[key] = v
-    return out
-
-
 def make_reader(fmt: str, options: dict[str, Any] | None = None):
     """Instantiate reader ``fmt`` with validated options (ConfigError names ``reader.<fmt>.<key>``)."""
     specs = reader_specs()
     if fmt not in specs:
         raise ConfigError(f"unknown format {fmt!r} (formats: {', '.join(sorted(specs)) or 'none installed'})")
     spec = specs[fmt]
-    opts = parse_options(spec.options, coerce_strings(spec.options, options or {}), f"reader.{fmt}")
+    where = f"reader.{fmt}"
+    opts = parse_options(spec.options, strings_to_options(spec.options, options or {}, where), where)
     return spec.load()(opts), opts

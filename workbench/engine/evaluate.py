@@ -272,22 +272,25 @@ def _collect(parts: dict[str, list[np.ndarray]], ranked: BatchRanking, eb: EvalB
         parts["actions"].append(eb.batch.target_actions[:, -1].cpu().numpy())
 
 
-def build_evaluators(config: dict[str, dict] | None = None, registry=None) -> list[Evaluator]:
-    """Instantiate evaluator plugins from ``{name: {option: value}}``.
+def build_evaluators(choices: Iterable | dict[str, dict] | None = None, registry=None) -> list[Evaluator]:
+    """The evaluator plugins of an experiment, instantiated: the one place evaluators are built
+    (training, evaluation of a stored run, benchmarks).
 
-    ``None`` gives the default evaluators (those claiming the ``evaluators`` role, with their
-    default options; for the built-ins: ranking, coverage and novelty at K = 5, 10, 20).
-    Bad options raise :class:`workbench.options.ConfigError` naming ``evaluators.<name>.<key>``.
+    ``choices``: the parsed ``ExperimentConfig.evaluators`` (:class:`~workbench.engine.config.PluginChoice`,
+    options already validated), or ``{name: {option: value}}`` (validated here: bad options raise
+    :class:`workbench.options.ConfigError` naming ``evaluators.<name>.<key>``), or ``None`` for the
+    default evaluators (those claiming the ``evaluators`` role, with their default options; for the
+    built-ins: ranking, coverage and novelty at K = 5, 10, 20).
     """
     from workbench.options import parse_options
     from workbench.plugins import get_registry
 
     reg = registry or get_registry()
-    if config is None:
-        config = {name: {} for name in reg.defaults("evaluators")}
-    out = []
-    for name, values in config.items():
-        spec = reg.get("evaluator", name)
-        options = parse_options(spec.options, values, f"evaluators.{name}")
-        out.append(spec.load()(options))
-    return out
+    if choices is None:
+        choices = {name: {} for name in reg.defaults("evaluators")}
+    if isinstance(choices, dict):
+        parsed = [(name, parse_options(reg.get("evaluator", name).options, values, f"evaluators.{name}"))
+                  for name, values in choices.items()]
+    else:
+        parsed = [(choice.type, choice.options) for choice in choices]
+    return [reg.get("evaluator", name).load()(options) for name, options in parsed]

@@ -118,24 +118,32 @@ class Explainer:
     def view_contributions(self, query: Query, item: int, baseline: str = "mean") -> list[dict[str, Any]]:
         """Per view: {view, fusion_weight, score_without, contribution (score - score_without),
         rank_without}; the item's score and rank with every view are in :meth:`explain`."""
+        return self.view_contributions_many(query, [item], baseline)[0]
+
+    def view_contributions_many(self, query: Query, items: list[int], baseline: str = "mean") -> list[list[dict]]:
+        """:meth:`view_contributions` of each of ``items`` (one forward pass per view for all of them)."""
         batch = query.batch.to(self.device)
         model = self.model
         with torch.no_grad():
             outs = [v(batch) for v in model.views]
             _, _, weights = model.fuse(outs, batch)
-            full = self._scores(batch, outs)[0, item]
+            full = self._scores(batch, outs)[0]
             variants = []
             for k, base in enumerate(self.view_baselines(baseline)):
                 state = base.to(outs[k].states.dtype).expand_as(outs[k].states)
                 variants.append([ViewOutput(state) if j == k else o for j, o in enumerate(outs)])
             without = torch.cat([self._scores(batch, v) for v in variants]) if variants else None
         if without is None:
-            return []
-        ranks = self.rank_of(self.rankable(without, query), item)
+            return [[] for _ in items]
+        rankable = self.rankable(without, query)
         w = weights[0, -1].float().tolist() if weights is not None else [None] * len(self.views)
-        return [{"view": name, "fusion_weight": w[k], "score_without": float(without[k, item]),
-                 "contribution": float(full - without[k, item]), "rank_without": int(ranks[k])}
-                for k, name in enumerate(self.views)]
+        out = []
+        for item in items:
+            ranks = self.rank_of(rankable, item)
+            out.append([{"view": name, "fusion_weight": w[k], "score_without": float(without[k, item]),
+                         "contribution": float(full[item] - without[k, item]), "rank_without": int(ranks[k])}
+                        for k, name in enumerate(self.views)])
+        return out
 
     # ------------------------------------------------------------ history events
     def attribute(self, query: Query, item: int, method: str = "gradient_x_input", steps: int = 16) -> np.ndarray:

@@ -129,8 +129,3 @@ class Recommender:
                  for r in self.top_k(query, k)]
         return {"run_id": self.run_id, "history_length": int(len(query.history)), "items": items}
 
-
-def recommend_for_user(ws, run_id: int, raw_user: str, *, k: int = 10, device: str = "cpu") -> dict:
-    """-> {user, run_id, history_length, items: [{item (raw id), title, score}]} (seen items excluded)."""
-    rec = Recommender.load(ws, run_id, device=device)
-    return {"user": str(raw_user), **rec.recommend(rec.query_user(rec.user(raw_user)), k)}

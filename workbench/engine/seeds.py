@@ -47,6 +47,38 @@ def create_seed_group(ws, config: dict, n: int, *, dataset: str | None = None, d
     return group_id, run_ids
 
 
+def queue_seed_group(ws, config: dict, n: int, *, dataset: str | None = None, device: str | None = None,
+                     name: str | None = None) -> tuple[int, list[int], list[int]]:
+    """:func:`create_seed_group`, each run queued as a background job (``workbench run EXP --seeds N
+    --background`` and the composer's launch). One worker is started, after the last job is queued: it
+    takes the jobs in turn. Returns (group id, run ids, job ids)."""
+    from workbench.jobs.launcher import job_device, submit
+    group_id, run_ids = create_seed_group(ws, config, n, dataset=dataset, device=device, name=name)
+    job_ids = [submit(ws, run_id, job_device(config, device), start=i == len(run_ids) - 1)
+               for i, run_id in enumerate(run_ids)]
+    return group_id, run_ids, job_ids
+
+
+def group_view(ws, group_id: int) -> dict | None:
+    """A group and its runs, with per test metric the mean, std and 95 % CI over its completed runs
+    (``summary``: metric -> :class:`workbench.stats.summary.SeedSummary` as a dict); None when absent.
+    A seeds group's status is derived from its runs'."""
+    from workbench.stats.summary import summarize_metrics
+    from workbench.store.run_groups import get_group, group_runs
+    group = get_group(ws, group_id)
+    if group is None:
+        return None
+    members = group_runs(ws, group_id)
+    if group["kind"] == "seeds" and members:
+        group["status"] = group_status([r["status"] for r in members])
+    done = [r for r in members if r["status"] == "completed"]
+    summary = summarize_metrics([r["test_metrics"] or {} for r in done])
+    return {**{k: group[k] for k in ("id", "kind", "name", "status", "spec", "error", "created_at", "finished_at")},
+            "runs": [{k: r[k] for k in ("id", "name", "status", "seed", "best_epoch", "test_metrics")}
+                     for r in members],
+            "summary": {k: s.as_dict() for k, s in summary.items()}}
+
+
 def group_status(statuses: list[str]) -> str:
     """A seeds group's status from its runs': running while any is queued or running, else
     completed when all completed, else failed (if any failed) or cancelled."""

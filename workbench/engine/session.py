@@ -16,16 +16,10 @@ from workbench.engine import batches as B
 from workbench.engine.build import build_model_for
 from workbench.engine.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from workbench.engine.device import resolve_device
+from workbench.engine.evaluate import build_evaluators
 from workbench.engine.recorder import RunRecorder
 from workbench.engine.trainer import Trainer
 from workbench.events import Emitter
-
-
-def build_evaluators(cfg, registry=None):
-    if registry is None:
-        from workbench.plugins import get_registry
-        registry = get_registry()
-    return [registry.get("evaluator", e.type).load()(e.options) for e in cfg.evaluators]
 
 
 class RunSession:
@@ -46,7 +40,7 @@ class RunSession:
         # the recorder is required: a write it cannot make (lease lost, disk full) stops the run
         recorder = [RunRecorder(ws, run_id, token=token)] if record else []
         self.emitter = Emitter(recorder + list(listeners) + [self._keep_best_valid], required=recorder)
-        self.evaluators = build_evaluators(cfg)
+        self.evaluators = build_evaluators(cfg.evaluators)
         self.train = B.training_tensors(built.train_dataset, built.train_split, cfg.model.max_len, t.train_windows)
         self.valid = self.eval_cases(self.split.valid_users, self.split.valid_pos)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,

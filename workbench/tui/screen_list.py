@@ -45,7 +45,8 @@ SCREENS: tuple[ScreenInfo, ...] = (
                "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
-               "a user's history and a run's top-10 recommendations with per-view scores and weights"),
+               "a user's history and a run's top-10 recommendations, each view's measured contribution and why "
+               "each item (the history events that drove it); a new user from typed item ids"),
     ScreenInfo("plugins", "p", "Plugins", "workbench.tui.screens.plugins:PluginsScreen",
                "installed plugins by kind, package, version; load errors; install/uninstall with pip"),
 )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.coerce import literal
 from workbench.options import ConfigError
 
 DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
@@ -57,16 +58,6 @@ class Param:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Param:
         return Param(d["key"], d["kind"], tuple(d["args"]), bool(d.get("log", False)))
-
-
-def _literal(text: str, where: str) -> Any:
-    text = text.strip()
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", text):   # a bare word: a string choice
-            return text
-        raise ConfigError(f"{where}: {text!r} is not a number, true/false or a quoted string") from None
 
 
 def _split_args(text: str) -> list[str]:
@@ -121,7 +112,7 @@ def parse_distribution(key: str, text: str, where: str) -> Param:
     if kind == "choice":
         if not raw_args or any(not a for a in raw_args):
             raise ConfigError(f"{where}: choice(...) needs at least one value")
-        values = tuple(_literal(a, where) for a in raw_args)
+        values = tuple(literal(a, where) for a in raw_args)
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"{where}: choice(...) lists a value twice")
         return Param(key, kind, values)
@@ -131,7 +122,7 @@ def parse_distribution(key: str, text: str, where: str) -> Param:
         raw_args = raw_args[:2]
     if len(raw_args) != 2:
         raise ConfigError(f"{where}: {kind}(...) needs exactly two bounds (low, high), got {len(raw_args)}")
-    low, high = (_literal(a, where) for a in raw_args)
+    low, high = (literal(a, where) for a in raw_args)
     for v in (low, high):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}: {kind} bounds must be numbers, got {v!r}")

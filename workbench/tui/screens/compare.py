@@ -1,10 +1,12 @@
 """Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export,
-and a paired significance test of the marked runs (t)."""
+and a paired significance test of the marked runs (t). ``g`` switches to seeds groups: each metric's mean
++- 95% CI half-width, the marked groups' mean, sd and CI, and the paired test of marked groups."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,6 +16,7 @@ from workbench import comparison
 from workbench.store import runs
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.curves import CurvePlot
+from workbench.tui.group_text import half_width, metric_summary
 from workbench.tui.widgets.significance import SignificancePanel, metric_for, significance_text
 from workbench.tui.widgets.tables import fill_table
 
@@ -32,17 +35,22 @@ class CompareScreen(WorkbenchScreen):
         Binding("slash", "filter", "Filter"),
         Binding("minus", "reverse_sort", "Reverse"),
         Binding("f", "toggle_failed", "Failed"),
+        Binding("g", "toggle_groups", "Groups"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
             yield Label("Compare runs: click a header (or s) to sort, - reverses, / filters, f shows failed runs, "
-                        "space marks runs to overlay, t tests them", classes="hint", id="compare-hint")
+                        "space marks runs to overlay, t tests them, g shows seeds groups", classes="hint",
+                        id="compare-hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
                 yield Button("Export CSV (o)", id="csv", compact=True)
                 yield Button("Export Markdown (k)", id="md", compact=True)
                 yield Label("", id="compare-message")
+            group_line = Label("", id="group-summary", classes="hint")
+            group_line.display = False  # shown with a group
+            yield group_line
             yield SignificancePanel("", id="significance")
             yield CurvePlot("marked runs", id="overlay")
 
@@ -53,9 +61,10 @@ class CompareScreen(WorkbenchScreen):
         self.rows: list[dict] = []
         self.filter_text = ""
         self.show_failed = False  # failed runs are hidden until f
+        self.groups = False  # g: seeds groups instead of runs
 
     def reload(self) -> None:
-        self.rows = comparison.compare_rows(self.ws)
+        self.rows = comparison.group_rows(self.ws) if self.groups else comparison.compare_rows(self.ws)
         self.marked &= {r["id"] for r in self.rows}
         self._fill()
 
@@ -80,9 +89,10 @@ class CompareScreen(WorkbenchScreen):
         metrics = self.metric_columns
         cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
                 for c in FIXED + list(comparison.PARAM_COLUMNS) + metrics]
-        rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + str(r["id"]), r["name"][:20], r["status"],
-                                r["dataset"], *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS],
-                                *[comparison.cell(r["metrics"].get(m)) for m in metrics]])
+        rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + r.get("ref", str(r["id"])), r["name"][:20],
+                                r["status"], r["dataset"],
+                                *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS],
+                                *[self._metric_cell(r, m) for m in metrics]])
                 for r in shown]
         fill_table(table, cols, rows)
         hidden = len(self.rows) - len(shown)
@@ -92,14 +102,38 @@ class CompareScreen(WorkbenchScreen):
         failed = sum(r["status"] == "failed" for r in self.rows)
         if failed and not self.show_failed:
             notes.append(f"{failed} failed hidden (f shows them)")
+        what = "seeds groups (mean +- 95% CI half-width; g: runs)" if self.groups else "runs"
         self.query_one("#compare-message", Label).update(
-            f"{len(shown)} of {len(self.rows)} runs" + (f"; {', '.join(notes)}" if hidden or notes else ""))
+            f"{len(shown)} of {len(self.rows)} {what}" + (f"; {', '.join(notes)}" if hidden or notes else ""))
+        self._show_group_summary()
         self._draw_overlay()
+
+    def _metric_cell(self, row: dict, metric: str) -> str:
+        value = comparison.cell(row["metrics"].get(metric))
+        s = (row.get("summary") or {}).get(metric)
+        half = half_width(s) if s else None
+        return f"{value} +-{half:.4f}" if half is not None else value
+
+    def _show_group_summary(self) -> None:
+        """Groups: the marked groups' mean, sd and 95% CI of the sorted-by metric (NDCG@10 by default)."""
+        label = self.query_one("#group-summary", Label)
+        metric = metric_for(self.sort_key)
+        lines = [f"{r['ref']} {r['name']}: {metric_summary(metric, r['summary'][metric])}"
+                 for r in self.rows if self.groups and r["id"] in self.marked and metric in r["summary"]]
+        label.update(escape("\n".join(lines)))
+        label.display = bool(lines)
+
+    def action_toggle_groups(self) -> None:
+        """Runs <-> seeds groups (marks are cleared: a run id is not a group id)."""
+        self.groups = not self.groups
+        self.marked = set()
+        self.query_one("#significance", SignificancePanel).update("")
+        self.reload()
 
     def _draw_overlay(self) -> None:
         metric = self.sort_key if self.sort_key not in FIXED else None
         series = {}
-        for run_id in sorted(self.marked):
+        for run_id in sorted(self.marked) if not self.groups else ():
             ems = runs.epochs(self.ws, run_id)
             names = comparison.metric_names(ems)
             name = metric.removeprefix("val:") if metric and metric.removeprefix("val:") in names else \
@@ -157,10 +191,12 @@ class CompareScreen(WorkbenchScreen):
         """Paired test of the marked runs on the sorted-by metric (a thread: bootstraps take a moment)."""
         panel = self.query_one("#significance", SignificancePanel)
         metric, ids = metric_for(self.sort_key), sorted(self.marked)
-        panel.update(f"testing {metric} for runs {', '.join(map(str, ids))} ..." if len(ids) > 1 else "")
+        what = "groups" if self.groups else "runs"
+        panel.update(f"testing {metric} for {what} {', '.join(map(str, ids))} ..." if len(ids) > 1 else "")
+        groups = self.groups
 
         def work() -> None:
-            text = significance_text(self.app.ws_path, ids, metric)
+            text = significance_text(self.app.ws_path, ids, metric, groups=groups)
             self.app.call_from_thread(panel.update, text)
 
         self.run_worker(work, thread=True, exclusive=True, group="significance")

@@ -2,7 +2,8 @@
 
 Each chosen plugin's declared options are rendered as a form. The experiment
 is validated before launch (errors name the key), can be saved/loaded in the
-workspace and exported as TOML, and launches as a background job.
+workspace and exported as TOML, and launches as a background job; with ``seeds`` above 1 it launches
+as one group of that many runs (seeds trainer.seed, +1, ...), as ``workbench run EXP --seeds N`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList
 
+from workbench.coerce import from_text
 from workbench.engine.config import ModelOptions
 from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
@@ -23,7 +25,7 @@ from workbench.store import datasets as datasets_store
 from workbench.store import experiments
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
-from workbench.tui.widgets.options_form import OptionsForm, coerce
+from workbench.tui.widgets.options_form import OptionsForm
 from workbench.tui.widgets.pick import Pick
 
 
@@ -67,6 +69,7 @@ class ComposerScreen(WorkbenchScreen):
     def __init__(self):
         super().__init__()
         self.config: dict[str, Any] | None = None
+        self.seeds_text = "1"  # the seeds field (not part of the experiment), kept across rebuilds
 
     # ------------------------------------------------------------ building
     def compose_body(self) -> ComposeResult:
@@ -85,6 +88,10 @@ class ComposerScreen(WorkbenchScreen):
             with Horizontal(classes="field"):
                 yield Label("name", classes="field-name")
                 yield Input(c.get("name", ""), id="exp-name", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("seeds", classes="field-name")
+                yield Input(self.seeds_text, id="exp-seeds", compact=True,
+                            tooltip="runs to launch as one group, seeds trainer.seed, +1, ... (1: a single run)")
             with Horizontal(classes="field"):
                 yield Label("dataset", classes="field-name")
                 yield Select([(d, d) for d in datasets], value=c.get("dataset") if c.get("dataset") in datasets
@@ -128,6 +135,14 @@ class ComposerScreen(WorkbenchScreen):
         return default_config(datasets)
 
     # ------------------------------------------------------------ reading the form
+    def read_seeds(self) -> int:
+        """The seeds field: how many runs launch as one group (ConfigError when not a whole number >= 1)."""
+        text = self.query_one("#exp-seeds", Input).value.strip()
+        self.seeds_text = text
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"seeds: {text!r} is not a whole number >= 1")
+        return int(text)
+
     def read_config(self) -> dict[str, Any]:
         """The experiment as entered; ConfigError naming the key for unparsable values."""
         reg = ec.registry()
@@ -142,8 +157,8 @@ class ComposerScreen(WorkbenchScreen):
         kind = _split_kind(previous.get("split")) if kind is Select.NULL else kind
         old_split = previous.get("split")
         c["split"] = {**old_split, "kind": kind} if isinstance(old_split, dict) else kind
-        c["model"] = {**(previous.get("model") or {}), "dim": coerce(self.query_one("#model-dim", Input).value, "int", "model.dim"),
-                      "max_len": coerce(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
+        c["model"] = {**(previous.get("model") or {}), "dim": from_text(self.query_one("#model-dim", Input).value, "int", "model.dim"),
+                      "max_len": from_text(self.query_one("#model-max_len", Input).value, "int", "model.max_len")}
         forms = {f.where: f for f in self.query(OptionsForm)}
         for section, kind, many in ec.PLUGIN_SECTIONS:
             picker = self.query_one(f"#pick-{section}")
@@ -189,6 +204,7 @@ class ComposerScreen(WorkbenchScreen):
         """
         focused = self.focused
         focused_id = focused.id if focused is not None else None
+        self.seeds_text = self.query_one("#exp-seeds", Input).value
         self.set_focus(None)
         await self.recompose()
         again = self.query(f"#{focused_id}") if focused_id else None
@@ -287,30 +303,44 @@ class ComposerScreen(WorkbenchScreen):
         config = self._validated()
         if config is None:
             return
+        try:
+            seeds = self.read_seeds()
+        except ConfigError as e:
+            self._say(f"invalid: {e}", error=True)
+            return
         experiments.save(self.ws, config["name"], config)
         self._say("launching...")
         from workbench.jobs.launcher import job_device
-        self._launch(config, job_device(config))
+        self._launch(config, job_device(config), seeds)
 
     @work(thread=True, exclusive=True, group="launch")
-    def _launch(self, config: dict[str, Any], device: str) -> None:
-        """create_run validates fully (may import the engine); runs off the event loop."""
+    def _launch(self, config: dict[str, Any], device: str, seeds: int = 1) -> None:
+        """create_run validates fully (may import the engine); runs off the event loop. Several seeds:
+        one group, queued by the code ``workbench run EXP --seeds N --background`` uses."""
         from workbench.jobs.launcher import submit
         from workbench.store import open_workspace
 
         ws = open_workspace(self.app.ws_path)
         try:
-            from workbench.engine.runner import create_run
+            if seeds > 1:
+                from workbench.engine.seeds import queue_seed_group
 
-            run_id = create_run(ws, config, dataset=config.get("dataset"), device=device, name=config["name"])
-            job_id = submit(ws, run_id, device)
+                group_id, run_ids, job_ids = queue_seed_group(ws, config, seeds, dataset=config.get("dataset"),
+                                                              device=device, name=config["name"])
+                said = (f"group g{group_id}: runs {', '.join(map(str, run_ids))} queued as jobs "
+                        f"{', '.join(map(str, job_ids))}")
+            else:
+                from workbench.engine.runner import create_run
+
+                run_ids = [create_run(ws, config, dataset=config.get("dataset"), device=device, name=config["name"])]
+                said = f"run {run_ids[0]} queued as job {submit(ws, run_ids[0], device)}"
         except Exception as e:  # noqa: BLE001 - shown in place, nothing launched
             self.app.call_from_thread(self._say, f"not launched: {e}", True)
             return
         finally:
             ws.close()
-        self.app.call_from_thread(self._launched, run_id, job_id)
+        self.app.call_from_thread(self._launched, run_ids[0], said)
 
-    def _launched(self, run_id: int, job_id: int) -> None:
-        self._say(f"run {run_id} queued as job {job_id}")
+    def _launched(self, run_id: int, said: str) -> None:
+        self._say(said)
         self.app.show_run(run_id)

@@ -81,6 +81,9 @@ class RunsScreen(WorkbenchScreen):
             with Vertical(id="monitor"):
                 yield Label("no run selected: launch one from Experiment (e)", id="run-title")
                 yield Label("", id="run-info", classes="hint")
+                group_line = Label("", id="run-group", classes="hint")
+                group_line.display = False  # shown with a group
+                yield group_line
                 with Horizontal(id="run-progress-row"):
                     yield ProgressBar(total=1.0, show_eta=False, show_percentage=True, id="run-progress")
                     yield Label("", id="run-eta")
@@ -220,6 +223,7 @@ class RunsScreen(WorkbenchScreen):
         if run.get("test_metrics"):
             info.append("test " + " ".join(f"{k}={v:.4f}" for k, v in list(run["test_metrics"].items())[:3]))
         self.query_one("#run-info", Label).update("  ".join(info))
+        self._fill_group(run.get("group_id"))
         frac, label = _progress_fraction(run)
         self.query_one("#run-progress", ProgressBar).update(progress=frac)
         eta = p.get("eta_s") if run["status"] == "running" else None
@@ -230,6 +234,19 @@ class RunsScreen(WorkbenchScreen):
         self._monitor_metric = ((run.get("config") or {}).get("trainer") or {}).get("monitor")
         self._fill_epochs(run_id)
         self._fill_log(run_id, run)
+
+    def _fill_group(self, group_id: int | None) -> None:
+        """The run's seeds group (mean, sd, 95% CI over its completed runs) or tuning study, if any."""
+        text = ""
+        if group_id is not None:
+            from workbench.engine.seeds import group_view
+            from workbench.tui.group_text import group_line
+
+            view = group_view(self.ws, group_id)
+            text = escape(group_line(view)) if view is not None else ""
+        label = self.query_one("#run-group", Label)
+        label.update(text)
+        label.display = bool(text)
 
     @staticmethod
     def _status_style(status: str) -> str:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Checkbox, Input, Label, Select
 
-from workbench.options import ConfigError
+from workbench.coerce import from_text
 
 
 def _text(value: Any) -> str:
@@ -25,33 +25,6 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return str(value)
-
-
-def coerce(text: str, type_name: str, key: str) -> Any:
-    """Turn the text of an input into the declared type; ConfigError naming ``key`` when impossible."""
-    parts = [p.strip() for p in type_name.replace("?", "|None").split("|") if p.strip()]
-    optional = "None" in parts
-    base = next((p for p in parts if p != "None"), "str")
-    s = text.strip()
-    if s == "":
-        if optional:
-            return None
-        if base == "str":
-            return ""
-        raise ConfigError(f"{key}: a value is required")
-    try:
-        if base == "int":
-            return int(s)
-        if base == "float":
-            return float(s)
-        if base.startswith("list") or base in ("dict", "list"):
-            if not s.startswith("["):
-                return [coerce(part, base[5:-1] if base.startswith("list[") else "str", key)
-                        for part in s.split(",") if part.strip()]
-            return json.loads(s)
-    except ValueError:
-        raise ConfigError(f"{key}: expected {base}, got {s!r}") from None
-    return s
 
 
 class OptionsForm(Vertical):
@@ -112,7 +85,7 @@ class OptionsForm(Vertical):
                 # NULL until mounted, or a blank choice: the value it was built with
                 value = self.initial.get(name, d["default"]) if widget.value is Select.NULL else widget.value
             else:
-                value = coerce(widget.value, d["type"], key)
+                value = from_text(widget.value.strip(), d["type"], key)
             if not only_changed or value != d["default"] or name in self.initial:
                 out[name] = value
         return out

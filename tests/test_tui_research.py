@@ -1,0 +1,135 @@
+"""Research in the app, driven with keys on real workspaces: several seeds launched from the composer as one
+group (the Runs and Compare screens show its mean, sd and 95% CI), and the Studies screen on a real study."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Input, Label
+
+from tui_helpers import demo_workspace, isolated_home, table_rows, text_of, tiny_config, wait_for
+from workbench.store import open_workspace
+from workbench.tui.app import WorkbenchApp
+
+SIZE = (120, 36)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    return isolated_home(tmp_path, monkeypatch)
+
+
+async def _composer_with(app, pilot, config: dict, seeds: str):
+    """The composer showing ``config``, its seeds field set to ``seeds`` with keys; the focus left nowhere."""
+    composer = await wait_for(pilot, lambda: app.screen if app.current_mode == "compose" and
+                              app.screen.query("#exp-seeds") else None, what="the composer")
+    composer.config = config
+    await composer.recompose_keeping_focus()
+    field = composer.query_one("#exp-seeds", Input)
+    field.focus()
+    await pilot.press("end", "backspace", *seeds, "escape")
+    assert field.value == seeds
+    return composer
+
+
+async def test_a_bad_seeds_value_launches_nothing(home, tmp_path):
+    demo_workspace(tmp_path / "w.db")
+    app = WorkbenchApp(tmp_path / "w.db", start_mode="compose")
+    async with app.run_test(size=SIZE) as pilot:
+        composer = await _composer_with(app, pilot, tiny_config("bad-seeds"), "0")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: "seeds: '0' is not a whole number >= 1" in
+                       text_of(composer.query_one("#compose-message", Label)), what="the error")
+        assert app.current_mode == "compose"
+    with open_workspace(tmp_path / "w.db") as ws:
+        assert ws.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
+        assert ws.db.execute("SELECT COUNT(*) FROM run_groups").fetchone()[0] == 0
+
+
+def test_run_seeds_background_queues_the_group_the_composer_launches(home, tmp_path, run_workbench):
+    """`workbench run EXP --seeds 2 --background` and the composer share engine.seeds.queue_seed_group."""
+    import json
+
+    from engine_helpers import tiny_gru_toml
+    from workbench.jobs.queue import list_jobs, request_cancel
+    from workbench.store.run_groups import group_runs
+
+    demo_workspace(tmp_path / "w.db")
+    (tmp_path / "exp.toml").write_text(tiny_gru_toml(dim=8, epochs=1))
+    out = json.loads(run_workbench("-w", tmp_path / "w.db", "run", tmp_path / "exp.toml", "--seeds", "2",
+                                   "--background", "--json", check=True).stdout)
+    with open_workspace(tmp_path / "w.db") as ws:
+        assert [r["id"] for r in group_runs(ws, out["group_id"])] == out["run_ids"]
+        jobs = list_jobs(ws, include_finished=True)
+        assert sorted(j["id"] for j in jobs) == sorted(out["job_ids"])
+        assert sorted(j["run_id"] for j in jobs) == out["run_ids"]
+        for job in list_jobs(ws, include_finished=False):  # no worker outlives the test
+            request_cancel(ws, job["id"])
+
+
+async def test_three_seeds_from_the_composer_are_one_group_summarised_on_runs_and_compared_as_groups(home, tmp_path):
+    from workbench.engine.seeds import group_view
+    from workbench.store.run_groups import list_groups
+
+    demo_workspace(tmp_path / "w.db")
+    app = WorkbenchApp(tmp_path / "w.db", start_mode="compose")
+    config = tiny_config("seeded")
+    config["trainer"]["seed"] = 11
+    async with app.run_test(size=SIZE) as pilot:
+        await _composer_with(app, pilot, config, "3")
+        await pilot.press("l")
+        first = await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run, what="launched")
+        with open_workspace(tmp_path / "w.db") as ws:
+            [group] = list_groups(ws)
+            runs = ws.db.execute("SELECT id, seed, name FROM runs WHERE group_id = ? ORDER BY id",
+                                 [group["id"]]).fetchall()
+            jobs = ws.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        # what `workbench run EXP --seeds 3 --background` stores: one seeds group, seeds 11, 12, 13, a job each
+        assert group["kind"] == "seeds" and group["spec"]["seeds"] == [11, 12, 13]
+        assert [r[1] for r in runs] == [11, 12, 13] and first == runs[0][0] and jobs == 3
+        assert [r[2] for r in runs] == ["seeded (seed 11)", "seeded (seed 12)", "seeded (seed 13)"]
+        line = await wait_for(pilot, lambda: app.screen.query_one("#run-group", Label), what="the Runs screen")
+        await wait_for(pilot, lambda: "3/3 runs completed" in text_of(line), timeout=600,
+                       what="the three seeds to finish")
+        with open_workspace(tmp_path / "w.db") as ws:
+            view = group_view(ws, group["id"])
+        s = view["summary"]["NDCG@10"]
+        assert s["n"] == 3
+        shown = text_of(line)
+        assert f"group g{group['id']} (seeds)" in shown
+        assert f"NDCG@10 {s['mean']:.4f} sd {s['std']:.4f} 95% CI [{s['ci_low']:.4f}, {s['ci_high']:.4f}]" in shown
+
+        # a second group (another learning rate), then both compared as groups on the Compare screen
+        await pilot.press("e")
+        other = tiny_config("seeded-lr")
+        other["trainer"].update(seed=11, lr=3e-2)
+        await _composer_with(app, pilot, other, "2")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run not in (None, first),
+                       what="the second group launched")
+        with open_workspace(tmp_path / "w.db") as ws:
+            second = max(g["id"] for g in list_groups(ws))
+        line = await wait_for(pilot, lambda: app.screen.query_one("#run-group", Label), what="the Runs screen")
+        await wait_for(pilot, lambda: "2/2 runs completed" in text_of(line), timeout=600, what="the second group")
+        await pilot.press("c")
+        compare = await wait_for(pilot, lambda: app.screen if app.current_mode == "compare" else None)
+        table = compare.query_one("#compare-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5, what="the five runs")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == [f"g{second}", f"g{group['id']}"],
+                       what="the two groups, newest first")
+        ndcg = [k for k in table.columns if str(k.value) == "NDCG@10"][0]
+        cell = str(table.get_cell(str(group["id"]), ndcg))
+        assert cell == f"{s['mean']:.4f} +-{s['ci_high'] - s['mean']:.4f}"
+        table.focus()
+        await pilot.press("space", "down", "space")
+        summary = compare.query_one("#group-summary", Label)
+        assert f"g{group['id']} seeded x3 seeds: NDCG@10 {s['mean']:.4f} sd {s['std']:.4f}" in text_of(summary)
+        await pilot.press("t")
+        panel = compare.query_one("#significance")
+        tested = await wait_for(pilot, lambda: "p(t)" in text_of(panel) and text_of(panel), timeout=120,
+                                what="the paired test of the groups")
+    from workbench.stats.compare import compare as paired
+    with open_workspace(tmp_path / "w.db") as ws:
+        expected = paired(ws, [f"g{group['id']}", f"g{second}"], metrics=["NDCG@10"])["rows"][0]
+    assert f"baseline group g{group['id']}" in tested
+    assert f"group g{second}: {expected['diff']:+.4f}" in tested
