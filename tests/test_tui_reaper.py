@@ -7,22 +7,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from textual.widgets import DataTable
 from tui_helpers import demo_workspace, table_rows, wait_for
 from workbench.store import leases, open_workspace
 from workbench.tui.app import WorkbenchApp
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
-
-
-async def test_the_runs_screen_marks_a_run_whose_process_died_as_failed(home, tmp_path):
+async def test_the_runs_screen_marks_a_run_whose_process_died_as_failed(wb_home, tmp_path):
     ws_path = tmp_path / "w.db"
     (run_id,) = demo_workspace(ws_path, runs=1)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
