@@ -188,3 +188,53 @@ def test_a_full_disk_gives_one_line_and_keeps_the_workspace_whole(trained, tmp_p
     assert f"no space left to write {mnt / 'ws.db'}" in line and "free some disk space" in line, line
     assert out["runs_ls"]["rc"] == 0, out["runs_ls"]["stderr"]
     assert out["integrity"] == "ok" and out["datasets"] == [["r"]]
+
+
+WORKER_SCRIPT = r"""
+import json, shutil, subprocess, sys, time, tomllib
+from pathlib import Path
+src, mnt, size = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
+shutil.copy(src / "ws.db", mnt / "ws.db")
+from workbench.jobs import launcher, queue
+from workbench.store import open_workspace
+from workbench.engine.runner import create_run
+with open_workspace(mnt / "ws.db") as ws:
+    run_id = create_run(ws, tomllib.loads((src / "tiny.toml").read_text()))
+    job = launcher.submit(ws, run_id, "cpu")        # the worker and its log are on the small disk too
+deadline = time.monotonic() + 600
+while time.monotonic() < deadline:
+    with open_workspace(mnt / "ws.db") as ws:
+        row = ws.db.execute("SELECT status, error FROM jobs WHERE id = ?", [job]).fetchone()
+        if row[0] in queue.FINISHED:
+            break
+    time.sleep(0.5)
+for proc in launcher._STARTED:
+    proc.wait(timeout=120)
+with open_workspace(mnt / "ws.db") as ws:
+    queue.reap_dead(ws)
+    job_row = ws.db.execute("SELECT status, error FROM jobs WHERE id = ?", [job]).fetchone()
+    run_row = ws.db.execute("SELECT status, error FROM runs WHERE id = ?", [run_id]).fetchone()
+log = launcher.worker_log_path(mnt / "ws.db").read_text()
+print(json.dumps({"job": list(job_row), "run": list(run_row), "log": log}))
+"""
+
+
+def test_a_worker_stopped_by_a_full_disk_leaves_its_cause_in_its_job_and_run(trained, tmp_path):
+    prefix = _namespace_prefix()
+    if not prefix:
+        pytest.skip("no private mount namespace with a tmpfs here (needs unshare and root or user namespaces)")
+    src = copy_of(trained, tmp_path / "w").parent
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    size = f"{(src / 'ws.db').stat().st_size // 1024 + 150}k"      # room for the run's rows, not its checkpoints
+    proc = subprocess.run([*prefix, sys.executable, "-c", WORKER_SCRIPT, str(src), str(mnt), size],
+                          capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    import json
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    (job_status, job_error), (run_status, run_error) = out["job"], out["run"]
+    assert job_status == "failed" and run_status == "failed", out
+    assert "Traceback" not in out["log"], out["log"]
+    assert "no space left to write" in (job_error or "") or "no space left to write" in (run_error or ""), out
+    assert "died" not in (job_error or ""), out

@@ -90,6 +90,7 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
         status, error = "failed", storage or traceback.format_exc()
         if storage:
             _say(f"run {job.run_id} stopped: {storage}")
+        hb.close()          # its connection may hold the WAL that the records below need to reuse
         _record(lambda: _mark_run_failed(ws_path, job.run_id, error), f"the failure of run {job.run_id}", ws_path)
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -117,9 +118,24 @@ def _record(write, what: str, ws_path: Path, attempts: int = 3) -> bool:
             return True
         except Exception as e:  # noqa: BLE001 - reported below
             last = describe(e, ws_path) or f"{type(e).__name__}: {e}"
-            time.sleep(0.5 * (attempt + 1))   # a rolled-back transaction may have given space back
+            time.sleep(0.5 * (attempt + 1))
+            _shrink_wal(ws_path)    # a full disk: the write-ahead log's space may be given back
     _say(f"could not record {what}: {last}")
     return False
+
+
+def _shrink_wal(ws_path: Path) -> None:
+    """Checkpoint the workspace's write-ahead log and truncate it (best effort, never raises)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(str(ws_path), timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
 
 
 def _say(message: str) -> None:
@@ -180,7 +196,7 @@ def _work(ws_path: Path, device: str, *, stay: bool, poll_s: float) -> int:
             time.sleep(poll_s)
             continue
         status = execute_job(ws_path, job)
-        print(f"workbench worker {os.getpid()}: job {job.id} (run {job.run_id}) {status}", file=sys.stderr, flush=True)
+        _say(f"job {job.id} (run {job.run_id}) {status}")
         ran += 1
 
 
