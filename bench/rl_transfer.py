@@ -5,6 +5,8 @@
     .venv/bin/python bench/rl_transfer.py rl --dataset ml-100k --seeds 1,2,3 --epochs 30
     # ML-1M pretrain -> ml-100k fine-tune (items matched by title) at 5/20/100 % of the training users
     .venv/bin/python bench/rl_transfer.py transfer --pretrain-epochs 8 --shares 0.05,0.2,1.0 --seeds 1,2,3
+    # unmatched films rebuilt from text vs left fresh, reusing the stored ML-1M run 1
+    .venv/bin/python bench/rl_transfer.py transfer --source-run 1 --shares 0.05 --starts init_from,init_from_text
 
 Every run uses the same SASRec encoder (d 64, 2 blocks, L 50, dropout 0.2); each line of
 bench/results/rl_transfer.json is one run. Prints markdown tables with mean and standard deviation.
@@ -120,14 +122,16 @@ def bench_transfer(a) -> None:
     rows = []
     for seed in [int(s) for s in a.seeds.split(",")]:          # seeds outermost: every share gets seed 1 first
         for share in [float(s) for s in a.shares.split(",")]:
-            for start in ("scratch", "init_from"):
+            for start in a.starts.split(","):
                 cfg = {"name": f"transfer-{start}-{share}", "dataset": "ml-100k", **base,
                        "split": {"kind": "loo", "train_users": share, "train_users_seed": seed},
                        "trainer": trainer(seed, a.epochs, a.patience)}
-                if start == "init_from":
-                    cfg["init_from"] = {"run": source, "items": "title"}
-                rows.append(run(ws, cfg, f"transfer {start} {share}", {"start": start, "share": share, "seed": seed,
-                                                                        "source_run": source}))
+                if start in ("init_from", "init_from_text"):     # unmatched films: fresh rows / rebuilt from text
+                    cfg["init_from"] = {"run": source, "items": "title", "neighbours": a.neighbours,
+                                        "unmatched": "text" if start == "init_from_text" else "fresh"}
+                label = f"transfer {start} {share}" + (f" k{a.neighbours}" if start == "init_from_text" else "")
+                rows.append(run(ws, cfg, label, {"start": start, "share": share, "seed": seed, "source_run": source,
+                                                 **({"neighbours": a.neighbours} if start == "init_from_text" else {})}))
     table(rows, ("share", "start"))
 
 
@@ -146,6 +150,9 @@ def main() -> None:
     t.add_argument("--pretrain-epochs", type=int, default=8)
     t.add_argument("--shares", default="0.05,0.2,1.0")
     t.add_argument("--source-run", type=int, default=0, help="reuse a stored ML-1M run instead of pretraining")
+    t.add_argument("--neighbours", type=int, default=5, help="init_from_text: init_from.neighbours")
+    t.add_argument("--starts", default="scratch,init_from",
+                   help="comma-separated: scratch, init_from (unmatched films fresh), init_from_text (rebuilt from text)")
     a = p.parse_args()
     (bench_rl if a.what == "rl" else bench_transfer)(a)
 

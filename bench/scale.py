@@ -3,6 +3,7 @@
     .venv/bin/workbench data generate --events 10000000 --users 200000 --items 400000 --out syn10m.csv
     .venv/bin/python bench/scale.py import syn10m.csv            # import wall, peak RSS, workspace size, load
     .venv/bin/python bench/scale.py eval --users 20000 --items 134000   # full-ranking kernel
+    .venv/bin/python bench/scale.py windows WORKSPACE.db                # training rows: whole vs per batch
 
 ``import`` runs ``workbench data import`` in a fresh temporary workspace as a child process
 (its wall time and peak RSS from ``getrusage``), then ``load_dataset`` in another child (time,
@@ -91,6 +92,40 @@ def bench_import(csv: Path, keep: Path | None) -> None:
               f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
 
 
+WINDOWS = """
+import json, resource, sys, time
+import torch
+from workbench.data.dataset import load_dataset, make_split
+from workbench.engine import batches as B
+from workbench.store.workspace import open_workspace
+with open_workspace(sys.argv[1]) as ws:
+    ds = load_dataset(ws, sys.argv[2])
+split = make_split(ds, "loo")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c, t = time.process_time(), time.perf_counter()
+rows = getattr(B, sys.argv[3])(ds, split, int(sys.argv[4]), "all")
+build_cpu = time.process_time() - c
+order = B.epoch_batches(rows.lengths, 256, torch.Generator().manual_seed(0))
+c = time.process_time()
+for index in order[:200]:
+    rows.batch(index)
+print(json.dumps({"rows": len(rows), "build_cpu": build_cpu, "batch_ms": (time.process_time() - c) / min(200, len(order)) * 1e3,
+                  "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "added_gib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20}))
+"""
+
+
+def bench_windows(ws: Path, dataset: str, max_len: int) -> None:
+    """Training rows (windows "all") built whole (``training_tensors``) or cut per batch
+    (``training_windows``): peak RSS added after loading the dataset, CPU to build, CPU per batch of 256."""
+    for how in ("training_tensors", "training_windows"):
+        wall, rss, out = child([PY, "-c", WINDOWS, str(ws), dataset, how, str(max_len)])
+        r = json.loads(out)
+        print(f"  {how}: {r['rows']:,} rows of L {max_len}; build {r['build_cpu']:.2f} s CPU, "
+              f"{r['batch_ms']:.2f} ms CPU per batch of 256; peak RSS {r['rss_gib']:.2f} GiB "
+              f"(+{r['added_gib']:.2f} GiB over the loaded dataset); load {load_avg()}")
+
+
 def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
     import numpy as np
     import torch
@@ -149,6 +184,10 @@ def main() -> None:
     imp = sub.add_parser("import")
     imp.add_argument("csv", type=Path)
     imp.add_argument("--keep", type=Path, default=None, help="folder for the workspace (default: a temporary one)")
+    win = sub.add_parser("windows")
+    win.add_argument("workspace", type=Path)
+    win.add_argument("--dataset", default="syn")
+    win.add_argument("--max-len", type=int, default=50)
     ev = sub.add_parser("eval")
     ev.add_argument("--users", type=int, default=20_000)
     ev.add_argument("--items", type=int, default=134_000)
@@ -159,6 +198,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.what == "import":
         bench_import(a.csv, a.keep)
+    elif a.what == "windows":
+        bench_windows(a.workspace, a.dataset, a.max_len)
     else:
         if a.threads:
             import torch

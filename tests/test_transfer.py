@@ -204,3 +204,71 @@ def test_a_resumed_warm_started_run_keeps_its_own_weights(two_datasets):
         warm = [r[0] for r in ws.db.execute("SELECT data FROM run_events WHERE run_id = ? AND kind = 'log'",
                                             [run_id]) if '"init_from"' in r[0]]
     assert len(warm) == 1                   # applied once, at the start; the resume restored epoch 1's weights
+
+
+def test_the_text_rebuild_rule_takes_the_k_nearest_source_items_weighted_by_positive_cosine():
+    from workbench.engine.transfer import text_neighbours
+    src = np.array([[0, 0], [1, 0], [0, 1], [1, 1], [0, 0], [-1, 0]], dtype=np.float32)   # 4 has no text
+    tgt = np.array([[0, 0], [2, 0.1], [0, 0], [-1, -0.01], [1, 1]], dtype=np.float32)   # 2 has no text
+    rows, nbrs, w = text_neighbours(src, tgt, np.array([1, 2, 3, 4]), k=2)
+    cos = lambda a, b: float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert rows.tolist() == [1, 3, 4]                      # 2: no text
+    assert nbrs[0].tolist() == [1, 3] and np.allclose(w[0], np.array([cos(tgt[1], src[1]), cos(tgt[1], src[3])])
+                                                         / (cos(tgt[1], src[1]) + cos(tgt[1], src[3])))
+    assert nbrs[1].tolist() == [5, 2] and np.allclose(w[1], [1.0, 0.0])    # cos(tgt 3, src 2) < 0 -> weight 0
+    assert nbrs[2].tolist() == [3, 1] and np.allclose(w[2], np.array([1, cos(tgt[4], src[1])]) / (1 + cos(tgt[4], src[1])))
+    rows, _, _ = text_neighbours(src[[0, 2]], np.array([[0, 0], [0, -1]], dtype=np.float32), np.array([1]), k=3)
+    assert rows.tolist() == []                             # its only neighbour has cos < 0: left fresh
+
+
+def test_unmatched_items_are_rebuilt_from_their_nearest_source_items_by_text(two_datasets):
+    from workbench_plugins.views._text_cache import encode_texts, item_text
+    path, source_run = two_datasets
+    with open_workspace(path) as ws:
+        run_id = create_run(ws, _config("target", 20, init_from={"run": source_run, "unmatched": "text",
+                                                                 "neighbours": 3}))
+        _, cfg = run_config(ws, run_id)
+        session = RunSession(ws, run_id, cfg, record=False)
+        before = {k: v.clone() for k, v in session.model.state_dict().items()}
+        report = session.warm_start()
+        after = session.model.state_dict()
+        src = load_checkpoint(checkpoint_path(ws, source_run, "best"))["model"]
+        s_ds, t_ds = load_dataset(ws, "source"), load_dataset(ws, "target")
+    fields = ["title", "categories", "text"]                # the text view's default fields
+
+    def vectors(ds):
+        texts = [""] + [item_text(ds.item_titles[k], ds.item_categories[k], ds.item_texts[k], fields)
+                        for k in range(1, ds.n_items + 1)]
+        return encode_texts(texts)[0].astype(np.float64)
+    sv, tv = vectors(s_ds), vectors(t_ds)
+    sv[0] = 0
+    sv /= np.maximum(np.linalg.norm(sv, axis=1, keepdims=True), 1e-30)
+    tv /= np.maximum(np.linalg.norm(tv, axis=1, keepdims=True), 1e-30)
+    mapping = match_by_title(s_ds.item_titles, t_ds.item_titles)         # checked on its own above
+    unmatched = [k for k in range(1, t_ds.n_items + 1) if mapping[k] < 0]   # every one has text
+    retitled = [k for k in unmatched if t_ds.item_titles[k].startswith("Brand New")]
+    items = report["items"]
+    assert items["mode"] == "title" and items["rebuilt_from_text"] == len(unmatched) and len(retitled) > 5
+    assert items["by_title"] == items["matched"] and items["by_id"] == 0 and items["fresh"] == 0
+    assert items["matched"] + items["rebuilt_from_text"] == t_ds.n_items
+    names = ("views.0.items.table.weight", "head.q.weight", "head.q.bias", "head.q_target_weight")
+    originals = 0
+    for k in unmatched:
+        sims = sv @ tv[k]
+        sims[0] = -np.inf
+        top = np.argsort(-sims, kind="stable")[:3]
+        w = np.clip(sims[top], 0, None) / np.clip(sims[top], 0, None).sum()
+        originals += k in retitled and s_ds.item_raw_ids[top[0]] == t_ds.item_raw_ids[k][1:]
+        for name in names:
+            expected = sum(wj * src[name][j].double() for wj, j in zip(w, top))
+            assert torch.allclose(after[name][k].double(), expected, atol=1e-5), (name, k)
+            assert not torch.equal(after[name][k], before[name][k])
+    # the new title still has the old text: the item nearest by text is nearly always the same film
+    assert originals >= 0.8 * len(retitled)
+    for name in names:                                     # the items matched by title are copied as before
+        assert all(torch.equal(after[name][k], src[name][mapping[k]]) for k in range(1, t_ds.n_items + 1)
+                   if mapping[k] > 0)
+    assert {m["name"]: m["rebuilt"] for m in report["mapped"]}["head.q.weight"] == len(unmatched)
+    from workbench.engine.transfer import summary_lines
+    text = "\n".join(summary_lines(report))
+    assert f"{len(unmatched)} rebuilt from text (weighted mean of the 3 nearest source items" in text

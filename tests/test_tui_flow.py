@@ -70,10 +70,13 @@ async def test_compose_launch_watch_reattach_cancel_resume_compare_inspect(ws_pa
         await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count >= 1, timeout=240,
                        what="first epoch in the monitor")
         await wait_for(pilot, lambda: run_status(app, base) == "completed", timeout=240, what="baseline done")
-        await wait_for(pilot, lambda: monitor.query_one("#epochs-table", DataTable).row_count == 3, timeout=60)
+        # the monitor polls: the poll that drew the third epoch may have read the run before it was marked
+        # completed, so wait for the poll that shows it rather than asserting on the earlier one
+        await wait_for(pilot, lambda: "completed" in text_of(monitor.query_one("#run-title")), timeout=60,
+                       what="monitor title says completed")
+        assert monitor.query_one("#epochs-table", DataTable).row_count == 3
         assert monitor.query_one("#run-progress", ProgressBar).percentage == 1.0
         assert monitor.query_one("#loss-plot")._series["loss"][0] == [1, 2, 3]
-        assert "completed" in text_of(monitor.query_one("#run-title"))
         long = await launch(app, pilot, "long")
         await wait_for(pilot, lambda: len(run_rows.epochs(app.ws, long)) >= 1, timeout=240,
                        what="an epoch of the long run")

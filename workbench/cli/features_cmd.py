@@ -39,43 +39,34 @@ def features(ctx, kind, source, out, dataset, model, arch, image_size, batch_siz
            torch.export program (.pt2), a TorchScript file, or a torchvision state dict with --arch.
     Then in an experiment:  [[views]] type = "precomputed"  path = "PREFIX.npy"  ids_path = "PREFIX.ids"
     """
-    from workbench.data.item_files import (
-        AUDIO_SUFFIXES, IMAGE_SUFFIXES, ItemFilesError, coverage, find_item_files, write_vectors,
-    )
+    from workbench.data.extract_features import extract_features
+    from workbench.data.item_files import ItemFilesError
 
+    raw_ids = None
+    if dataset is not None:
+        from workbench.store.catalogue import item_catalogue
+        ws = open_ws(ctx)
+        try:
+            raw_ids, _ = item_catalogue(ws, dataset)
+        except KeyError as e:
+            fail(e.args[0])
+        finally:
+            ws.close()
+    from workbench.data.audio_features import AudioOptions
+    from workbench.data.image_features import ImageOptions
     try:
-        files = find_item_files(source, AUDIO_SUFFIXES if kind == "audio" else IMAGE_SUFFIXES)
-        report = None
-        if dataset is not None:
-            from workbench.store.catalogue import item_catalogue
-            ws = open_ws(ctx)
-            try:
-                raw_ids, _ = item_catalogue(ws, dataset)
-            except KeyError as e:
-                fail(e.args[0])
-            finally:
-                ws.close()
-            report = coverage([i for i, _ in files], raw_ids)
-            if report["with_vector"] == 0:
-                fail(f"none of the {len(files)} files in {source} is named by a raw item id of dataset {dataset!r} "
-                     f"(e.g. {files[0][0]!r}); nothing written")
-        if kind == "audio":
-            from workbench.data.audio_features import AudioOptions, audio_vectors
-            matrix = audio_vectors(files, AudioOptions(sample_rate=sample_rate, n_mels=n_mels, n_mfcc=n_mfcc,
-                                                       max_seconds=max_seconds))
-        else:
-            from workbench.data.image_features import ImageOptions, image_vectors
-            matrix = image_vectors(files, ImageOptions(model=model, arch=arch, image_size=image_size,
-                                                       batch_size=batch_size, device=device))
-        npy, ids = write_vectors(out, [i for i, _ in files], matrix)
+        result = extract_features(kind, source, out, raw_ids=raw_ids, dataset=dataset,
+                                  audio=AudioOptions(sample_rate=sample_rate, n_mels=n_mels, n_mfcc=n_mfcc,
+                                                     max_seconds=max_seconds),
+                                  image=ImageOptions(model=model, arch=arch, image_size=image_size,
+                                                     batch_size=batch_size, device=device))
     except (ItemFilesError, ValueError) as e:
         fail(str(e))
-    result = {"kind": kind, "items": len(files), "dim": int(matrix.shape[1]), "path": str(npy), "ids_path": str(ids),
-              **({"dataset": dataset, "coverage": report} if report is not None else {})}
+    report, npy, ids = result.get("coverage"), result["path"], result["ids_path"]
     if as_json:
         echo_json(result)
         return
-    click.echo(f"wrote {len(files):,} {kind} vectors of {matrix.shape[1]} numbers to {npy} (ids: {ids})")
+    click.echo(f"wrote {result['items']:,} {kind} vectors of {result['dim']} numbers to {npy} (ids: {ids})")
     if report is not None:
         click.echo(f"  dataset {dataset!r}: {report['with_vector']:,} of {report['items']:,} items have a vector; "
                    f"{report['n_files_not_in_dataset']:,} files name no item of it")

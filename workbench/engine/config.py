@@ -106,6 +106,10 @@ class InitFromOptions:
     items: str = option("auto", help="how item rows are matched: auto (raw ids when they name the same items, "
                                      "else titles), id, title, none (item tables left fresh)",
                         choices=["auto", "id", "title", "none"])
+    unmatched: str = option("auto", help="item rows nothing matched: text (rebuilt from the source items nearest "
+                                         "by item text), fresh; auto = text when the experiment has a text view",
+                            choices=["auto", "text", "fresh"])
+    neighbours: int = option(5, help="unmatched = text: source items averaged into each rebuilt row", min=1, max=100)
 
 
 @dataclass

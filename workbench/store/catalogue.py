@@ -1,4 +1,5 @@
-"""Read-only queries for warm starts and item files: a stored run's dataset, a dataset's item catalogue."""
+"""Read-only queries for warm starts and item files: a stored run's dataset, a dataset's item catalogue and
+item contents (titles, categories, texts)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ def run_source(ws, run_id: int) -> dict:
     return row
 
 
+def warm_start_sources(ws) -> list[dict]:
+    """Runs ``init_from`` can start from, newest first: those with a recorded best checkpoint whose dataset is
+    still in the workspace (id, name, status, dataset)."""
+    return [dict(r) for r in ws.db.query(
+        "SELECT r.id, r.name, r.status, d.name AS dataset FROM runs r JOIN datasets d ON d.id = r.dataset_id "
+        "WHERE EXISTS (SELECT 1 FROM checkpoints c WHERE c.run_id = r.id AND c.is_best = 1) ORDER BY r.id DESC")]
+
+
 def item_catalogue(ws, dataset: str) -> tuple[list[str], list[str]]:
     """(raw ids, titles) of dataset ``dataset``, each a list of length N+1 indexed by internal id (0 empty)."""
     meta = list(ws.db.query("SELECT id, n_items FROM datasets WHERE name = ?", [dataset]))
@@ -28,6 +37,20 @@ def item_catalogue(ws, dataset: str) -> tuple[list[str], list[str]]:
     for r in ws.db.query("SELECT item, raw_id, title FROM items WHERE dataset_id = ?", [meta[0]["id"]]):
         raw[r["item"]], titles[r["item"]] = str(r["raw_id"]), r["title"] or ""
     return raw, titles
+
+
+def item_contents(ws, dataset: str) -> tuple[list[str], list[list[str]], list[str]]:
+    """(titles, categories, texts) of dataset ``dataset``, each of length N+1 indexed by internal id (0 empty)."""
+    meta = list(ws.db.query("SELECT id, n_items FROM datasets WHERE name = ?", [dataset]))
+    if not meta:
+        raise KeyError(f"no dataset named {dataset!r} in {ws.path}")
+    n = int(meta[0]["n_items"])
+    titles, cats, texts = [""] * (n + 1), [[] for _ in range(n + 1)], [""] * (n + 1)
+    for r in ws.db.query("SELECT item, title, text, categories FROM items WHERE dataset_id = ?", [meta[0]["id"]]):
+        titles[r["item"]], texts[r["item"]] = r["title"] or "", r["text"] or ""
+        if r["categories"] and r["categories"] != "[]":
+            cats[r["item"]] = json.loads(r["categories"])
+    return titles, cats, texts
 
 
 def warm_start_report(ws, run_id: int) -> dict | None:

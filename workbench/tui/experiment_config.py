@@ -2,7 +2,8 @@
 
 The config is the dict a TOML experiment file parses to::
 
-    name, dataset, split
+    name, dataset, split (a kind, or a table with the split's options)
+    [init_from] run, items, unmatched, ...   (optional warm start)
     [model] dim, max_len
     [[views]] type = "...", <view options>
     [fusion] type = "...", <options>      [head] type = "...", <options>
@@ -30,6 +31,30 @@ def trainer_options_cls() -> type:
     from workbench.engine.config import TrainerOptions
 
     return TrainerOptions
+
+
+def split_described() -> list[dict[str, Any]]:
+    """The split's declared options other than ``kind`` (the composer's split select)."""
+    from workbench.engine.config import SplitOptions
+    from workbench.options import describe
+
+    return [d for d in describe(SplitOptions) if d["name"] != "kind"]
+
+
+def init_from_described() -> list[dict[str, Any]]:
+    """``init_from``'s declared options other than the run (picked from a list) and another workspace's
+    path (kept as the experiment had it)."""
+    from workbench.engine.config import InitFromOptions
+    from workbench.options import describe
+
+    return [d for d in describe(InitFromOptions) if d["name"] not in ("run", "workspace")]
+
+
+def init_from_table(value: Any) -> dict[str, Any]:
+    """``init_from`` as a table: ``12`` -> ``{"run": 12}``; absent -> ``{}``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"run": value}
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def registry():

@@ -34,15 +34,20 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("workspaces", "w", "Workspaces", "workbench.tui.screens.workspaces:WorkspacesScreen",
                "the workspace files (one SQLite file each); enter opens one, delete asks first"),
     ScreenInfo("datasets", "d", "Datasets", "workbench.tui.screens.datasets:DatasetsScreen",
-               "datasets with statistics and plots; delete asks first and says what happens to their runs",
+               "datasets with statistics and plots; item features from a folder of audio / image files (for the "
+               "precomputed view); delete asks first and says what happens to their runs",
                in_footer=True),
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
-               "compose views, fusion, head, evaluators, trainer from the installed plugins; load picks from a list", in_footer=True),
+               "compose views, fusion, head, evaluators, trainer from the installed plugins, the split's training / "
+               "held-out users and a warm start from a stored run (init_from); load picks from a list", in_footer=True),
     ScreenInfo("runs", "r", "Runs", "workbench.tui.screens.runs:RunsScreen",
-               "live monitor: progress and ETA, loss and validation curves, epochs table, log; a failed run shows its error",
+               "live monitor: progress and ETA, loss and validation curves (smoothing, epoch zoom, pinned runs "
+               "overlaid and named in the legend), epochs table, log; a failed run shows its error",
                in_footer=True),
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
-               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
+               "runs side by side with one metric set (test, or validation at the best epoch), sortable by any "
+               "column (pick it, or click a header); timing columns and failed runs hidden until asked; "
+               "marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations, each view's measured contribution and why "

@@ -1,4 +1,5 @@
-"""Experiment composer: views (several), fusion, head, evaluators and trainer from the installed plugins.
+"""Experiment composer: views (several), fusion, head, evaluators and trainer from the installed plugins,
+the split's options (training / held-out users) and a warm start from a stored run (``init_from``).
 
 Each chosen plugin's declared options are rendered as a form. The experiment
 is validated before launch (errors name the key), can be saved/loaded in the
@@ -23,6 +24,7 @@ from workbench.options import ConfigError, describe
 from workbench.tui import experiment_config as ec
 from workbench.store import datasets as datasets_store
 from workbench.store import experiments
+from workbench.store.catalogue import warm_start_sources
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.ask import Ask
 from workbench.tui.widgets.options_form import OptionsForm
@@ -124,6 +126,27 @@ class ComposerScreen(WorkbenchScreen):
                         yield OptionsForm(f"{section}.{name}", describe(reg.specs[kind][name].options), opts)
             yield Label("trainer", classes="title")
             yield OptionsForm("trainer", describe(ec.trainer_options_cls()), c.get("trainer") or {}, id="trainer-form")
+            yield from self._compose_split_and_warm_start(c)
+
+    def _compose_split_and_warm_start(self, c: dict[str, Any]) -> ComposeResult:
+        """The split's other options (training users, held-out users and items, fractions) and the warm
+        start: a stored run to start from (runs of this workspace with a best checkpoint) and how items match."""
+        yield Label("split options (users trained on, users and items held out)", classes="title")
+        split = c.get("split")
+        yield OptionsForm("split", ec.split_described(), {k: v for k, v in split.items() if k != "kind"}
+                          if isinstance(split, dict) else {}, id="split-form")
+        yield Label("warm start (init_from): start from a stored run's weights", classes="title")
+        init = ec.init_from_table(c.get("init_from"))
+        runs = [(f"run {r['id']} {r['name'][:24]} ({r['dataset']}, {r['status']})", r["id"])
+                for r in warm_start_sources(self.ws)]
+        if init.get("run") and init["run"] not in [v for _, v in runs]:
+            runs.append((f"run {init['run']} of {init.get('workspace') or 'this workspace'}", init["run"]))
+        with Horizontal(classes="field"):
+            yield Label("from run", classes="field-name")
+            yield Select(runs, value=init.get("run") or Select.NULL, prompt="none: train from scratch",
+                         id="init-run", compact=True)
+        yield OptionsForm("init_from", ec.init_from_described(), {k: v for k, v in init.items()
+                                                                  if k not in ("run", "workspace")}, id="init-form")
 
     def _initial_config(self) -> dict[str, Any]:
         name = getattr(self.app, "initial_experiment", None)
@@ -147,7 +170,7 @@ class ComposerScreen(WorkbenchScreen):
         """The experiment as entered; ConfigError naming the key for unparsable values."""
         reg = ec.registry()
         previous = self.config or {}
-        # keys the form does not show (description, evaluation, model.tied, split fractions) are kept
+        # keys the form does not show (description, evaluation, model.tied) are kept
         c: dict[str, Any] = {k: v for k, v in previous.items() if k in ("description", "evaluation")}
         c["name"] = self.query_one("#exp-name", Input).value.strip()
         ds = self.query_one("#exp-dataset", Select).value
@@ -181,7 +204,24 @@ class ComposerScreen(WorkbenchScreen):
         trainer_form = forms.get("trainer")
         c["trainer"] = trainer_form.values() if trainer_form is not None else dict((self.config or {}).get("trainer")
                                                                                     or {})
+        self._read_split_and_warm_start(c, previous, forms)
         return c
+
+    def _read_split_and_warm_start(self, c: dict[str, Any], previous: dict[str, Any], forms: dict) -> None:
+        """``split`` gets the split form's values (a table once any is set); ``init_from`` the picked run
+        and the matching options, or nothing when no run is picked."""
+        split_form = forms.get("split")
+        values = split_form.values() if split_form is not None else {}
+        if values:
+            c["split"] = {**(c["split"] if isinstance(c["split"], dict) else {"kind": c["split"]}), **values}
+        picker = self.query_one("#init-run", Select)
+        old = ec.init_from_table(previous.get("init_from"))
+        run = picker.value if picker.is_mounted else old.get("run", Select.NULL)
+        if run is Select.NULL or run is None:
+            return
+        init_form = forms.get("init_from")
+        extra = {"workspace": old["workspace"]} if old.get("workspace") and old.get("run") == run else {}
+        c["init_from"] = {"run": run, **extra, **(init_form.values() if init_form is not None else {})}
 
     async def _rebuild(self) -> None:
         """Re-render the forms after a plugin choice changed, keeping what was typed."""

@@ -1,4 +1,5 @@
-"""Datasets: the workspace's datasets, their statistics and plots, import wizard and delete."""
+"""Datasets: the workspace's datasets, their statistics and plots, import wizard, item features from files
+(audio / image, for the precomputed view) and delete."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from workbench.tui.widgets.tables import fill_table
 
 class DatasetsScreen(WorkbenchScreen):
     MODE = "datasets"
-    BINDINGS = [Binding("n", "import_dataset", "Import"), Binding("delete", "delete", "Delete")]
+    BINDINGS = [Binding("n", "import_dataset", "Import"), Binding("f", "extract_features", "Item features"),
+                Binding("delete", "delete", "Delete")]
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -26,6 +28,7 @@ class DatasetsScreen(WorkbenchScreen):
                 yield DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
                 with Horizontal(classes="buttons"):
                     yield Button("Import (n)", id="import_dataset", variant="primary", compact=True)
+                    yield Button("Features (f)", id="extract_features", compact=True)
                     yield Button("Delete", id="delete", variant="error", compact=True)
             with Vertical(id="ds-right"):
                 yield Label("import a dataset with n (or the button)", id="ds-summary")
@@ -112,6 +115,51 @@ class DatasetsScreen(WorkbenchScreen):
             if name:
                 self.query_one("#ds-message", Label).update(f"imported {name}")
         self.app.push_screen(ImportWizard(), done)
+
+    def action_extract_features(self) -> None:
+        """Vectors for the precomputed view from a folder of audio / image files named by the highlighted
+        dataset's raw item ids (the same step as ``workbench data features``)."""
+        table = self.query_one("#ds-table", DataTable)
+        if not self.rows:
+            self.query_one("#ds-message", Label).update("import a dataset first (n)")
+            return
+        did = int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        name = next(d for d in self.rows if d["id"] == did)["name"]
+        from workbench.tui.widgets.features_dialog import FeaturesDialog
+
+        def done(values: dict | None) -> None:
+            if values:
+                self.query_one("#ds-message", Label).update(f"extracting {values['kind']} features...")
+                self._extract(name, values)
+        self.app.push_screen(FeaturesDialog(name, str(self.ws.files_dir / "features" / name)), done)
+
+    @work(thread=True, exclusive=True, group="features")
+    def _extract(self, dataset: str, v: dict) -> None:
+        from rich.markup import escape
+
+        from workbench.data.audio_features import AudioOptions
+        from workbench.data.extract_features import extract_features
+        from workbench.data.image_features import ImageOptions
+        from workbench.store import open_workspace
+        from workbench.store.catalogue import item_catalogue
+
+        say = lambda text: self.app.call_from_thread(self.query_one("#ds-message", Label).update, text)  # noqa: E731
+        try:
+            ws = open_workspace(self.app.ws_path)
+            try:
+                raw_ids, _ = item_catalogue(ws, dataset)
+            finally:
+                ws.close()
+            r = extract_features(v["kind"], v["source"], v["out"], raw_ids=raw_ids, dataset=dataset,
+                                 audio=AudioOptions(), image=ImageOptions(model=v["model"], arch=v["arch"]),
+                                 progress=lambda k, n: say(f"extracting {v['kind']} features: {k:,} of {n:,} files"))
+        except Exception as e:  # noqa: BLE001 - shown in place; nothing was written
+            say(f"[red]item features not extracted: {escape(str(e))}[/red]")
+            return
+        c = r["coverage"]
+        say(f"wrote {r['items']:,} {r['kind']} vectors ({r['dim']} numbers): {c['with_vector']:,} of {c['items']:,} "
+            f"items of {dataset} have one. Use them in a precomputed view: path {escape(r['path'])}, "
+            f"ids_path {escape(r['ids_path'])}")
 
     def action_delete(self) -> None:
         table = self.query_one("#ds-table", DataTable)
