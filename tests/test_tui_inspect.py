@@ -43,12 +43,14 @@ def trained(trained_folder, tmp_path, monkeypatch):
 
 
 async def inspect_screen(app, pilot, run_id: int):
-    """The Inspect screen once the run is picked and its model loaded."""
+    """The Inspect screen once it showed the first user's recommendations from the run (on arrival)."""
     await wait_for(pilot, lambda: app.current_mode == "runs")
     await pilot.press("i")
     screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "inspect" else None)
-    await wait_for(pilot, lambda: screen.keeper_holds(run_id) and "ready" in message(screen), timeout=120,
-                   what="the model loaded (in a worker: the screen answered meanwhile)")
+    await wait_for(pilot, lambda: "loading the model" in message(screen) or screen.answers, what="loading said")
+    await wait_for(pilot, lambda: screen.keeper_holds(run_id) and screen.answers and screen.explanations,
+                   timeout=120, what="the model loaded (in a worker) and the first user's answers")
+    assert screen.query_one("#inspect-user", Input).value == "1"
     return screen
 
 
