@@ -3,6 +3,8 @@
     .venv/bin/workbench data generate --events 10000000 --users 200000 --items 400000 --out syn10m.csv
     .venv/bin/python bench/scale.py import syn10m.csv            # import wall, peak RSS, workspace size, load
     .venv/bin/python bench/scale.py eval --users 20000 --items 134000   # full-ranking kernel
+    .venv/bin/python bench/scale.py windows WORKSPACE.db                # training rows: whole vs per batch
+    .venv/bin/python bench/scale.py train WORKSPACE.db --steps 5        # training process: session + 5 steps, peak RSS
 
 ``import`` runs ``workbench data import`` in a fresh temporary workspace as a child process
 (its wall time and peak RSS from ``getrusage``), then ``load_dataset`` in another child (time,
@@ -91,6 +93,85 @@ def bench_import(csv: Path, keep: Path | None) -> None:
               f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
 
 
+WINDOWS = """
+import json, resource, sys, time
+import torch
+from workbench.data.dataset import load_dataset, make_split
+from workbench.engine import batches as B
+from workbench.store.workspace import open_workspace
+with open_workspace(sys.argv[1]) as ws:
+    ds = load_dataset(ws, sys.argv[2])
+split = make_split(ds, "loo")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+c, t = time.process_time(), time.perf_counter()
+rows = getattr(B, sys.argv[3])(ds, split, int(sys.argv[4]), "all")
+build_cpu = time.process_time() - c
+order = B.epoch_batches(rows.lengths, 256, torch.Generator().manual_seed(0))
+c = time.process_time()
+for index in order[:200]:
+    rows.batch(index)
+print(json.dumps({"rows": len(rows), "build_cpu": build_cpu, "batch_ms": (time.process_time() - c) / min(200, len(order)) * 1e3,
+                  "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "added_gib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20}))
+"""
+
+
+def bench_windows(ws: Path, dataset: str, max_len: int) -> None:
+    """Training rows (windows "all") built whole (``training_tensors``) or cut per batch
+    (``training_windows``): peak RSS added after loading the dataset, CPU to build, CPU per batch of 256."""
+    for how in ("training_tensors", "training_windows"):
+        wall, rss, out = child([PY, "-c", WINDOWS, str(ws), dataset, how, str(max_len)])
+        r = json.loads(out)
+        print(f"  {how}: {r['rows']:,} rows of L {max_len}; build {r['build_cpu']:.2f} s CPU, "
+              f"{r['batch_ms']:.2f} ms CPU per batch of 256; peak RSS {r['rss_gib']:.2f} GiB "
+              f"(+{r['added_gib']:.2f} GiB over the loaded dataset); load {load_avg()}")
+
+
+TRAIN = """
+import json, resource, sys, time
+import torch
+from workbench.engine.batches import epoch_batches
+from workbench.engine.config import load_toml, run_config
+from workbench.engine.runner import create_run
+from workbench.engine.session import RunSession
+from workbench.store.workspace import open_workspace
+torch.set_num_threads(int(sys.argv[4]))
+with open_workspace(sys.argv[1]) as ws:
+    c, t = time.process_time(), time.perf_counter()
+    run_id = create_run(ws, load_toml(sys.argv[2]), dataset=sys.argv[5])
+    session = RunSession(ws, run_id, run_config(ws, run_id)[1], record=False)
+    build = {"build_s": time.perf_counter() - t, "build_cpu": time.process_time() - c,
+             "build_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "rows": len(session.train),
+             "valid_users": sum(len(b.users) for b in session.valid)}
+    model, trainer = session.model.train(), session.trainer
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    order = epoch_batches(session.train.lengths, session.cfg.trainer.batch_size, torch.Generator().manual_seed(0))
+    c, t = time.process_time(), time.perf_counter()
+    steps = min(int(sys.argv[3]), len(order))
+    for rows in order[:steps]:
+        batch = session.train.batch(rows).to(session.device)
+        with trainer.autocast():
+            loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+print(json.dumps({**build, "steps": steps, "epoch_steps": len(order), "step_s": (time.perf_counter() - t) / max(1, steps),
+                  "step_cpu": (time.process_time() - c) / max(1, steps),
+                  "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: str) -> None:
+    """Peak RSS of a training process: the run's session (data, model, training rows, validation cases)
+    built, then ``steps`` optimiser steps (not a whole epoch)."""
+    wall, _, out = child([PY, "-c", TRAIN, str(ws), str(experiment), str(steps), str(threads), dataset])
+    r = json.loads(out)
+    print(f"  train: session built in {r['build_s']:.1f} s ({r['build_cpu']:.1f} s CPU), {r['rows']:,} training rows, "
+          f"{r['valid_users']:,} validation users, RSS {r['build_rss_gib']:.2f} GiB; {r['steps']} of {r['epoch_steps']} "
+          f"steps: {r['step_s']:.2f} s wall, {r['step_cpu']:.2f} s CPU per step; peak RSS {r['rss_gib']:.2f} GiB; "
+          f"load {load_avg()}")
+
+
 def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
     import numpy as np
     import torch
@@ -149,6 +230,16 @@ def main() -> None:
     imp = sub.add_parser("import")
     imp.add_argument("csv", type=Path)
     imp.add_argument("--keep", type=Path, default=None, help="folder for the workspace (default: a temporary one)")
+    win = sub.add_parser("windows")
+    win.add_argument("workspace", type=Path)
+    win.add_argument("--dataset", default="syn")
+    win.add_argument("--max-len", type=int, default=50)
+    tr = sub.add_parser("train")
+    tr.add_argument("workspace", type=Path)
+    tr.add_argument("--experiment", type=Path, default=REPO / "bench" / "scale_sampled.toml")
+    tr.add_argument("--dataset", default="syn")
+    tr.add_argument("--steps", type=int, default=5)
+    tr.add_argument("--threads", type=int, default=1)
     ev = sub.add_parser("eval")
     ev.add_argument("--users", type=int, default=20_000)
     ev.add_argument("--items", type=int, default=134_000)
@@ -159,6 +250,10 @@ def main() -> None:
     a = ap.parse_args()
     if a.what == "import":
         bench_import(a.csv, a.keep)
+    elif a.what == "train":
+        bench_train(a.workspace, a.experiment, a.steps, a.threads, a.dataset)
+    elif a.what == "windows":
+        bench_windows(a.workspace, a.dataset, a.max_len)
     else:
         if a.threads:
             import torch

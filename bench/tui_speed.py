@@ -2,20 +2,20 @@
 
 Usage (from the repository root):
 
-    nice -n 10 .venv/bin/python bench/tui_speed.py [--workspace PATH --run ID] [--paints 5] [--cycles 3] [--users 10]
+    nice -n 10 .venv/bin/python bench/tui_speed.py [--workspace PATH] [--run ID] [--paints 5] [--cycles 3] [--users 10]
 
-Without ``--workspace`` it builds one in a temporary folder: the generated demo dataset (1000 users,
-800 items) and 6 runs trained for one epoch each through the real engine (5 SASRec, the sixth SASRec +
-GRU joined by the attention fusion, which Inspect then uses; ``--run`` picks another run of an existing
-workspace). It measures:
+When ``--workspace`` is not given, or names a file that does not exist yet, it builds one there (else in
+a temporary folder): the generated demo dataset (1000 users, 800 items) and 6 runs trained for one epoch
+each through the real engine (5 SASRec, the sixth SASRec + GRU joined by the attention fusion). Inspect
+uses ``--run`` (default: the newest completed run). It measures:
 
 1. **first paint**: :func:`tui_startup.first_paint` on that workspace (fresh interpreters running
    ``run_app``, headless 80x24, spawn -> Textual's ``Ready`` after the first frame; 1 warm-up);
 2. **screen switches**: one headless app (80x24); the seven screen keys pressed in turn ``--cycles``
    times, each timed from the key press to the end of the new screen's reload (the data it shows
    read from the workspace). A screen's first visit (it is built then) is reported apart;
-3. **Inspect**: from pressing ``i`` (screen not built yet) and enter on the first user, to their 10
-   recommendations on screen and to the explanation of the top one (torch import and the model's
+3. **Inspect**: from pressing ``i`` (screen not built yet; it shows the first user of the newest run on
+   arrival) to that user's 10 recommendations on screen and to the explanation of the top one (torch import and the model's
    load included: once per run); then ``--users`` times ``ctrl+n`` (the next user), from the key to
    the recommendations and to the top item's explanation. The model is loaded in a worker thread:
    the screen keeps answering keys meanwhile.
@@ -38,12 +38,11 @@ from pathlib import Path
 STAMPS: list[tuple[str, float]] = []          # (what, perf_counter) recorded inside the app
 
 
-def build_workspace(folder: Path) -> tuple[Path, int]:
-    """The demo dataset and 6 one-epoch runs; -> (workspace path, the two-view run's id)."""
+def build_workspace(path: Path) -> None:
+    """The demo dataset and 6 one-epoch runs in a new workspace at ``path``."""
     from workbench.data.demo import ensure_demo_workspace
     from workbench.engine.runner import create_run, execute_run
 
-    path = folder / "six-runs.db"
     base = {"dataset": "demo", "model": {"dim": 32, "max_len": 50}, "fusion": {"type": "identity"},
             "head": {"type": "softmax_ce"}, "evaluators": [{"type": "ranking", "ks": [10], "metrics": ["HR", "NDCG"]}],
             "trainer": {"epochs": 1, "batch_size": 64, "patience": 0, "device": "cpu", "threads": 1}}
@@ -58,7 +57,16 @@ def build_workspace(folder: Path) -> tuple[Path, int]:
         ws.close()
     for run_id in ids:
         execute_run(path, run_id)
-    return path, ids[-1]
+
+
+def newest_completed(path: Path) -> int:
+    from workbench.store import open_workspace, runs
+
+    with open_workspace(path) as ws:
+        done = runs.completed_list(ws)
+    if not done:
+        raise SystemExit(f"{path} has no completed run to inspect")
+    return done[0]["id"]
 
 
 def instrument() -> None:
@@ -90,7 +98,7 @@ async def until_stamp(pilot, start: int, what: str, timeout: float = 300.0) -> f
 
 
 async def drive(ws: Path, run_id: int, cycles: int, users: int) -> dict:
-    from textual.widgets import Input, Select
+    from textual.widgets import Select
 
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.screen_list import SCREENS
@@ -115,19 +123,18 @@ async def drive(ws: Path, run_id: int, cycles: int, users: int) -> dict:
         await pilot.press("i")
         await until_stamp(pilot, start, "reload:inspect")
         screen = app.screen
-        if screen.query_one("#inspect-run", Select).value != run_id:
+        if screen.query_one("#inspect-run", Select).value != run_id:       # not the newest: pick it
             screen.query_one("#inspect-run", Select).value = run_id
-        screen.query_one("#inspect-user", Input).focus()
-        await pilot.press("enter")
-        inspect["first_recs"] = await until_stamp(pilot, start, "recs:1") - t0
+        inspect["first_recs"] = await until_stamp(pilot, start, "recs:1") - t0      # the first user, shown on arrival
         inspect["first_why"] = await until_stamp(pilot, start, "why:1") - t0
         recs, whys = [], []
-        for k in range(users):
+        for _ in range(users):
             screen.set_focus(None)
+            answers, explanations = screen.answers, screen.explanations
             start, t0 = len(STAMPS), time.perf_counter()
             await pilot.press("ctrl+n")
-            recs.append(await until_stamp(pilot, start, f"recs:{k + 2}") - t0)
-            whys.append(await until_stamp(pilot, start, f"why:{k + 2}") - t0)
+            recs.append(await until_stamp(pilot, start, f"recs:{answers + 1}") - t0)
+            whys.append(await until_stamp(pilot, start, f"why:{explanations + 1}") - t0)
             await pilot.pause(0.1)
         inspect["recs"], inspect["why"], inspect["device"] = recs, whys, screen.keeper()._run.device
     return {"first_visit": first_visit, "switches": switches, "inspect": inspect}
@@ -139,8 +146,8 @@ def load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workspace", default=None, help="an existing workspace (default: build one)")
-    parser.add_argument("--run", type=int, default=None, help="the completed run to inspect (with --workspace)")
+    parser.add_argument("--workspace", default=None, help="a workspace (built there when missing)")
+    parser.add_argument("--run", type=int, default=None, help="the completed run to inspect (default: the newest)")
     parser.add_argument("--paints", type=int, default=5)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--users", type=int, default=10)
@@ -149,14 +156,12 @@ def main() -> int:
     from tui_startup import first_paint, paint_summary
 
     with tempfile.TemporaryDirectory() as tmp:
-        if args.workspace:
-            if args.run is None:
-                parser.error("--workspace needs --run")
-            ws, run_id = Path(args.workspace), args.run
-        else:
+        ws = Path(args.workspace) if args.workspace else Path(tmp) / "six-runs.db"
+        if not ws.exists():
             t = time.perf_counter()
-            ws, run_id = build_workspace(Path(tmp))
-            print(f"built {ws.name}: 6 runs in {time.perf_counter() - t:.0f} s", flush=True)
+            build_workspace(ws)
+            print(f"built {ws}: 6 runs in {time.perf_counter() - t:.0f} s", flush=True)
+        run_id = args.run if args.run is not None else newest_completed(ws)
         before = load()
         walls, inproc, torch_seen = first_paint(str(ws), args.paints)
         instrument()

@@ -118,3 +118,26 @@ def test_only_a_plain_dot_product_head_offers_its_table():
     assert torch.equal(head.score_table(table), head.items(table))   # the table its score() multiplies by
     pop = reg.get("head", "popularity")
     assert pop.load()(pop.options() if pop.options else None, ctx, 8).score_table(table) is None
+
+
+@pytest.mark.parametrize("block", [64 * 50, 997, 1 << 19])
+def test_blocked_ranking_with_many_ties_equals_the_definition(block):
+    # integer vectors: thousands of exact ties around every target and inside every top-K
+    g = torch.Generator().manual_seed(3)
+    states = torch.randint(-1, 2, (50, 8), generator=g).float()
+    table = torch.randint(-2, 3, (6001, 8), generator=g).float()
+    targets = torch.randint(1, 6001, (50,), generator=g)
+    rows = torch.randint(0, 50, (50 * 40,), generator=g)
+    items = torch.randint(0, 6001, (50 * 40,), generator=g)
+    scores = states @ table.T
+    ref = rank_full_reference(scores, targets, rows, items, 20)
+    for r in (rank_full(scores, targets, rows, items, 20, True, RankBuffers(block)),
+              rank_full_dot(states, table, targets, rows, items, 20, True, RankBuffers(block))):
+        assert torch.equal(r.target_rank, ref.target_rank)
+        assert torch.equal(r.num_candidates, ref.num_candidates)
+        # the same top-K scores (which of several equal-scored items is listed may differ)
+        assert torch.equal(scores.gather(1, r.topk), scores.gather(1, ref.topk))
+        excluded = torch.zeros_like(scores, dtype=torch.bool)
+        excluded[rows, items] = True
+        excluded[torch.arange(50), targets] = False
+        assert not excluded.gather(1, r.topk).any()

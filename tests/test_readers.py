@@ -191,3 +191,74 @@ def test_gzipped_sasrec_and_truncated_gzip(tmp_path):
     bad.write_bytes(good.read_bytes()[:-6])
     with pytest.raises(ReaderError, match="cannot read"):
         read("sasrec", bad)
+
+
+def _both_paths(path: Path, **options):
+    """The generic CSV reader's result with its pyarrow fast path and with its Python path only."""
+    reader, _ = make_reader("csv", options)
+    fast = reader.read(path)
+    reader.fast = False
+    return fast, reader.read(path)
+
+
+def _same_raw(a, b):
+    import numpy as np
+
+    for role in ("users", "items", "actions"):
+        x, y = getattr(a, role), getattr(b, role)
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert np.array_equal(x.codes, y.codes) and x.uniques == y.uniques, role
+    for role in ("timestamps", "values"):
+        x, y = getattr(a, role), getattr(b, role)
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert x.dtype == y.dtype and np.array_equal(x, y), role
+
+
+PLAIN = ("user_id,item_id,timestamp,action\n"
+         "u1,i9,1700000000,view\nu2,i3,1700000005.5,cart\n\nu1,i3,1700000010,view\nu3,i9,1e9,purchase\n")
+
+
+@pytest.mark.parametrize("text, fast_path", [
+    (PLAIN, True),
+    (PLAIN.replace("u2,i3", " u2 ,i3"), False),                        # ids are stripped by the Python path
+    (PLAIN.replace("i3,1700000005.5,cart", 'i3,1700000005.5," cart"'), False),   # quoted: csv unquotes
+    (PLAIN.replace("1700000010", "2023-11-14T22:13:30"), False),        # ISO date
+    (PLAIN.replace("1700000010", " 1700000010"), False),               # padded number
+    (PLAIN.replace("1700000010", "1_700_000_010"), False),             # Python's float accepts it
+    (PLAIN.replace("1700000010,view", "1700000010,"), True),           # an empty action is an action
+    ("\ufeff" + PLAIN.replace("\n", "\r\n"), True),                    # BOM and CRLF
+])
+def test_generic_csv_fast_path_reads_exactly_what_the_python_path_reads(tmp_path, text, fast_path):
+    from workbench_plugins.readers import _arrow_csv
+    from workbench_plugins.readers.csv_generic import TIME_MAX, TIME_MIN
+
+    path = tmp_path / "log.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    fast, slow = _both_paths(path)
+    _same_raw(fast, slow)
+    cols = {"user": 0, "item": 1, "time": 2, "action": 3}
+    assert (_arrow_csv.read_columns(path, ",", 4, cols, (TIME_MIN, TIME_MAX)) is not None) == fast_path
+
+
+def test_generic_csv_fast_path_equals_the_python_path_on_a_generated_log(tmp_path):
+    from workbench.data.synthetic import SyntheticSpec, write_csv
+
+    path = tmp_path / "syn.csv"
+    write_csv(SyntheticSpec(events=60_000, users=700, items=3_000, chunk_events=20_000), path)
+    _same_raw(*_both_paths(path))
+
+
+@pytest.mark.parametrize("bad, line, field", [
+    ("u2,i3,1700000005.5", 3, None),              # a short row
+    ("u2,,1700000005.5,cart", 3, "item_id"),      # an empty id
+    ("u2,i3,soon,cart", 3, "timestamp"),          # not a time
+    ("u2,i3,nan,cart", 3, "timestamp"),           # parsed by pyarrow, out of range
+])
+def test_generic_csv_bad_rows_are_named_whichever_path_reads_first(tmp_path, bad, line, field):
+    path = tmp_path / "log.csv"
+    path.write_text(PLAIN.replace("u2,i3,1700000005.5,cart", bad), encoding="utf-8")
+    with pytest.raises(ReaderError) as err:
+        read("csv", path)
+    assert err.value.line == line and err.value.field == field

@@ -127,6 +127,31 @@ def test_compare_refuses_other_protocols_and_runs_without_per_user_metrics(seede
     assert out.returncode == 1 and "has no per-user test metrics" in out.stderr
 
 
+def test_compare_pairs_a_run_stored_before_a_split_option_existed(seeded, tmp_path, run_workbench):
+    """A run stored by an earlier version has no value for a split option added since (its config lacks
+    the key): it was split as the option's default does, so it pairs with a run that stores the default;
+    a run whose stored value differs from the default is still refused."""
+    import shutil
+    src, _, result = seeded
+    ws = tmp_path / "old.db"
+    shutil.copy(src, ws)
+    a, b = result["run_ids"]
+    db = sqlite3.connect(ws)
+    config = json.loads(db.execute("SELECT config FROM runs WHERE id = ?", [b]).fetchone()[0])
+    assert config["split"]["train_users"] == 1.0 and config["split"]["holdout_users"] == 0.0
+    older = {k: v for k, v in config["split"].items() if k not in ("train_users", "train_users_seed", "holdout_users")}
+    with db:
+        db.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps({**config, "split": older}), b])
+    out = run_workbench("-w", ws, "runs", "compare", a, b, "-m", "NDCG@10", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["paired"]["rows"][0]["metric"] == "NDCG@10"
+    with db:
+        db.execute("UPDATE runs SET config = ? WHERE id = ?",
+                   [json.dumps({**config, "split": {**older, "train_users": 0.5}}), b])
+    out = run_workbench("-w", ws, "runs", "compare", a, b, "--json")
+    assert out.returncode == 1 and "split.train_users 1.0 vs 0.5" in out.stderr
+
+
 def test_a_resumed_run_stores_the_best_epochs_validation_per_user(tmp_path):
     """After a cancel and a resume the best epoch may predate this process: its validation is
     re-evaluated from the best weights, and the stored values still average to that epoch's metric."""

@@ -83,3 +83,24 @@ def test_length_buckets_use_every_row_once_in_short_batches(data):
     for name in ("items", "targets", "timestamps", "target_timestamps", "actions", "target_actions"):
         assert torch.equal(getattr(trimmed, name), getattr(full, name)[:, L - k:])   # only all-padding columns go
         assert not (getattr(full, name)[:, :L - k] != 0).any()
+
+
+@pytest.mark.parametrize("windows", ["all", "last"])
+@pytest.mark.parametrize("trim", [False, True])
+def test_windows_cut_per_batch_equal_the_whole_tensors(data, windows, trim):
+    import torch
+
+    from workbench.engine.batches import epoch_batches, training_windows
+
+    ds, split = data
+    whole, lazy = training_tensors(ds, split, L, windows), training_windows(ds, split, L, windows)
+    assert len(lazy) == len(whole) and lazy.num_targets == whole.num_targets
+    assert torch.equal(lazy.lengths, whole.lengths) and torch.equal(lazy.row_targets, whole.row_targets)
+    assert torch.equal(lazy.users, whole.users)
+    # one epoch of the trainer's batches (same seed -> same rows): every tensor bit-identical
+    for rows in epoch_batches(whole.lengths, 64, torch.Generator().manual_seed(3), by_length=trim):
+        a, b = whole.batch(rows, trim), lazy.batch(rows, trim)
+        for name in ("items", "targets", "users", "timestamps", "target_timestamps", "actions", "target_actions",
+                     "target_values"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None and y is None) or (x.dtype == y.dtype and torch.equal(x, y)), name

@@ -349,9 +349,17 @@ async def test_quit_says_when_jobs_keep_running(home, tmp_path, capsys):
     from workbench.jobs.queue import enqueue
     from workbench.store import open_workspace
 
+    import os
+    import socket
+
+    from workbench.store.jobs import register_worker
+
     [run_id] = demo_workspace(tmp_path / "w.db", runs=1)
     with open_workspace(tmp_path / "w.db") as ws:
         job = enqueue(ws, run_id, "cpu")
+        # a live worker serves the device (this process), so the queued job is not failed as stranded after
+        # STRANDED_AFTER_S when the app takes long to start on a loaded machine
+        register_worker(ws, os.getpid(), socket.gethostname(), "cpu")
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run == run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -74,6 +75,34 @@ def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[in
         return ids
     finally:
         ws.close()
+
+
+def record_training(path: Path, run_id: int, ndcg: list[float], *, test: dict | None = None,
+                    status: str = "completed", progress: dict | None = None) -> None:
+    """Record on queued run ``run_id`` what its worker's :class:`~workbench.engine.recorder.RunRecorder`
+    writes while it trains: one ``epoch_finished`` per value of ``ndcg`` (validation NDCG@10 = value,
+    HR@10 = value * 2, timings ``train_s``/``forward_s``; train loss falling from 5), then ``status``
+    (``completed`` with ``test`` metrics and the best epoch; ``running`` with its ``progress`` snapshot)."""
+    from workbench.engine.recorder import RunRecorder
+    from workbench.events import Event
+    from workbench.store import open_workspace
+    from workbench.store import runs as run_rows
+
+    with open_workspace(path) as ws:
+        run_rows.set_status(ws, run_id, "running")
+        recorder = RunRecorder(ws, run_id, throttle_s=0.0)
+        best = max(range(len(ndcg)), key=lambda i: ndcg[i]) + 1 if ndcg else None
+        for epoch, value in enumerate(ndcg, 1):
+            recorder(Event("epoch_finished", {"epoch": epoch, "train_loss": 5.0 / epoch, "wall_time": 1.5,
+                                              "metrics": {"train_s": 1.0, "NDCG@10": value, "HR@10": value * 2,
+                                                          "forward_s": 0.25, "ranking_s": 0.25},
+                                              "best_epoch": best, "lr": 0.001}))
+        if status == "running":
+            if progress is not None:
+                recorder(Event("step", progress))
+            return
+        run_rows.set_status(ws, run_id, status, best_epoch=best, finished_at=time.time(),
+                            test_metrics=json.dumps(test or {}))
 
 
 def isolated_home(tmp_path: Path, monkeypatch) -> Path:

@@ -42,25 +42,47 @@ def matches(row: dict[str, Any], text: str) -> bool:
     return not text or text in hay.lower()
 
 
-def compare_rows(ws) -> list[dict[str, Any]]:
-    """One row per run: id, name, status, dataset, best epoch, hyperparameters (``params``) and every test metric.
+METRIC_SETS = {"test": "test set", "val": "validation at each run's best epoch"}
 
-    Runs without test metrics fall back to their best validation metrics (named ``val:NAME``).
+
+def compare_rows(ws, metric_set: str = "test") -> list[dict[str, Any]]:
+    """One row per run: id, name, status, dataset, best epoch, hyperparameters (``params``), its test metrics
+    (``test``), its validation metrics at its best epoch (``val``, named ``val:NAME``) and ``metrics``: one of
+    the two for every row (``metric_set``), never a mix (see :func:`with_metric_set`).
     """
     from workbench.store import runs
 
     out = []
     for r in runs.monitor_list(ws):
-        metrics = dict(r["test_metrics"] or {})
-        if not metrics:
-            ems = runs.epochs(ws, r["id"])
-            if ems:
-                best = next((e for e in ems if e["epoch"] == r["best_epoch"]), ems[-1])
-                metrics = {f"val:{k}": v for k, v in best["metrics"].items()}
+        val = {}
+        ems = [e for e in runs.epochs(ws, r["id"]) if e["metrics"]]
+        if ems:
+            best = next((e for e in ems if e["epoch"] == r["best_epoch"]), ems[-1])
+            val = {f"val:{k}": v for k, v in best["metrics"].items()}
         out.append({"id": r["id"], "name": r["name"] or f"run {r['id']}", "status": r["status"],
-                    "dataset": r["dataset"] or "", "best_epoch": r["best_epoch"], "metrics": metrics,
-                    "params": params_of(r["config"] or {})})
-    return out
+                    "dataset": r["dataset"] or "", "best_epoch": r["best_epoch"], "test": dict(r["test_metrics"] or {}),
+                    "val": val, "params": params_of(r["config"] or {})})
+    return with_metric_set(out, metric_set)
+
+
+def with_metric_set(rows: list[dict[str, Any]], metric_set: str) -> list[dict[str, Any]]:
+    """The rows with ``metrics`` set to their ``test`` or their ``val`` metrics (the same set for all)."""
+    if metric_set not in METRIC_SETS:
+        raise ValueError(f"metric set must be one of {', '.join(METRIC_SETS)}, not {metric_set!r}")
+    return [{**r, "metrics": r[metric_set]} for r in rows]
+
+
+def switched_metric(metric: str, metric_set: str) -> str:
+    """The metric column ``metric`` in ``metric_set``: ``NDCG@10`` <-> ``val:NDCG@10``."""
+    base = metric.removeprefix("val:")
+    return f"val:{base}" if metric_set == "val" else base
+
+
+def is_auxiliary(metric: str) -> bool:
+    """A timing (``*_s``: seconds of training, scoring, ranking) or count (``*num_users``) column rather than a
+    quality metric; the Compare screen hides these until asked."""
+    base = metric.removeprefix("val:")
+    return base.endswith("_s") or base.endswith("num_users")
 
 
 def group_rows(ws) -> list[dict[str, Any]]:
@@ -86,12 +108,12 @@ def group_rows(ws) -> list[dict[str, Any]]:
     return out
 
 
-def metric_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """Every metric any row has, first seen first."""
+def metric_columns(rows: list[dict[str, Any]], auxiliary: bool = True) -> list[str]:
+    """Every metric any row has, first seen first (without timing and count columns unless ``auxiliary``)."""
     metrics: list[str] = []
     for r in rows:
         for k in r["metrics"]:
-            if k not in metrics:
+            if k not in metrics and (auxiliary or not is_auxiliary(k)):
                 metrics.append(k)
     return metrics
 

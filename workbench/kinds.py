@@ -87,10 +87,6 @@ class TableSpec:
         if not self.columns.strip():
             raise ValueError(f"table {self.name}: no columns")
 
-    @property
-    def create_sql(self) -> str:
-        return f"CREATE TABLE IF NOT EXISTS {self.name} ({self.columns})"
-
 
 # ---------------------------------------------------------------- readers
 MAX_SHOWN_VALUE = 60        # characters of an offending value quoted in a message

@@ -12,6 +12,10 @@ Use :func:`option` as a shorthand::
     class SASRecOptions:
         blocks: int = option(2, help="Transformer blocks", min=1)
         norm: str = option("pre", help="LayerNorm placement", choices=["pre", "post"])
+
+:func:`parse_options` takes typed values (a TOML file's, or Python's). Text a person typed (a
+command-line ``key=value``, a form field) is turned into the declared type first by
+:mod:`workbench.coerce`, the one place that parses option text.
 """
 
 from __future__ import annotations

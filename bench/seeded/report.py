@@ -53,7 +53,7 @@ def main(path: str) -> None:
                        f"{row['t_p']:.3f} / {row['wilcoxon_p']:.3f}, {row['t_p_holm']:.3f}"]
         wall = walls[g["id"]]
         sec = f"{sum(wall) / len(wall):.0f}" if wall else "-"
-        print(f"| {g['name']} | {len(e['runs'])} | {', '.join(map(str, epochs[g['id']]))} | {sec} | {' | '.join(cells)} | "
+        print(f"| {g['name'].rsplit(' x', 1)[0]} | {len(e['runs'])} | {', '.join(map(str, epochs[g['id']]))} | {sec} | {' | '.join(cells)} | "
               f"{' | '.join(paired)} |")
     print(f"\n{result['num_users']} test users; Holm over {result['family_size']} tests; * = Holm-adjusted "
           f"paired t p < {result['alpha']}.")

@@ -26,6 +26,7 @@ import numpy as np
 from workbench.kinds import MAX_ERRORS, CodedColumn, DatasetReader, PluginSpec, RawDataset, ReaderError, shown
 from workbench.options import ConfigError, option
 
+from workbench_plugins.readers import _arrow_csv
 from workbench_plugins.readers import _common as c
 
 ROLES = ("user", "item", "time", "action", "value")
@@ -236,8 +237,15 @@ def _line_numbers(batch: list[list[str]], start: int, end: int):
     return (start + 1 + np.concatenate([[0], np.cumsum(spans)[:-1]])).tolist()
 
 
+def _raw_dataset(path: Path, columns: dict[str, Any]) -> RawDataset:
+    return RawDataset(users=columns["user"], items=columns["item"], timestamps=columns.get("time"),
+                      actions=columns.get("action"), values=columns.get("value"),
+                      source_files=[c.source_file(path)])
+
+
 class CSVReader(DatasetReader):
     name = "csv"
+    fast = True        # plain files through pyarrow when it is installed (see _arrow_csv); False: Python only
 
     def detect(self, path: Path) -> float:
         path = Path(path)
@@ -289,6 +297,11 @@ class CSVReader(DatasetReader):
                                           f"got {name!r}")
                     cols[role] = int(name)
                 width = None
+            if opts.header and self.fast and reader.line_num == 1:
+                fast = _arrow_csv.read_columns(path, delim, width, cols, (TIME_MIN, TIME_MAX))
+                if fast is not None:
+                    return _raw_dataset(path, {r: CodedColumn(*v) if isinstance(v, tuple) else v
+                                               for r, v in fast.items()})
             out = _Columns(path, cols, mapping)
             if width is None:        # no header: the first row sets the width
                 first = next(rows, None)
@@ -302,9 +315,7 @@ class CSVReader(DatasetReader):
                 self._stream(f, reader.line_num, delim, width, out)
         if out.errors:
             raise ReaderError.collected(out.errors, out.total_errors)
-        return RawDataset(
-            users=out.column("user"), items=out.column("item"), timestamps=out.column("time"),
-            actions=out.column("action"), values=out.column("value"), source_files=[c.source_file(path)])
+        return _raw_dataset(path, {r: out.column(r) for r in ROLES})
 
     @staticmethod
     def _stream(f, line: int, delim: str, width: int, out: _Columns) -> None:

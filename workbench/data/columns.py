@@ -125,7 +125,8 @@ def prune(ws) -> None:
     root = ws.files_dir / "columns"
     if not root.is_dir():
         return
-    keep = {r[0] for r in ws.db.execute("SELECT fingerprint FROM datasets")}
+    from workbench.store import datasets
+    keep = datasets.fingerprints(ws)
     for entry in root.iterdir():
         if entry.name not in keep and not entry.name.startswith(".tmp-"):
             shutil.rmtree(entry, ignore_errors=True)

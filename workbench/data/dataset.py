@@ -67,7 +67,7 @@ def load_dataset(ws, name: str) -> LoadedDataset:
     fingerprint; otherwise from the database, and the cache is (re)written for next time.
     """
     from workbench.data import columns
-    from workbench.store import datasets
+    from workbench.store import dataset_content, datasets
     db = ws.db
     meta = datasets.require(ws, name)
     did, n_users, n_items = meta["id"], meta["n_users"], meta["n_items"]
@@ -82,14 +82,12 @@ def load_dataset(ws, name: str) -> LoadedDataset:
     item_raw, titles, texts, cats = [""] * (n_items + 1), [""] * (n_items + 1), [""] * (n_items + 1), \
         [[] for _ in range(n_items + 1)]
     conn = db.conn
-    for k, raw_id, title, text, categories in conn.execute(
-            "SELECT item, raw_id, title, text, categories FROM items WHERE dataset_id = ?", [did]):
+    for k, raw_id, title, text, categories in dataset_content.items(conn, did):
         item_raw[k], titles[k], texts[k] = raw_id, title or "", text or ""
         if categories and categories != "[]":
             cats[k] = json.loads(categories)
     user_raw, attrs = [""] * (n_users + 1), [{} for _ in range(n_users + 1)]
-    for u, raw_id, attributes in conn.execute("SELECT user, raw_id, attributes FROM users WHERE dataset_id = ?",
-                                              [did]):
+    for u, raw_id, attributes in dataset_content.users(conn, did):
         user_raw[u] = raw_id
         if attributes and attributes != "{}":
             attrs[u] = json.loads(attributes)
@@ -104,8 +102,8 @@ def load_dataset(ws, name: str) -> LoadedDataset:
 def _interactions_from_db(db, meta) -> tuple[dict[str, np.ndarray], list[str]]:
     """The load-time arrays read from the interactions table (the cache's fallback)."""
     n_users = meta["n_users"]
-    cur = db.execute("SELECT user, item, ts, action, value FROM interactions WHERE dataset_id = ? "
-                     "ORDER BY user, pos", [meta["id"]])
+    from workbench.store import dataset_content
+    cur = dataset_content.interactions(db, meta["id"])
     users, items, ts, actions, values = [], [], [], [], []
     for u, i, t, a, v in cur:
         users.append(u)

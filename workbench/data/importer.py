@@ -55,7 +55,8 @@ def preprocess_options(values: PreprocessOptions | dict[str, Any] | None) -> Pre
 
 
 def dataset_exists(ws, name: str) -> bool:
-    return bool(list(ws.db.query("SELECT 1 FROM datasets WHERE name = ?", [name])))
+    from workbench.store import datasets
+    return datasets.exists(ws, name)
 
 
 def read_path(path: str | Path, fmt: str = "auto", reader_options: dict[str, Any] | None = None
@@ -130,7 +131,10 @@ def _item_rows(did: int, raw: RawDataset, p: Processed):
     info = raw.item_info
     for k in range(1, p.n_items + 1):
         rid = p.item_raw[k]
-        d = info.get(rid) or {}
+        d = info.get(rid)
+        if not d:          # no side information (most items of a plain log): no JSON encoding per row
+            yield (did, k, rid, "", "", "[]", "{}")
+            continue
         cats = list(d.get("categories") or [])
         yield (did, k, rid, d.get("title") or "", d.get("text") or d.get("title") or "",
                json.dumps(cats, ensure_ascii=False), json.dumps(d.get("extra") or {}, ensure_ascii=False))
@@ -140,7 +144,8 @@ def _user_rows(did: int, raw: RawDataset, p: Processed):
     info = raw.user_info
     for k in range(1, p.n_users + 1):
         rid = p.user_raw[k]
-        yield (did, k, rid, json.dumps(info.get(rid) or {}, ensure_ascii=False))
+        d = info.get(rid)
+        yield (did, k, rid, json.dumps(d, ensure_ascii=False) if d else "{}")
 
 
 INSERT_CHUNK = 100_000
@@ -167,56 +172,29 @@ def _interaction_columns(did: int, p: Processed) -> tuple[list[str], Any]:
 
 def _write(ws, raw: RawDataset, p: Processed, *, name: str, fmt: str, options: dict, fp: str,
            replace: bool, force: bool = False) -> int:
-    from workbench.store import datasets
+    from workbench.store import dataset_content, datasets
+    from workbench.store.rows import write
 
-    conn = ws.db.conn
-    if conn.in_transaction:
-        conn.commit()
     # A fresh dataset's rows only reference the datasets row inserted just before them, so
     # per-row foreign-key checks are skipped for speed; a replace keeps them on so that
     # deleting the old dataset cascades as declared.
     fast = replace is False or not dataset_exists(ws, name)
-    if fast:
-        conn.execute("PRAGMA foreign_keys=OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            old = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
-            same_data_runs: list[int] = []
-            if old is not None:
-                if not replace:
-                    raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
-                same_data_runs = datasets.guard_change(conn, name, old[0], fp, force=force)
-                delete_rows(conn, old[0])
-            cur = conn.execute(
-                "INSERT INTO datasets (name, format, source_files, options, n_users, n_items, n_interactions, "
-                "has_timestamps, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [name, fmt, json.dumps([asdict(s) for s in raw.source_files]), json.dumps(options),
-                 p.n_users, p.n_items, len(p), int(p.ts is not None), fp, time.time()])
-            did = cur.lastrowid
-            cols, rows = _interaction_columns(did, p)
-            conn.executemany(f"INSERT INTO interactions ({', '.join(cols)}) "
-                             f"VALUES ({', '.join('?' * len(cols))})", rows)
-            conn.executemany("INSERT INTO items (dataset_id, item, raw_id, title, text, categories, extra) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", _item_rows(did, raw, p))
-            conn.executemany("INSERT INTO users (dataset_id, user, raw_id, attributes) VALUES (?, ?, ?, ?)",
-                             _user_rows(did, raw, p))
-            datasets.repoint(conn, same_data_runs, did)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    finally:
-        if fast:
-            conn.execute("PRAGMA foreign_keys=ON")
+    with write(ws, check_foreign_keys=not fast) as conn:
+        old = datasets.id_of(conn, name)
+        same_data_runs: list[int] = []
+        if old is not None:
+            if not replace:
+                raise DatasetExists(f"a dataset named {name!r} already exists in {ws.path} (use --replace)")
+            same_data_runs = datasets.guard_change(conn, name, old, fp, force=force)
+            datasets.delete(conn, old)
+        did = datasets.insert(conn, name=name, fmt=fmt, source_files=json.dumps([asdict(s) for s in raw.source_files]),
+                              options=json.dumps(options), n_users=p.n_users, n_items=p.n_items, n_interactions=len(p),
+                              has_timestamps=p.ts is not None, fingerprint=fp, created_at=time.time())
+        dataset_content.insert_interactions(conn, *_interaction_columns(did, p))
+        dataset_content.insert_items(conn, _item_rows(did, raw, p))
+        dataset_content.insert_users(conn, _user_rows(did, raw, p))
+        datasets.repoint(conn, same_data_runs, did)
     return did
-
-
-def delete_rows(conn, did: int) -> None:
-    """Delete a dataset's rows (runs keep existing, with their dataset reference cleared)."""
-    for table in ("interactions", "items", "users"):
-        conn.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [did])
-    conn.execute("DELETE FROM datasets WHERE id = ?", [did])
 
 
 def remove_dataset(ws, name: str, force: bool = False) -> bool:
@@ -225,18 +203,11 @@ def remove_dataset(ws, name: str, force: bool = False) -> bool:
     Refused (:class:`workbench.store.datasets.DatasetInUse`) when runs were trained on it,
     unless ``force``: those runs are then kept, detached from any data."""
     from workbench.store import datasets
+    from workbench.store.rows import write
 
-    conn = ws.db.conn
-    if conn.in_transaction:
-        conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
-        if row is not None:
-            datasets.guard_change(conn, name, row[0], None, force=force)
-            delete_rows(conn, row[0])
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    return row is not None
+    with write(ws) as conn:
+        did = datasets.id_of(conn, name)
+        if did is not None:
+            datasets.guard_change(conn, name, did, None, force=force)
+            datasets.delete(conn, did)
+    return did is not None

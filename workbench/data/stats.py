@@ -19,12 +19,11 @@ def list_datasets(ws) -> list[dict[str, Any]]:
 
 def dataset_stats(ws, name: str) -> dict[str, Any]:
     """users, items, interactions, time span, sequence-length percentiles, sparsity, actions."""
-    from workbench.store import datasets
+    from workbench.store import dataset_content, datasets
     db = ws.db
     meta = datasets.require(ws, name)
     did, n_u, n_i, n_e = meta["id"], meta["n_users"], meta["n_items"], meta["n_interactions"]
-    lengths = np.asarray([r[0] for r in db.execute(
-        "SELECT COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY user", [did])], dtype=np.int64)
+    lengths = np.asarray(dataset_content.history_lengths(db, did), dtype=np.int64)
     seq = {f"p{q}": float(np.percentile(lengths, q)) for q in PERCENTILES} if len(lengths) else {}
     seq.update({"min": int(lengths.min()), "max": int(lengths.max()), "mean": float(lengths.mean())}
                if len(lengths) else {})
@@ -36,13 +35,11 @@ def dataset_stats(ws, name: str) -> dict[str, Any]:
         "options": json.loads(meta["options"]), "source_files": json.loads(meta["source_files"]),
     }
     if meta["has_timestamps"]:
-        t0, t1 = db.execute("SELECT MIN(ts), MAX(ts) FROM interactions WHERE dataset_id = ?", [did]).fetchone()
+        t0, t1 = dataset_content.time_range(db, did)
         out["time_span"] = {"start": t0, "end": t1, "days": (t1 - t0) / 86400.0}
     else:
         out["time_span"] = None
-    out["actions"] = {a if a is not None else "(none)": n for a, n in db.execute(
-        "SELECT action, COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY action ORDER BY COUNT(*) DESC",
-        [did])}
+    out["actions"] = {a if a is not None else "(none)": n for a, n in dataset_content.action_counts(db, did)}
     return out
 
 
@@ -81,18 +78,17 @@ def _histogram(values: np.ndarray, bins: int = 20) -> tuple[list[str], list[int]
 
 def distributions(ws, dataset_id: int) -> dict[str, Any]:
     """Counts, history-length histogram, item popularity (long tail) and activity over time of a dataset:
-    what the app's Datasets screen plots. Plain SQL + numpy; call it from a thread for big datasets."""
-    meta = dict(next(iter(ws.db.query("SELECT * FROM datasets WHERE id = ?", [dataset_id]))))
-    lengths = np.array([r[0] for r in ws.db.execute(
-        "SELECT COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY user", [dataset_id])], dtype=np.int64)
-    pop = np.array(sorted((r[0] for r in ws.db.execute(
-        "SELECT COUNT(*) FROM interactions WHERE dataset_id = ? GROUP BY item", [dataset_id])), reverse=True),
-        dtype=np.int64)
+    what the app's Datasets screen plots (counts from :mod:`workbench.store.dataset_content`, numpy);
+    call it from a thread for big datasets."""
+    from workbench.store import dataset_content, datasets
+    meta = datasets.by_id(ws, dataset_id)
+    if meta is None:
+        raise KeyError(f"no dataset with id {dataset_id} in {ws.path}")
+    lengths = np.array(dataset_content.history_lengths(ws.db, dataset_id), dtype=np.int64)
+    pop = np.array(sorted(dataset_content.item_counts(ws.db, dataset_id), reverse=True), dtype=np.int64)
     activity: tuple[list[str], list[int]] = ([], [])
     if meta["has_timestamps"]:
-        rows = list(ws.db.execute(
-            "SELECT CAST(ts / 86400 AS INTEGER) AS day, COUNT(*) FROM interactions "
-            "WHERE dataset_id = ? AND ts IS NOT NULL GROUP BY day ORDER BY day", [dataset_id]))
+        rows = dataset_content.daily_counts(ws.db, dataset_id)
         if rows:
             days = np.array([r[0] for r in rows])
             counts = np.array([r[1] for r in rows])

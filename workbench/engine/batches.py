@@ -1,7 +1,9 @@
-"""Numpy -> tensors, once per run: padded (rows, L) training windows and evaluation batches.
+"""Numpy -> tensors: padded (rows, L) training windows and evaluation batches.
 
-No per-sample Python in the hot loop: the whole epoch is a few (U, L) tensors that
-the trainer indexes with a shuffled permutation. Left padding, latest event at L-1.
+No per-sample Python in the hot loop: training rows are (user, first event, end) triples
+(:class:`TrainingWindows`) that the trainer indexes with a shuffled permutation, and each
+batch's (B, L) tensors are cut from the event arrays with a few vectorised gathers.
+Left padding, latest event at L-1.
 """
 
 from __future__ import annotations
@@ -43,17 +45,19 @@ class SequenceTensors:
     def __len__(self) -> int:
         return self.items.shape[0]
 
-    def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
-        """Rows ``index`` as a batch; ``trim``: without the leading columns that are padding in every
-        row (the batch is as wide as its longest sequence; the latest event stays at the last column)."""
+    def batch(self, index: torch.Tensor | None, trim: bool = False) -> SeqBatch:
+        """Rows ``index`` (None: every row) as a batch; ``trim``: without the leading columns that are
+        padding in every row (the batch is as wide as its longest sequence; the latest event stays
+        at the last column)."""
         L = self.items.shape[1]
-        cols = slice(L - max(1, int(self.lengths[index].max())), L) if trim else slice(None)
+        lengths = self.lengths if index is None else self.lengths[index]
+        cols = slice(L - max(1, int(lengths.max())), L) if trim and len(lengths) else slice(None)
 
         def rows(x: torch.Tensor) -> torch.Tensor:
-            return x[index, cols]
-        return SeqBatch(rows(self.items), rows(self.targets), self.users[index], rows(self.timestamps),
-                        rows(self.target_timestamps), rows(self.actions), rows(self.target_actions),
-                        rows(self.target_values) if self.target_values is not None else None)
+            return x[:, cols].contiguous() if index is None else x[index, cols]
+        return SeqBatch(rows(self.items), rows(self.targets), self.users if index is None else self.users[index],
+                        rows(self.timestamps), rows(self.target_timestamps), rows(self.actions),
+                        rows(self.target_actions), rows(self.target_values) if self.target_values is not None else None)
 
     @property
     def num_targets(self) -> int:
@@ -64,6 +68,53 @@ class SequenceTensors:
     def lengths(self) -> torch.Tensor:
         """(R,) long: real events per row."""
         return (self.items > 0).sum(1)
+
+    @cached_property
+    def row_targets(self) -> torch.Tensor:
+        """(R,) long: targets per row."""
+        return (self.targets > 0).sum(1)
+
+
+class TrainingWindows:
+    """Training rows cut per batch: only each row's (user, first event, end) is kept, O(rows),
+    and :meth:`batch` builds the requested rows' (B, L) tensors when asked, so training memory is
+    O(events) whatever ``max_len`` is. Every batch is identical to the same rows of
+    :func:`training_tensors` (rows are built independently of each other)."""
+
+    COUNT_ROWS = 1 << 16        # rows per chunk when counting events and targets at construction
+
+    def __init__(self, ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_len: int):
+        self.ds, self.max_len = ds, max_len
+        self.users = torch.from_numpy(np.asarray(users, dtype=np.int64))     # (R,) as SequenceTensors.users
+        self.starts, self.ends = starts, ends
+        lengths, targets = [], []
+        for s in range(0, len(users), self.COUNT_ROWS):
+            src, valid = _windows(ds, starts[s:s + self.COUNT_ROWS], ends[s:s + self.COUNT_ROWS], max_len)
+            nxt = np.minimum(src + 1, len(ds.items) - 1)
+            lengths.append(((ds.items[src] > 0) & valid).sum(1))
+            targets.append(((ds.items[nxt] > 0) & valid).sum(1))
+        self.lengths = torch.from_numpy(np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64))
+        self.row_targets = torch.from_numpy(np.concatenate(targets) if targets else np.zeros(0, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def num_targets(self) -> int:
+        return int(self.row_targets.sum())
+
+    def rows(self, index: torch.Tensor) -> SequenceTensors:
+        """Rows ``index`` as (len(index), L) tensors."""
+        i = index.numpy()
+        return _tensors(self.ds, self.users.numpy()[i], self.starts[i], self.ends[i], self.max_len, with_targets=True)
+
+    def batch(self, index: torch.Tensor, trim: bool = False) -> SeqBatch:
+        """Rows ``index`` as a batch, as :meth:`SequenceTensors.batch`."""
+        return self.rows(index).batch(None, trim)
+
+    def tensors(self) -> SequenceTensors:
+        """Every row at once (O(rows x L) memory: for inspection, not for the training loop)."""
+        return self.rows(torch.arange(len(self)))
 
 def epoch_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
                   by_length: bool = False, pool: int = 64) -> list[torch.Tensor]:
@@ -138,7 +189,18 @@ def _tensors(ds: LoadedDataset, users: np.ndarray, starts: np.ndarray, ends: np.
 
 
 def training_tensors(ds: LoadedDataset, split: Split, max_len: int, windows: str = "last") -> SequenceTensors:
-    """Training rows for users with >= 2 training events: inputs = training events but the last,
+    """Every training row as (R, L) tensors; see :func:`training_rows`."""
+    return _tensors(ds, *training_rows(ds, split, max_len, windows), max_len, with_targets=True)
+
+
+def training_windows(ds: LoadedDataset, split: Split, max_len: int, windows: str = "last") -> TrainingWindows:
+    """The training rows of :func:`training_rows`, cut per batch (memory O(events))."""
+    return TrainingWindows(ds, *training_rows(ds, split, max_len, windows), max_len)
+
+
+def training_rows(ds: LoadedDataset, split: Split, max_len: int, windows: str = "last"
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(users, starts, ends) of the training rows for users with >= 2 training events: inputs = training events but the last,
     targets = the next training event at every position (SASRec-style: every position trains).
 
     ``windows="last"``: one row per user, its latest ``max_len`` targets; earlier events only
@@ -161,7 +223,7 @@ def training_tensors(ds: LoadedDataset, split: Split, max_len: int, windows: str
         users, win_ends = users[row_user], ends[row_user] - back * max_len
         starts = np.maximum(starts[row_user], win_ends - max_len)
         ends = win_ends
-    return _tensors(ds, users, starts, ends, max_len, with_targets=True)
+    return users, starts, ends
 
 
 def eval_batches(ds: LoadedDataset, users: np.ndarray, positions: np.ndarray, max_len: int,

@@ -41,7 +41,7 @@ class RunSession:
         recorder = [RunRecorder(ws, run_id, token=token)] if record else []
         self.emitter = Emitter(recorder + list(listeners) + [self._keep_best_valid], required=recorder)
         self.evaluators = build_evaluators(cfg.evaluators)
-        self.train = B.training_tensors(built.train_dataset, built.train_split, cfg.model.max_len, t.train_windows)
+        self.train = B.training_windows(built.train_dataset, built.train_split, cfg.model.max_len, t.train_windows)
         self.valid = self.eval_cases(self.split.valid_users, self.split.valid_pos)
         self.trainer = Trainer(self.model, cfg, self.train, self.valid, device=self.device, amp_dtype=self.amp_dtype,
                                emitter=self.emitter, evaluate=self.evaluate, save=self.save, should_stop=should_stop,

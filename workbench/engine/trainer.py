@@ -16,13 +16,12 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Callable
 
 import torch
 
 from workbench.engine.augment import augment_batch
-from workbench.engine.batches import SequenceTensors, epoch_batches
+from workbench.engine.batches import SequenceTensors, TrainingWindows, epoch_batches
 from workbench.engine.eval_types import EvalBatch
 from workbench.events import Emitter
 from workbench.options import ConfigError
@@ -74,7 +73,7 @@ class Trainer:
     an epoch, and after every epoch that is not the last (a run that stops early completes).
     """
 
-    def __init__(self, model, cfg, train: SequenceTensors, valid: list[EvalBatch], *, device: torch.device,
+    def __init__(self, model, cfg, train: SequenceTensors | TrainingWindows, valid: list[EvalBatch], *, device: torch.device,
                  amp_dtype: torch.dtype | None, emitter: Emitter, evaluate: Callable, save: Callable,
                  should_stop: Callable[[], bool] = lambda: False, dist=None):
         from workbench.engine.dist_context import SINGLE
@@ -140,10 +139,10 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    @cached_property
+    @property
     def row_targets(self) -> torch.Tensor:
         """(R,) targets per training row (for weighting the ranks' shares of a batch)."""
-        return (self.train.targets > 0).sum(1)
+        return self.train.row_targets
 
     # ------------------------------------------------------------ loop
     def fit(self) -> str:

@@ -56,11 +56,20 @@ def parse_entry(text: str) -> tuple[str, int]:
     return ("group" if m.group(1) else "run"), int(m.group(2))
 
 
+def _effective(section: Any, options_cls) -> Any:
+    """A stored config section completed with its options' defaults: a run stored before an option
+    existed ran as that option's default does (a new option's default keeps the old behaviour), so
+    it pairs with a newer run that stores the default value explicitly."""
+    from dataclasses import asdict
+    return {**asdict(options_cls()), **section} if isinstance(section, dict) else section
+
+
 def protocol_of(facts: dict) -> dict[str, Any]:
     """What must be equal for two runs' users to be paired."""
+    from workbench.engine.config import EvaluationOptions, SplitOptions
     cfg = facts.get("config") or {}
-    return {"dataset fingerprint": facts.get("data_fingerprint"), "split": cfg.get("split"),
-            "evaluation protocol": cfg.get("evaluation")}
+    return {"dataset fingerprint": facts.get("data_fingerprint"), "split": _effective(cfg.get("split"), SplitOptions),
+            "evaluation protocol": _effective(cfg.get("evaluation"), EvaluationOptions)}
 
 
 def _describe_difference(a: dict, b: dict) -> str:

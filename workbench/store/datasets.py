@@ -1,4 +1,6 @@
-"""Dataset rows (metadata; the bulk import writes its rows in :mod:`workbench.data.importer`)."""
+"""Dataset rows (metadata: name, format, sizes, fingerprint); a dataset's interactions, items and
+users are :mod:`workbench.store.dataset_content`. The import's one transaction is driven by
+:mod:`workbench.data.importer`."""
 
 from __future__ import annotations
 
@@ -34,6 +36,35 @@ def require(ws, name: str, error: type[Exception] = DatasetNotFound, prefix: str
 
 def exists(ws, name: str) -> bool:
     return ws.db.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchone() is not None
+
+
+def id_of(conn, name: str) -> int | None:
+    """The id of dataset ``name`` (read on the caller's connection, e.g. inside its transaction)."""
+    row = conn.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchone()
+    return row[0] if row else None
+
+
+def fingerprints(ws) -> set[str]:
+    """The data fingerprints of the workspace's datasets."""
+    return {r[0] for r in ws.db.execute("SELECT fingerprint FROM datasets")}
+
+
+def insert(conn, *, name: str, fmt: str, source_files: str, options: str, n_users: int, n_items: int,
+           n_interactions: int, has_timestamps: bool, fingerprint: str, created_at: float) -> int:
+    """A new ``datasets`` row (``source_files`` and ``options`` as JSON text); returns its id."""
+    cur = conn.execute(
+        "INSERT INTO datasets (name, format, source_files, options, n_users, n_items, n_interactions, "
+        "has_timestamps, fingerprint, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [name, fmt, source_files, options, n_users, n_items, n_interactions, int(has_timestamps), fingerprint,
+         created_at])
+    return cur.lastrowid
+
+
+def delete(conn, dataset_id: int) -> None:
+    """Delete a dataset with its content rows (runs keep existing; see :func:`guard_change`)."""
+    from workbench.store import dataset_content
+    dataset_content.delete(conn, dataset_id)
+    conn.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
 
 
 def summaries(ws) -> list[dict[str, Any]]:

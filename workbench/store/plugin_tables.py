@@ -23,6 +23,6 @@ def plugin_table(ws, name: str, registry=None) -> str:
         raise KeyError(f"no plugin registered a workspace table named {name!r} (registered: {known})")
     created = ws.__dict__.setdefault("_plugin_tables", set())
     if name not in created:
-        ws.db.execute(spec.create_sql)
+        ws.db.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({spec.columns})")
         created.add(name)
     return name

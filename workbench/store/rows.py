@@ -18,18 +18,26 @@ def loads(value: str | None, default: Any = None) -> Any:
 
 
 @contextlib.contextmanager
-def write(ws) -> Iterator[Any]:
+def write(ws, *, check_foreign_keys: bool = True) -> Iterator[Any]:
     """``with write(ws) as conn:`` one ``BEGIN IMMEDIATE`` transaction, committed on success, rolled back on error.
 
     Reads inside it see the state the writes are based on (no other writer in between).
+    ``check_foreign_keys=False`` skips SQLite's per-row foreign-key checks for this transaction (a bulk
+    insert whose rows only reference a row it inserted itself); they are on again afterwards.
     """
     conn = ws.db.conn
     if conn.in_transaction:
         conn.commit()
-    conn.execute("BEGIN IMMEDIATE")
+    if not check_foreign_keys:
+        conn.execute("PRAGMA foreign_keys=OFF")      # outside a transaction: SQLite ignores it inside one
     try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+    finally:
+        if not check_foreign_keys:
+            conn.execute("PRAGMA foreign_keys=ON")

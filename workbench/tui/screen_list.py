@@ -40,11 +40,17 @@ SCREENS: tuple[ScreenInfo, ...] = (
                "compose views, fusion, head, evaluators, trainer from the installed plugins, the split's training / "
                "held-out users and a warm start from a stored run (init_from); load picks from a list", in_footer=True),
     ScreenInfo("runs", "r", "Runs", "workbench.tui.screens.runs:RunsScreen",
-               "live monitor: progress and ETA, loss and validation curves, epochs table, log; a failed run shows its error",
+               "live monitor: progress and ETA, loss and validation curves (smoothing, epoch zoom, pinned runs "
+               "overlaid and named in the legend), epochs table, log; a failed run shows its error",
                in_footer=True),
     ScreenInfo("compare", "c", "Compare", "workbench.tui.screens.compare:CompareScreen",
-               "runs side by side, sortable by any column (click a header); marked runs' curves overlaid; "
+               "runs side by side with one metric set (test, or validation at the best epoch), sortable by any "
+               "column (pick it, or click a header); timing columns and failed runs hidden until asked; "
+               "marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
+    ScreenInfo("studies", "a", "Studies", "workbench.tui.screens.studies:StudiesScreen",
+               "hyperparameter studies (`workbench tune`): trials with their parameters, values and runs, the "
+               "best-so-far curve, Optuna's parameter importances (docs/research.md)"),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations, each view's measured contribution and why "
                "each item (the history events that drove it); a new user from typed item ids"),

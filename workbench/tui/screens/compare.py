@@ -1,6 +1,11 @@
 """Compare runs: a table sortable by any metric, marked runs' validation curves overlaid, CSV/Markdown export,
 and a paired significance test of the marked runs (t). ``g`` switches to seeds groups: each metric's mean
-+- 95% CI half-width, the marked groups' mean, sd and CI, and the paired test of marked groups."""
++- 95% CI half-width, the marked groups' mean, sd and CI, and the paired test of marked groups.
+
+Like MLflow's compare view: one metric set for every row, the test metrics or the validation metrics at each
+run's best epoch (``v`` switches, the line above the table says which); ``s`` picks the sort column from a
+list, ``-`` reverses it; timing and user-count columns (``h``) and failed runs (``f``) are hidden until asked for.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ class CompareScreen(WorkbenchScreen):
     MODE = "compare"
     BINDINGS = [
         Binding("space", "toggle_mark", "Mark"),
-        Binding("s", "next_sort", "Sort"),
+        Binding("s", "pick_sort", "Sort by"),
         Binding("o", "export('csv')", "CSV"),
         Binding("k", "export('md')", "Markdown"),
         Binding("t", "test_marked", "Test"),
@@ -36,13 +41,16 @@ class CompareScreen(WorkbenchScreen):
         Binding("minus", "reverse_sort", "Reverse"),
         Binding("f", "toggle_failed", "Failed"),
         Binding("g", "toggle_groups", "Groups"),
+        Binding("v", "toggle_metric_set", "Test/Val"),
+        Binding("h", "toggle_timings", "Timings"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
-            yield Label("Compare runs: click a header (or s) to sort, - reverses, / filters, f shows failed runs, "
-                        "space marks runs to overlay, t tests them, g shows seeds groups", classes="hint",
-                        id="compare-hint")
+            yield Label("", id="compare-set")
+            yield Label("Compare runs: s picks the sort column (or click a header), - reverses, / filters, "
+                        "f failed runs, h timings, space marks runs to overlay, t tests them, g seeds groups",
+                        classes="hint", id="compare-hint")
             yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(classes="buttons"):
                 yield Button("Export CSV (o)", id="csv", compact=True)
@@ -62,19 +70,23 @@ class CompareScreen(WorkbenchScreen):
         self.filter_text = ""
         self.show_failed = False  # failed runs are hidden until f
         self.groups = False  # g: seeds groups instead of runs
+        self.metric_set = "test"  # or "val": the validation metrics at each run's best epoch (v)
+        self.show_timings = False  # timing and user-count columns are hidden until h
 
     def reload(self) -> None:
-        self.rows = comparison.group_rows(self.ws) if self.groups else comparison.compare_rows(self.ws)
+        self.rows = comparison.group_rows(self.ws) if self.groups else \
+            comparison.compare_rows(self.ws, self.metric_set)
         self.marked &= {r["id"] for r in self.rows}
         self._fill()
 
     @property
     def metric_columns(self) -> list[str]:
-        return comparison.metric_columns(self.shown_rows)
+        return comparison.metric_columns(self.shown_rows, auxiliary=self.show_timings)
 
     @property
     def columns(self) -> list[str]:
-        return FIXED + list(comparison.PARAM_COLUMNS) + self.metric_columns
+        """The table's columns: the run, its metrics (visible without scrolling), then its hyperparameters."""
+        return FIXED + self.metric_columns + list(comparison.PARAM_COLUMNS)
 
     @property
     def shown_rows(self) -> list[dict]:
@@ -88,11 +100,10 @@ class CompareScreen(WorkbenchScreen):
         shown = self.shown_rows
         metrics = self.metric_columns
         cols = [(c, c + ((" v" if self.descending else " ^") if c == self.sort_key else ""))
-                for c in FIXED + list(comparison.PARAM_COLUMNS) + metrics]
+                for c in FIXED + metrics + list(comparison.PARAM_COLUMNS)]
         rows = [(str(r["id"]), [("* " if r["id"] in self.marked else "") + r.get("ref", str(r["id"])), r["name"][:20],
-                                r["status"], r["dataset"],
-                                *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS],
-                                *[self._metric_cell(r, m) for m in metrics]])
+                                r["status"], r["dataset"], *[self._metric_cell(r, m) for m in metrics],
+                                *[comparison.cell(r["params"].get(p)) for p in comparison.PARAM_COLUMNS]])
                 for r in shown]
         fill_table(table, cols, rows)
         hidden = len(self.rows) - len(shown)
@@ -102,6 +113,16 @@ class CompareScreen(WorkbenchScreen):
         failed = sum(r["status"] == "failed" for r in self.rows)
         if failed and not self.show_failed:
             notes.append(f"{failed} failed hidden (f shows them)")
+        if not self.show_timings:
+            timings = len(comparison.metric_columns(shown)) - len(metrics)
+            if timings:
+                notes.append(f"{timings} timing columns hidden (h)")
+        if self.groups:
+            which, hint = "test set, mean over each group's completed runs", "(g: runs)"
+        else:
+            which = comparison.METRIC_SETS[self.metric_set]
+            hint = f"(v shows the {'validation' if self.metric_set == 'test' else 'test'} metrics)"
+        self.query_one("#compare-set", Label).update(f"[b]metrics: {which}[/b]  {hint}")
         what = "seeds groups (mean +- 95% CI half-width; g: runs)" if self.groups else "runs"
         self.query_one("#compare-message", Label).update(
             f"{len(shown)} of {len(self.rows)} {what}" + (f"; {', '.join(notes)}" if hidden or notes else ""))
@@ -172,10 +193,31 @@ class CompareScreen(WorkbenchScreen):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.sort_by(str(event.column_key.value))
 
-    def action_next_sort(self) -> None:
-        cols = self.columns
-        nxt = cols[(cols.index(self.sort_key) + 1) % len(cols)] if self.sort_key in cols else cols[0]
-        self.sort_key, self.descending = nxt, nxt not in TEXT_COLUMNS
+    def action_pick_sort(self) -> None:
+        """Choose the sort column from a list of every column shown, metrics first (the current one highlighted)."""
+        from workbench.tui.widgets.pick import Pick
+
+        def done(column: str | None) -> None:
+            if column:
+                self.sort_key, self.descending = column, column not in TEXT_COLUMNS
+                self._fill()
+        self.app.push_screen(Pick("Sort by (numbers high first, text A-Z; - reverses):",
+                                  [(c, c) for c in self.metric_columns + FIXED + list(comparison.PARAM_COLUMNS)],
+                                  self.sort_key), done)
+
+    def action_toggle_metric_set(self) -> None:
+        """Show the test metrics, or the validation metrics at each run's best epoch, for every run."""
+        if self.groups:
+            self.query_one("#compare-message", Label).update("seeds groups summarise test metrics (g: runs)")
+            return
+        self.metric_set = "val" if self.metric_set == "test" else "test"
+        if self.sort_key not in FIXED and self.sort_key not in comparison.PARAM_COLUMNS:
+            self.sort_key = comparison.switched_metric(self.sort_key, self.metric_set)
+        self.rows = comparison.with_metric_set(self.rows, self.metric_set)
+        self._fill()
+
+    def action_toggle_timings(self) -> None:
+        self.show_timings = not self.show_timings
         self._fill()
 
     def action_toggle_mark(self) -> None:

@@ -58,9 +58,10 @@ class InspectScreen(WorkbenchScreen):
                     yield Label("history (latest last)", classes="title")
                     yield DataTable(id="history", zebra_stripes=True)
                 with Vertical(id="recs-box"):
-                    yield Label("top recommendations: score, and each view's measured contribution", classes="title")
+                    yield Label("top 10 (Δ view: score change without that view)", classes="title")
                     yield DataTable(id="recs", zebra_stripes=True, cursor_type="row")
-                    yield Label("why (move through the recommendations)", id="why-title", classes="title")
+                    yield Label("why the highlighted one (click or tab to the list, then up/down)", id="why-title",
+                                classes="title")
                     with VerticalScroll(id="why-box"):
                         yield Static("", id="why")
 
@@ -73,6 +74,7 @@ class InspectScreen(WorkbenchScreen):
         self._requests = 0
         self.answers = 0            # recommendations shown so far (tests and the benchmark wait on it)
         self.explanations = 0       # explanations shown so far
+        self._marked: list[str] = []  # history rows whose drove cell is filled
 
     # ------------------------------------------------------------ runs and users
     def reload(self) -> None:
@@ -134,8 +136,13 @@ class InspectScreen(WorkbenchScreen):
         self.show_new_user() if event.input.id == "inspect-history" else self.show()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        """Another run picked (or the first on arrival): the typed user's answers from it, else load its model."""
         run_id = self._run_id()
-        if run_id is not None and not self.keeper_holds(run_id):
+        if run_id is None:
+            return
+        if self.query_one("#inspect-user", Input).value.strip():
+            self.show()
+        elif not self.keeper_holds(run_id):
             self._say(f"loading the model of run {run_id} (once per run)...")
             self._preload(run_id, self._requests)
 
@@ -174,10 +181,10 @@ class InspectScreen(WorkbenchScreen):
             return
         rows = []
         for h in users.history(self.ws, dataset_id, user):
-            when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
-            rows.append((str(h["pos"]), [str(h["pos"] + 1), when, h["action"] or "",
-                                         escape(str(h["title"] or h["raw_id"] or h["item"])[:40])]))
-        self._fill_history(["#", "when", "action", "item"], rows)
+            when = time.strftime("%Y-%m-%d", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
+            rows.append((str(h["pos"]), [str(h["pos"] + 1), "", h["action"] or "",
+                                         escape(str(h["title"] or h["raw_id"] or h["item"])[:28]), when]))
+        self._fill_history(["action", "item", "when"], rows)
         self._ask(run_id, _who(user=user), f"user {text}")
 
     def show_new_user(self) -> None:
@@ -194,16 +201,20 @@ class InspectScreen(WorkbenchScreen):
             self._refuse("expected raw item ids separated by commas, e.g. 50,172,133")
             return
         self.query_one("#history", DataTable).clear(columns=True)
-        self._ask(run_id, _who(raw_history=raw), f"a new user ({len(raw)} items)")
+        self._ask(run_id, _who(raw_history=raw), "a new user")
 
     def _fill_history(self, columns: list[str], rows: list) -> None:
+        """The history table: ``#``, ``drove`` (the explained item's attribution of the event, filled by
+        :meth:`_show_why`), then ``columns``; ``rows``: (str(position), cells with "" for drove)."""
         table = self.query_one("#history", DataTable)
-        fill_table(table, columns, rows, keep_cursor=False)
+        fill_table(table, ["#", ("drove", "drove"), *columns], rows, keep_cursor=False)
         table.move_cursor(row=max(0, table.row_count - 1))
+        self._marked = []
 
     def _ask(self, run_id: int, who, label: str) -> None:
         self._requests += 1
-        self._explaining = None
+        self.subject, self._explaining = None, None
+        self._clear_answers()                # never another user's (or run's) answers beside this history
         loading = "" if self.keeper_holds(run_id) else " (loading the model once for this run)"
         self._say(f"computing recommendations of run {run_id} for {label}{loading}...")
         self._recommend(run_id, who, label, self._requests)
@@ -264,31 +275,32 @@ class InspectScreen(WorkbenchScreen):
             self._post(self._failed, request, run_id, e)
             return
         self._post(self._show_recs, request, run_id, who, label, recs, history)
+        if recs["items"]:                          # and why the top one, in the same pass
+            self._explain_with(loaded, query, run_id, who, recs["items"][0]["item"], request)
 
     def _show_recs(self, request: int, run_id: int, who, label: str, recs: dict, history: list | None) -> None:
         if request != self._requests:
             return                                  # the user asked something else meanwhile
         if history is not None:
-            self._fill_history(["#", "item"], [(str(h["pos"]), [str(h["pos"] + 1),
-                                                                escape(str(h["title"] or h["raw_id"])[:40])])
-                                               for h in history])
+            self._fill_history(["item"], [(str(h["pos"]), [str(h["pos"] + 1), "",
+                                                           escape(str(h["title"] or h["raw_id"])[:28])])
+                                          for h in history])
         self.subject = (run_id, who, label)
         views = recs["views"] if any(r["contributions"] for r in recs["items"]) else []
         rows = []
         for i, r in enumerate(recs["items"], 1):
             c = r["contributions"]
-            rows.append((str(r["item"]), [str(i), escape(str(r["title"] or r["raw_id"])[:34]), f"{r['score']:.3f}",
+            rows.append((str(r["item"]), [str(i), escape(str(r["title"] or r["raw_id"])[:28]), f"{r['score']:.3f}",
                                           *[f"{c[v]:+.3f}" for v in views]]))
         table = self.query_one("#recs", DataTable)
         fill_table(table, ["#", "item", "score", *[f"Δ {v}" for v in views]], rows, keep_cursor=False)
         weights = recs.get("view_weights")
-        why = ("  fusion weights: " + "  ".join(f"{v} {w:.2f}" for v, w in weights.items())) if weights else ""
-        self._say(f"run {run_id}, {label} ({recs['history_length']} events): top {len(recs['items'])}.{why}"
-                  + ("  Δ view = score change when that view is removed" if views else ""))
+        why = ("; fusion weights: " + ", ".join(f"{v} {w:.2f}" for v, w in weights.items())) if weights else ""
+        self._say(f"run {run_id}, {label} ({recs['history_length']} events): top {len(recs['items'])}{why}")
         self.answers += 1
         if rows:
+            self._explaining = (run_id, who, int(rows[0][0]))      # the worker explains it next
             table.move_cursor(row=0)
-            self._explain_item(int(rows[0][0]))
 
     def _explain_item(self, item: int) -> None:
         if self.subject is None:
@@ -302,9 +314,19 @@ class InspectScreen(WorkbenchScreen):
     @work(thread=True, exclusive=True, group="inspect-explain", exit_on_error=False)
     def _explain(self, run_id: int, who, item: int, request: int) -> None:
         try:
-            loaded = self.keeper().get(self.app.ws_path, run_id)
+            loaded = self.keeper().get(self.app.ws_path, run_id)        # checks the run's data every time
             with loaded.lock:
-                out = loaded.explain(loaded.query(who), item)
+                query = loaded.query(who)
+        except Exception as e:  # noqa: BLE001 - shown in place
+            self._post(self._failed, request, run_id, e)
+            return
+        self._explain_with(loaded, query, run_id, who, item, request)
+
+    def _explain_with(self, loaded, query, run_id: int, who, item: int, request: int) -> None:
+        """(In a thread worker.) Explain ``item`` for ``query`` with the loaded run and show it."""
+        try:
+            with loaded.lock:
+                out = loaded.explain(query, item)
         except Exception as e:  # noqa: BLE001 - shown in place
             self._post(self._failed, request, run_id, e)
             return
@@ -314,7 +336,19 @@ class InspectScreen(WorkbenchScreen):
         if request != self._requests or asked != self._explaining:
             return
         self.query_one("#why", Static).update(why_text(out))
+        self._mark_history(out["events"])
         self.explanations += 1
+
+    def _mark_history(self, events: list[dict]) -> None:
+        """Show each explained event's attribution in the history table's ``drove`` column (others blank)."""
+        table = self.query_one("#history", DataTable)
+        if "drove" not in table.columns:
+            return
+        shown = {str(e["position"]): f"{e['attribution']:+.3f}" for e in events}
+        for key in [*self._marked, *shown]:
+            if key in table.rows:
+                table.update_cell(key, "drove", shown.get(key, ""), update_width=True)
+        self._marked = [k for k in shown if k in table.rows]
 
 
 def why_text(out: dict) -> Text:
@@ -325,7 +359,7 @@ def why_text(out: dict) -> Text:
     text.append(f"{it['title'] or it['item']}", style="bold")
     text.append(f" [{it['item']}]  score {it['score']:.3f}, {rank}\n")
     if out["views"]:
-        text.append("views: score change without the view (its rank without it; fusion weight)\n", style="dim")
+        text.append("views (score change without it; rank without it; fusion weight):\n", style="dim")
         for v in out["views"]:
             weight = f"; weight {v['fusion_weight']:.2f}" if v["fusion_weight"] is not None else ""
             text.append(f"  {v['view']:<12} {v['contribution']:+.3f}  (rank {v['rank_without']}{weight})\n")

@@ -1,5 +1,9 @@
 """Runs and the live run monitor: progress with ETA, loss and metric curves, epochs, log tail, cancel/resume.
 
+The curves work like TensorBoard's scalars: ``s`` steps the smoothing (debiased EMA, raw points kept dim),
+``+``/``-`` zoom the epoch axis, ``[``/``]`` pan it, ``0`` shows every epoch again, and ``space`` pins the
+highlighted run so that its curves stay overlaid (named in the legend) while other runs are selected.
+
 The screen polls the workspace twice a second with cheap queries; training
 happens in a separate worker process, so nothing here blocks on it, and a
 reopened app re-attaches to whatever is running.
@@ -19,12 +23,14 @@ from workbench.comparison import metric_names
 from workbench.store import runs as run_rows
 from workbench.tui.format import fmt_duration
 from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.curve_view import XWindow, next_smoothing
 from workbench.tui.widgets.curves import CurvePlot
 from workbench.tui.widgets.tables import fill_table
 
 POLL_S = 0.5
 REAP_EVERY_S = 5.0
 RUN_COLUMNS = ["id", "name", "status", "done"]
+CHART_KEYS = Binding.Group("Chart", compact=True)  # one footer entry for s + - [ ] 0
 
 
 def wrapped(line: str, width: int) -> list[str]:
@@ -44,6 +50,11 @@ def error_summary(error: str | None) -> str:
         return ""
     text = lines[-1]
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def done_percent(run: dict) -> str:
+    """The run's "done" figure as the runs table and the monitor's progress label both show it."""
+    return f"{round(_progress_fraction(run)[0] * 100)}%"
 
 
 def _progress_fraction(run: dict) -> tuple[float, str]:
@@ -71,6 +82,13 @@ class RunsScreen(WorkbenchScreen):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("u", "resume_run", "Resume"),
         Binding("m", "next_metric", "Metric"),
+        Binding("s", "next_smoothing", "Smooth", group=CHART_KEYS),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", group=CHART_KEYS),
+        Binding("minus", "zoom(-1)", "Zoom out", group=CHART_KEYS),
+        Binding("left_square_bracket", "pan(-1)", "Pan left", group=CHART_KEYS),
+        Binding("right_square_bracket", "pan(1)", "Pan right", group=CHART_KEYS),
+        Binding("0", "all_epochs", "All epochs", group=CHART_KEYS),
+        Binding("space", "toggle_pin", "Pin run"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -85,7 +103,7 @@ class RunsScreen(WorkbenchScreen):
                 group_line.display = False  # shown with a group
                 yield group_line
                 with Horizontal(id="run-progress-row"):
-                    yield ProgressBar(total=1.0, show_eta=False, show_percentage=True, id="run-progress")
+                    yield ProgressBar(total=1.0, show_eta=False, show_percentage=False, id="run-progress")
                     yield Label("", id="run-eta")
                 with Horizontal(classes="buttons"):
                     yield Button("Cancel (x)", id="cancel", variant="error", compact=True)
@@ -93,6 +111,7 @@ class RunsScreen(WorkbenchScreen):
                     yield Button("Metric (m)", id="metric", compact=True)
                 with TabbedContent(id="run-tabs"):
                     with TabPane("Curves", id="tab-curves"):
+                        yield Label("", id="curve-view", classes="hint")
                         with Horizontal():
                             yield CurvePlot("train loss", id="loss-plot")
                             yield CurvePlot("validation", id="metric-plot")
@@ -113,6 +132,11 @@ class RunsScreen(WorkbenchScreen):
         self._error_shown = False
         self._metric: str | None = None  # None: the run's monitored metric
         self._last_reap = 0.0
+        self.smoothing = 0.0  # the curves' EMA weight (s steps it)
+        self.window = XWindow()  # the shown epochs (+ - [ ] 0)
+        self.pinned: list[int] = []  # runs whose curves stay overlaid (space), in pinning order
+        self._pinned_epochs: dict[int, tuple[tuple, list[dict]]] = {}  # run -> (its progress then, epoch rows)
+        self._names: dict[int, str] = {}
 
     def on_mount(self) -> None:
         self.set_interval(POLL_S, self.poll)
@@ -158,13 +182,34 @@ class RunsScreen(WorkbenchScreen):
             self._last_reap = now
             reap_dead(self.ws)
         runs = run_rows.monitor_list(self.ws)
+        self._names = {r["id"]: r["name"] or "" for r in runs}
+        self.pinned = [run_id for run_id in self.pinned if run_id in self._names]  # deleted runs drop out
         self._fill_runs(runs)
         selected = self.app.selected_run
         if selected != self._monitored:
             self._reset_monitor(selected)
             self._sync_cursor()
+        pins_changed = self._read_pinned(runs)
         if selected is not None:
             self._fill_monitor(selected)
+        if pins_changed:
+            self._draw_curves()
+
+    def _read_pinned(self, runs: list[dict]) -> bool:
+        """Re-read the epoch rows of pinned runs whose progress moved; True when any changed."""
+        changed = False
+        by_id = {r["id"]: r for r in runs}
+        for run_id in list(self._pinned_epochs):
+            if run_id not in self.pinned:
+                del self._pinned_epochs[run_id]
+                changed = True
+        for run_id in self.pinned:
+            r = by_id[run_id]
+            stamp = (r["status"], (r["progress"] or {}).get("epoch"), (r["progress"] or {}).get("phase"))
+            if self._pinned_epochs.get(run_id, (None,))[0] != stamp:
+                self._pinned_epochs[run_id] = (stamp, run_rows.epochs(self.ws, run_id))
+                changed = True
+        return changed
 
     def _fill_runs(self, runs: list[dict]) -> None:
         """Update the runs table: changed cells in place, a full refill only when the set of runs changed.
@@ -173,8 +218,8 @@ class RunsScreen(WorkbenchScreen):
         means the user moved, which selects a run, which must not fill the table again.
         """
         table = self.query_one("#runs-table", DataTable)
-        cells = {str(r["id"]): [str(r["id"]), (r["name"] or "")[:14], r["status"],
-                                f"{_progress_fraction(r)[0] * 100:3.0f}%"] for r in runs}
+        cells = {str(r["id"]): [("*" if r["id"] in self.pinned else "") + str(r["id"]), (r["name"] or "")[:14],
+                                r["status"], done_percent(r)] for r in runs}
         keys = list(cells)
         with table.prevent(DataTable.RowHighlighted, DataTable.CellHighlighted):
             if keys == self._row_keys:
@@ -227,8 +272,8 @@ class RunsScreen(WorkbenchScreen):
         frac, label = _progress_fraction(run)
         self.query_one("#run-progress", ProgressBar).update(progress=frac)
         eta = p.get("eta_s") if run["status"] == "running" else None
-        self.query_one("#run-eta", Label).update(f" {label}  ETA {fmt_duration(eta)}" if eta is not None
-                                                 else f" {label}")
+        label = f" {done_percent(run)}  {label}"  # the same figure as the table's "done" column
+        self.query_one("#run-eta", Label).update(f"{label}  ETA {fmt_duration(eta)}" if eta is not None else label)
         self.query_one("#cancel", Button).disabled = run["status"] not in ("queued", "running")
         self.query_one("#resume", Button).disabled = run["status"] not in ("cancelled", "failed")
         self._monitor_metric = ((run.get("config") or {}).get("trainer") or {}).get("monitor")
@@ -265,21 +310,53 @@ class RunsScreen(WorkbenchScreen):
                             fmt_duration(r["wall_time"])]) for r in rows], keep_cursor=False)
         self._draw_curves()
 
+    def _shown_runs(self) -> list[tuple[int, list[dict]]]:
+        """(run, its epoch rows) for every run the curves show: the monitored one, then the pinned ones."""
+        shown = [(self._monitored, getattr(self, "_epoch_rows", []))] if self._monitored is not None else []
+        return shown + [(run_id, self._pinned_epochs[run_id][1]) for run_id in self.pinned
+                        if run_id != self._monitored and run_id in self._pinned_epochs]
+
     def _draw_curves(self) -> None:
-        rows = getattr(self, "_epoch_rows", [])
-        xs = [r["epoch"] for r in rows if r["train_loss"] is not None]
-        ys = [r["train_loss"] for r in rows if r["train_loss"] is not None]
-        self.query_one("#loss-plot", CurvePlot).set_series({"loss": (xs, ys)} if xs else {})
-        names = metric_names(rows)
-        if not names:
-            self.query_one("#metric-plot", CurvePlot).set_series({}, title="validation")
-            return
-        name = self._metric if self._metric in names else \
-            getattr(self, "_monitor_metric", None) if getattr(self, "_monitor_metric", None) in names else names[0]
-        self.shown_metric = name
-        pts = [(r["epoch"], r["metrics"][name]) for r in rows if name in r["metrics"]]
-        self.query_one("#metric-plot", CurvePlot).set_series(
-            {name: ([x for x, _ in pts], [y for _, y in pts])}, title=f"validation {name}")
+        shown = self._shown_runs()
+        overlay = len(shown) > 1
+
+        def name(run_id: int, single: str) -> str:  # several runs: each named in the legend
+            return f"{run_id} {self._names.get(run_id, '')}".strip() if overlay else single
+
+        def points(rows: list[dict], value) -> tuple[list, list]:
+            pts = [(r["epoch"], value(r)) for r in rows if value(r) is not None]
+            return [x for x, _ in pts], [y for _, y in pts]
+
+        loss = {name(run_id, "loss"): points(rows, lambda r: r["train_loss"]) for run_id, rows in shown}
+        names = metric_names([r for _, rows in shown for r in rows])
+        monitored = getattr(self, "_monitor_metric", None)
+        metric = self._metric if self._metric in names else monitored if monitored in names else \
+            (names[0] if names else None)
+        self.shown_metric = metric
+        series = {name(run_id, metric): points(rows, lambda r: r["metrics"].get(metric))
+                  for run_id, rows in shown} if metric else {}
+        loss_plot, metric_plot = self.query_one("#loss-plot", CurvePlot), self.query_one("#metric-plot", CurvePlot)
+        full = self._epoch_extent()
+        if full is not None and not self.window.whole and not (full[0] <= self.window.lo < self.window.hi <= full[1]):
+            self.window = XWindow()  # another run with fewer epochs: show all of it
+        self.query_one("#curve-view", Label).update(self._view_label(full, self.pinned))
+        loss_plot.set_series(loss, title="train loss", smoothing=self.smoothing, window=self.window)
+        metric_plot.set_series(series, title=f"validation {metric}" if metric else "validation",
+                               smoothing=self.smoothing, window=self.window)
+
+    def _view_label(self, full: tuple[float, float] | None, pinned: list[int]) -> str:
+        """The line above the charts: the smoothing, the shown epochs and the pinned runs, or the keys for them.
+        (Not in the chart titles: plotext drops a title wider than its chart, ~23 columns at 80x24.)"""
+        parts = [f"smoothing {self.smoothing:g}" if self.smoothing else "no smoothing (s)"]
+        parts.append(f"{self.window.label()} of {full[0]:g}-{full[1]:g}" if not self.window.whole and full
+                     else "all epochs (+ zooms)")
+        parts.append("pinned " + ", ".join(map(str, pinned)) if pinned else "no pins (space)")
+        return " · ".join(parts)
+
+    def _epoch_extent(self) -> tuple[float, float] | None:
+        """The epochs the curves span (over every shown run), None before the first epoch."""
+        xs = [r["epoch"] for _, rows in self._shown_runs() for r in rows]
+        return (min(xs), max(xs)) if xs else None
 
     def _fill_log(self, run_id: int, run: dict) -> None:
         events = run_rows.events(self.ws, run_id, self._log_after)
@@ -294,6 +371,52 @@ class RunsScreen(WorkbenchScreen):
             log.write_line("-- the run failed; its stored error:")
             for line in str(run["error"]).rstrip().splitlines():
                 log.write_lines(wrapped(line, width))
+
+    # ------------------------------------------------------------ actions
+    # ------------------------------------------------------------ the curves' view
+    def action_next_smoothing(self) -> None:
+        """Step the curves' smoothing 0 -> 0.6 -> 0.9 -> 0 (TensorBoard's debiased EMA)."""
+        self.smoothing = next_smoothing(self.smoothing)
+        self._message("")
+        self._draw_curves()
+
+    def action_zoom(self, direction: int) -> None:
+        """Zoom the epoch axis in (``direction`` 1: half as many epochs) or out (-1)."""
+        full = self._epoch_extent()
+        if full is None:
+            self._message("no epochs to zoom into yet")
+            return
+        self.window = self.window.zoomed_in(full) if direction > 0 else self.window.zoomed_out(full)
+        self._message("")
+        self._draw_curves()
+
+    def action_pan(self, direction: int) -> None:
+        """Move the zoomed epoch window left (-1) or right (1)."""
+        full = self._epoch_extent()
+        if full is None or self.window.whole:
+            self._message("zoom in first (+), then [ and ] move along the epochs")
+            return
+        self.window = self.window.panned(direction, full)
+        self._message("")
+        self._draw_curves()
+
+    def action_all_epochs(self) -> None:
+        self.window = XWindow()
+        self._message("")
+        self._draw_curves()
+
+    def action_toggle_pin(self) -> None:
+        """Pin the highlighted run (its curves stay overlaid while other runs are selected) or unpin it."""
+        run_id = self.app.selected_run
+        if run_id is None:
+            return
+        if run_id in self.pinned:
+            self.pinned.remove(run_id)
+            self._message(f"run {run_id} unpinned")
+        else:
+            self.pinned.append(run_id)
+            self._message(f"run {run_id} pinned: its curves stay on the charts (space again unpins)")
+        self.poll()
 
     # ------------------------------------------------------------ actions
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
