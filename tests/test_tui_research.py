@@ -220,10 +220,10 @@ async def test_cancelling_a_running_study_from_the_studies_screen(home, tmp_path
     demo_workspace(tmp_path / "w.db")
     (tmp_path / "exp.toml").write_text(tiny_gru_toml(dim=8))
     started = json.loads(run_workbench("-w", tmp_path / "w.db", "tune", tmp_path / "exp.toml", "--trials", "20",
-                                       "--epochs", "30", "--pruner", "none", "--set",
+                                       "--epochs", "300", "--pruner", "none", "--set",
                                        "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json",
                                        check=True).stdout)
-    group = started["group_id"]
+    group = started["group_id"]   # 300 epochs: the first trial is still training when the test cancels it
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _studies_screen(app, pilot)
