@@ -196,7 +196,10 @@ async def test_the_studies_screen_shows_the_trials_the_best_so_far_curve_and_the
         assert ys == [max(t["value"] for t in expected["trials"][:i + 1] if t["state"] == "complete")
                       for i in range(3)]
         # importances: Optuna's, from the (>= 2) completed trials; the median pruner never prunes the first two
-        shown = str(screen.query_one("#importances").render())
+        assert "computing Optuna's parameter importances over" in str(screen.query_one("#importances").render()) \
+            or screen.report["importances"]  # the trials first, then the importances (seconds the first time)
+        shown = await wait_for(pilot, lambda: "importances (" in str(screen.query_one("#importances").render()) and
+                               str(screen.query_one("#importances").render()), timeout=120, what="the importances")
         imp = screen.report["importances"]
         assert set(imp) == {"trainer.lr", "model.dim"}
         assert "completed trials" in shown and all(f"{k} " in shown and f"{v:.2f}" in shown for k, v in imp.items())
