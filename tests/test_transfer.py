@@ -85,17 +85,24 @@ def two_datasets(tmp_path):
     return path, source_run
 
 
-def test_warm_start_loads_maps_by_title_and_leaves_the_rest_fresh(two_datasets):
-    path, source_run = two_datasets
+def _warm_started(path, source_run: int, config: dict):
+    """Warm-start a new run of ``config`` (not trained): (report, weights before, after, source weights,
+    source dataset, target dataset)."""
     with open_workspace(path) as ws:
-        run_id = create_run(ws, _config("target", 30, init_from=source_run))
+        run_id = create_run(ws, config)
         _, cfg = run_config(ws, run_id)
         session = RunSession(ws, run_id, cfg, record=False)
         before = {k: v.clone() for k, v in session.model.state_dict().items()}
         report = session.warm_start()
-        after = session.model.state_dict()
         src = load_checkpoint(checkpoint_path(ws, source_run, "best"))["model"]
-        s_ds, t_ds = load_dataset(ws, "source"), load_dataset(ws, "target")
+        return (report, before, session.model.state_dict(), src, load_dataset(ws, "source"),
+                load_dataset(ws, "target"))
+
+
+def test_warm_start_loads_maps_by_title_and_leaves_the_rest_fresh(two_datasets):
+    path, source_run = two_datasets
+    report, before, after, src, s_ds, t_ds = _warm_started(path, source_run, _config("target", 30,
+                                                                                     init_from=source_run))
     assert report["items"]["mode"] == "title"            # the raw ids differ ("m17" vs "17")
     # expected mapping, built independently: the target item "m<i>" is the source item "<i>" when its
     # title was kept and that title is unique in both catalogues
@@ -224,16 +231,8 @@ def test_the_text_rebuild_rule_takes_the_k_nearest_source_items_weighted_by_posi
 def test_unmatched_items_are_rebuilt_from_their_nearest_source_items_by_text(two_datasets):
     from workbench_plugins.views._text_cache import encode_texts, item_text
     path, source_run = two_datasets
-    with open_workspace(path) as ws:
-        run_id = create_run(ws, _config("target", 20, init_from={"run": source_run, "unmatched": "text",
-                                                                 "neighbours": 3}))
-        _, cfg = run_config(ws, run_id)
-        session = RunSession(ws, run_id, cfg, record=False)
-        before = {k: v.clone() for k, v in session.model.state_dict().items()}
-        report = session.warm_start()
-        after = session.model.state_dict()
-        src = load_checkpoint(checkpoint_path(ws, source_run, "best"))["model"]
-        s_ds, t_ds = load_dataset(ws, "source"), load_dataset(ws, "target")
+    report, before, after, src, s_ds, t_ds = _warm_started(path, source_run, _config(
+        "target", 20, init_from={"run": source_run, "unmatched": "text", "neighbours": 3}))
     fields = ["title", "categories", "text"]                # the text view's default fields
 
     def vectors(ds):

@@ -34,9 +34,8 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("workspaces", "w", "Workspaces", "workbench.tui.screens.workspaces:WorkspacesScreen",
                "the workspace files (one SQLite file each); enter opens one, delete asks first"),
     ScreenInfo("datasets", "d", "Datasets", "workbench.tui.screens.datasets:DatasetsScreen",
-               "datasets with statistics and plots; item features from a folder of audio / image files (for the "
-               "precomputed view); delete asks first and says what happens to their runs",
-               in_footer=True),
+               "datasets with statistics and plots; item features from audio / image files (precomputed view); "
+               "delete asks first and says what happens to their runs", in_footer=True),
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
                "compose views, fusion, head, evaluators, trainer from the installed plugins, the split's training / "
                "held-out users and a warm start from a stored run (init_from); load picks from a list", in_footer=True),
