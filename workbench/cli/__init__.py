@@ -7,6 +7,7 @@ through the ``register_commands`` hook.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -70,4 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] not in COMMANDS and not args[0].startswith("-"):
         _add_plugin_commands()  # only pay for plugin loading when a plugin command may be asked for
-    cli.main(args=args, prog_name="workbench")
+    try:
+        cli.main(args=args, prog_name="workbench")
+    except (sqlite3.Error, OSError) as e:
+        # last resort for any command: a read-only, full or damaged workspace is one clear line
+        from workbench.store.storage_errors import describe
+        from workbench.store.workspace import last_opened
+
+        message = describe(e, last_opened())
+        if message is None:
+            raise
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)

@@ -28,6 +28,19 @@ def echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
+def run_failure(run_id: int, e: BaseException, ws_path=None, traceback_hint: bool = True) -> str:
+    """The one line for a run that raised ``e``: a storage error (read-only, disk full, damaged
+    workspace) says so and how to go on; anything else names the exception."""
+    from workbench.store.storage_errors import describe, kind_of
+
+    storage = describe(e, ws_path)
+    if storage:
+        then = "" if kind_of(e) == "damaged" else f"; then continue it with `workbench runs resume {run_id}`"
+        return f"run {run_id} stopped: {storage}{then}"
+    hint = f" (traceback: `workbench runs show {run_id}`)" if traceback_hint else ""
+    return f"run {run_id} failed: {type(e).__name__}: {e}{hint}"
+
+
 def fail(message: str, code: int = 1) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws, workspace_for_new_runs
+from workbench.cli.common import echo_json, fail, open_ws, run_failure, workspace_for_new_runs
 
 from workbench.cli.progress import SUMMARY_KEYS, ProgressPrinter
 
@@ -126,7 +126,7 @@ def run(ctx, experiment, dataset, device, epochs, name, as_json, background, npr
         fail(f"run {run_id} failed: {e}")
     except Exception as e:  # noqa: BLE001 - the traceback is stored with the run
         printer.close()
-        fail(f"run {run_id} failed: {type(e).__name__}: {e} (traceback: `workbench runs show {run_id}`)")
+        fail(run_failure(run_id, e, ws_path))
     printer.close()
     if as_json:
         echo_json({"run_id": run_id, "test_metrics": metrics})

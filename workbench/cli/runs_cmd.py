@@ -6,7 +6,7 @@ import shutil
 
 import click
 
-from workbench.cli.common import echo_json, fail, open_ws
+from workbench.cli.common import echo_json, fail, open_ws, run_failure
 
 KEY_METRICS = ("NDCG@10", "HR@10", "MRR@10")
 
@@ -135,7 +135,7 @@ def resume(ctx, run_id, as_json):
              code=interrupted_exit_code(e))
     except Exception as e:  # noqa: BLE001
         printer.close()
-        fail(f"run {run_id} failed: {type(e).__name__}: {e}")
+        fail(run_failure(run_id, e, path, traceback_hint=False))
     printer.close()
     if as_json:
         echo_json({"run_id": run_id, "test_metrics": metrics})

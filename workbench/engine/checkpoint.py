@@ -39,10 +39,14 @@ def save_checkpoint(ws, run_id: int, kind: str, epoch: int, state: dict[str, Any
     folder = run_dir(ws, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{kind}-e{epoch:04d}.{os.getpid()}.partial"
-    torch.save(state, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    digest = sha256_file(tmp)
+    try:
+        torch.save(state, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_file(tmp)
+    except BaseException:   # e.g. disk full: give the space of the partial file back at once
+        tmp.unlink(missing_ok=True)
+        raise
     path, n = folder / f"{kind}-e{epoch:04d}.pt", 1
     while True:  # the same epoch saved again (e.g. a resumed epoch): never overwrite a recorded file
         try:

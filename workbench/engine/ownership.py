@@ -36,7 +36,10 @@ class Ownership:
                         self.lost = True
                         return
                 except Exception as e:  # noqa: BLE001 - a locked database for a moment must not stop training
-                    print(f"workbench: lease heartbeat of run {self.run_id} failed: {e}", file=sys.stderr)
+                    try:
+                        print(f"workbench: lease heartbeat of run {self.run_id} failed: {e}", file=sys.stderr)
+                    except OSError:   # stderr on a full disk
+                        pass
         finally:
             ws.close()
 

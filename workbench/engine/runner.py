@@ -133,7 +133,8 @@ def execute_run(ws_path, run_id: int, *, listeners: Iterable[Callable] = (), sho
             _record_end(set_status, "cancelled", str(e) or "interrupted (Ctrl+C)")
         raise
     except BaseException as e:
-        tb = traceback.format_exc()
+        from workbench.store.storage_errors import describe
+        tb = traceback.format_exc() + (describe(e, ws_path) or "")   # the last line: what to do about it
         try:
             if owned and not isinstance(e, leases.LeaseLost):
                 _record_end(set_status, "failed", tb)

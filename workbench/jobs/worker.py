@@ -20,6 +20,8 @@ from pathlib import Path
 
 from workbench.jobs import queue
 from workbench.store.leases import LeaseHeld, LeaseLost
+from workbench.store.storage_errors import describe
+from workbench.store.workspace import shrink_wal
 
 
 class Heartbeat(threading.Thread):
@@ -41,7 +43,7 @@ class Heartbeat(threading.Thread):
                 try:
                     self.stop_requested = queue.beat(ws, self.job_id) or self.stop_requested
                 except Exception as e:  # noqa: BLE001 - a locked DB for a moment must not kill the run
-                    print(f"workbench worker: heartbeat failed: {e}", file=sys.stderr)
+                    _say(f"heartbeat failed: {describe(e, self.ws_path) or e}")
                 self._done.wait(min(queue.HEARTBEAT_S, 1.0) if not self.stop_requested else queue.HEARTBEAT_S)
         finally:
             ws.close()
@@ -85,18 +87,50 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
     except (LeaseHeld, LeaseLost) as e:  # another trainer owns the run: leave the run to it
         status, error = "failed", str(e)
     except BaseException as e:  # noqa: BLE001 - store the traceback, keep the worker alive
-        status, error = "failed", traceback.format_exc()
-        _mark_run_failed(ws_path, job.run_id, error)
+        storage = describe(e, ws_path)   # read-only, disk full, damaged: one line says it all
+        status, error = "failed", storage or traceback.format_exc()
+        if storage:
+            _say(f"run {job.run_id} stopped: {storage}")
+        hb.close()          # its connection may hold the WAL that the records below need to reuse
+        _record(lambda: _mark_run_failed(ws_path, job.run_id, error), f"the failure of run {job.run_id}", ws_path)
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
         hb.close()
-        ws = open_workspace(ws_path)
-        try:
-            queue.finish(ws, job.id, status, error)
-        finally:
-            ws.close()
+
+        def finish() -> None:
+            ws = open_workspace(ws_path)
+            try:
+                queue.finish(ws, job.id, status, error)
+            finally:
+                ws.close()
+
+        _record(finish, f"the end of job {job.id} ({status})", ws_path)
     return status
+
+
+def _record(write, what: str, ws_path: Path, attempts: int = 3) -> bool:
+    """Make a bookkeeping write; when it fails (a full disk, a locked or read-only workspace) retry,
+    then say so on stderr (the worker log) instead of letting the error kill the worker."""
+    last = ""
+    for attempt in range(attempts):
+        try:
+            write()
+            return True
+        except Exception as e:  # noqa: BLE001 - reported below
+            last = describe(e, ws_path) or f"{type(e).__name__}: {e}"
+            time.sleep(0.5 * (attempt + 1))
+            shrink_wal(ws_path)     # a full disk: the write-ahead log's space may be given back
+    _say(f"could not record {what}: {last}")
+    return False
+
+
+def _say(message: str) -> None:
+    """One line on stderr (the worker log), which may itself be on the full disk: never raises."""
+    try:
+        print(f"workbench worker {os.getpid()}: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def _mark_run_failed(ws_path: Path, run_id: int, error: str) -> None:
@@ -149,7 +183,7 @@ def _work(ws_path: Path, device: str, *, stay: bool, poll_s: float) -> int:
             time.sleep(poll_s)
             continue
         status = execute_job(ws_path, job)
-        print(f"workbench worker {os.getpid()}: job {job.id} (run {job.run_id}) {status}", file=sys.stderr, flush=True)
+        _say(f"job {job.id} (run {job.run_id}) {status}")
         ran += 1
 
 
@@ -159,7 +193,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="device whose queue this worker serves")
     parser.add_argument("--stay", action="store_true", help="keep polling for new jobs instead of exiting")
     args = parser.parse_args(argv)
-    work(Path(args.workspace).resolve(), args.device, stay=args.stay)
+    ws_path = Path(args.workspace).resolve()
+    try:
+        work(ws_path, args.device, stay=args.stay)
+    except Exception as e:  # noqa: BLE001 - one line in the worker log, not a traceback, for a storage error
+        from workbench.store import WorkspaceError
+
+        message = str(e) if isinstance(e, WorkspaceError) else describe(e, ws_path)
+        if message is None:
+            raise
+        _say(f"stopped: {message}")
+        return 1
     return 0
 
 

@@ -155,6 +155,10 @@ def reap_orphaned_runs(ws) -> list[int]:
             if current is None or current[3] != "running" or owner_alive(*current[:3], now, started=current[4]):
                 continue
             message = f"process {pid} died" if pid else "its process is gone"
+            job = conn.execute("SELECT id, error FROM jobs WHERE run_id = ? ORDER BY id DESC LIMIT 1",
+                               [run_id]).fetchone()
+            if job and job[1]:   # its worker said why (e.g. the disk was full) but could not record it here
+                message += f"; job {job[0]} failed: {job[1].strip().splitlines()[-1]}"
             runs.transition(conn, run_id, "failed", keep_error=True, finished_at=now, error=message)
             runs.add_event(conn, run_id, now, "error", "run_failed", message, None)
             conn.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_heartbeat = NULL, "

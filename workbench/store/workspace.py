@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # imported lazily: the CLI lists workspaces without it
     import sqlite_utils
 
 from workbench.store import migrations
+from workbench.store.storage_errors import describe
 
 ENV_WORKSPACE = "WORKBENCH_WORKSPACE"
 ENV_HOME = "WORKBENCH_HOME"
@@ -129,7 +130,7 @@ def inspect_workspace_file(path: Path, allow_empty: bool = False) -> int:
     except sqlite3.DatabaseError as e:
         if "not a database" in str(e):
             raise WorkspaceError(f"{path} is not a Workbench workspace (not an SQLite database file)") from None
-        raise WorkspaceError(f"{path} is not a readable Workbench workspace: {e}") from None
+        raise WorkspaceError(describe(e, path) or f"{path} is not a readable Workbench workspace: {e}") from None
     finally:
         conn.close()
     if version > migrations.SCHEMA_VERSION:
@@ -166,6 +167,27 @@ def _enable_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
             time.sleep(0.02)
 
 
+_LAST_OPENED: list[Path] = []
+
+
+def shrink_wal(path: str | os.PathLike) -> None:
+    """Checkpoint workspace ``path``'s write-ahead log and truncate it (best effort, never raises): on a
+    full disk this gives the log's space back so that a last write can land."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
+
+
+def last_opened() -> Path | None:
+    """The workspace this process opened last (named by the CLI's one-line storage errors)."""
+    return _LAST_OPENED[-1] if _LAST_OPENED else None
+
+
 def open_workspace(spec: str | os.PathLike | None = None, create: bool = False) -> Workspace:
     """Open (and upgrade) a workspace; create it only when ``create`` is true.
 
@@ -180,15 +202,22 @@ def open_workspace(spec: str | os.PathLike | None = None, create: bool = False) 
         path.parent.mkdir(parents=True, exist_ok=True)
     else:
         inspect_workspace_file(path, allow_empty=create)
+    _LAST_OPENED[:] = [path]
     try:
         db = connect(path)
     except sqlite3.DatabaseError as e:
-        raise WorkspaceError(f"{path} is not a Workbench workspace: {e}") from None
+        raise WorkspaceError(describe(e, path) or f"{path} is not a Workbench workspace: {e}") from None
     try:
         migrations.migrate(db)
     except migrations.NewerSchemaError as e:  # another process upgraded it meanwhile
         db.close()
         raise WorkspaceError(f"{path}: {e}") from None
+    except sqlite3.Error as e:   # a migration that cannot be written: read-only, full, damaged
+        db.close()
+        message = describe(e, path)
+        if message is None:
+            raise
+        raise WorkspaceError(message) from None
     except BaseException:
         db.close()
         raise
