@@ -3,6 +3,8 @@
     # SQN head vs the same encoder with the plain softmax_ce head, 3 seeds
     .venv/bin/python bench/rl_transfer.py rl --dataset demo --seeds 1,2,3 --epochs 30
     .venv/bin/python bench/rl_transfer.py rl --dataset ml-100k --seeds 1,2,3 --epochs 30
+    # off-policy REINFORCE with top-K correction (compared with the softmax_ce rows of the same seeds)
+    .venv/bin/python bench/rl_transfer.py rl --dataset demo --heads topk_reinforce --seeds 1,2,3 --epochs 30
     # ML-1M pretrain -> ml-100k fine-tune (items matched by title) at 5/20/100 % of the training users
     .venv/bin/python bench/rl_transfer.py transfer --pretrain-epochs 8 --shares 0.05,0.2,1.0 --seeds 1,2,3
     # unmatched films rebuilt from text vs left fresh, reusing the stored ML-1M run 1
@@ -100,10 +102,13 @@ def bench_rl(a) -> None:
         evaluators.append({"type": "action_ranking", "actions": ["purchase", "click"], "ks": [10, 20]})
     rows = []
     for seed in [int(s) for s in a.seeds.split(",")]:
-        for head in ("softmax_ce", "sqn"):
+        for head in a.heads.split(","):
             cfg = {"name": f"rl-{head}-{a.dataset}", "dataset": a.dataset, **encoder(a.max_len),
-                   "head": {"type": head}, "evaluators": evaluators, "trainer": trainer(seed, a.epochs, a.patience)}
-            rows.append(run(ws, cfg, f"rl {head} {a.dataset}", {"head": head, "dataset": a.dataset, "seed": seed}))
+                   "head": {"type": head, **json.loads(a.head_options)}, "evaluators": evaluators,
+                   "trainer": trainer(seed, a.epochs, a.patience)}
+            label = f"rl {head} {a.dataset}" + (f" {a.head_options}" if a.head_options != "{}" else "")
+            rows.append(run(ws, cfg, label, {"head": head + (f" {a.head_options}" if a.head_options != "{}" else ""),
+                                             "dataset": a.dataset, "seed": seed}))
     table(rows, ("dataset", "head"))
 
 
@@ -146,6 +151,8 @@ def main() -> None:
         s.add_argument("--patience", type=int, default=5)
         s.add_argument("--max-len", type=int, default=50)
     sub.choices["rl"].add_argument("--dataset", default="demo", choices=["demo", "ml-100k"])
+    sub.choices["rl"].add_argument("--heads", default="softmax_ce,sqn", help="comma-separated heads, e.g. topk_reinforce")
+    sub.choices["rl"].add_argument("--head-options", default="{}", help='JSON options of every head, e.g. {"top_k": 1}')
     t = sub.choices["transfer"]
     t.add_argument("--pretrain-epochs", type=int, default=8)
     t.add_argument("--shares", default="0.05,0.2,1.0")

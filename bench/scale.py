@@ -4,6 +4,7 @@
     .venv/bin/python bench/scale.py import syn10m.csv            # import wall, peak RSS, workspace size, load
     .venv/bin/python bench/scale.py eval --users 20000 --items 134000   # full-ranking kernel
     .venv/bin/python bench/scale.py windows WORKSPACE.db                # training rows: whole vs per batch
+    .venv/bin/python bench/scale.py train WORKSPACE.db --steps 5        # training process: session + 5 steps, peak RSS
 
 ``import`` runs ``workbench data import`` in a fresh temporary workspace as a child process
 (its wall time and peak RSS from ``getrusage``), then ``load_dataset`` in another child (time,
@@ -126,6 +127,51 @@ def bench_windows(ws: Path, dataset: str, max_len: int) -> None:
               f"(+{r['added_gib']:.2f} GiB over the loaded dataset); load {load_avg()}")
 
 
+TRAIN = """
+import json, resource, sys, time
+import torch
+from workbench.engine.batches import epoch_batches
+from workbench.engine.config import load_toml, run_config
+from workbench.engine.runner import create_run
+from workbench.engine.session import RunSession
+from workbench.store.workspace import open_workspace
+torch.set_num_threads(int(sys.argv[4]))
+with open_workspace(sys.argv[1]) as ws:
+    c, t = time.process_time(), time.perf_counter()
+    run_id = create_run(ws, load_toml(sys.argv[2]), dataset=sys.argv[5])
+    session = RunSession(ws, run_id, run_config(ws, run_id)[1], record=False)
+    build = {"build_s": time.perf_counter() - t, "build_cpu": time.process_time() - c,
+             "build_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "rows": len(session.train),
+             "valid_users": sum(len(b.users) for b in session.valid)}
+    model, trainer = session.model.train(), session.trainer
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    order = epoch_batches(session.train.lengths, session.cfg.trainer.batch_size, torch.Generator().manual_seed(0))
+    c, t = time.process_time(), time.perf_counter()
+    steps = min(int(sys.argv[3]), len(order))
+    for rows in order[:steps]:
+        batch = session.train.batch(rows).to(session.device)
+        with trainer.autocast():
+            loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+print(json.dumps({**build, "steps": steps, "epoch_steps": len(order), "step_s": (time.perf_counter() - t) / max(1, steps),
+                  "step_cpu": (time.process_time() - c) / max(1, steps),
+                  "rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: str) -> None:
+    """Peak RSS of a training process: the run's session (data, model, training rows, validation cases)
+    built, then ``steps`` optimiser steps (not a whole epoch)."""
+    wall, _, out = child([PY, "-c", TRAIN, str(ws), str(experiment), str(steps), str(threads), dataset])
+    r = json.loads(out)
+    print(f"  train: session built in {r['build_s']:.1f} s ({r['build_cpu']:.1f} s CPU), {r['rows']:,} training rows, "
+          f"{r['valid_users']:,} validation users, RSS {r['build_rss_gib']:.2f} GiB; {r['steps']} of {r['epoch_steps']} "
+          f"steps: {r['step_s']:.2f} s wall, {r['step_cpu']:.2f} s CPU per step; peak RSS {r['rss_gib']:.2f} GiB; "
+          f"load {load_avg()}")
+
+
 def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
     import numpy as np
     import torch
@@ -188,6 +234,12 @@ def main() -> None:
     win.add_argument("workspace", type=Path)
     win.add_argument("--dataset", default="syn")
     win.add_argument("--max-len", type=int, default=50)
+    tr = sub.add_parser("train")
+    tr.add_argument("workspace", type=Path)
+    tr.add_argument("--experiment", type=Path, default=REPO / "bench" / "scale_sampled.toml")
+    tr.add_argument("--dataset", default="syn")
+    tr.add_argument("--steps", type=int, default=5)
+    tr.add_argument("--threads", type=int, default=1)
     ev = sub.add_parser("eval")
     ev.add_argument("--users", type=int, default=20_000)
     ev.add_argument("--items", type=int, default=134_000)
@@ -198,6 +250,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.what == "import":
         bench_import(a.csv, a.keep)
+    elif a.what == "train":
+        bench_train(a.workspace, a.experiment, a.steps, a.threads, a.dataset)
     elif a.what == "windows":
         bench_windows(a.workspace, a.dataset, a.max_len)
     else:

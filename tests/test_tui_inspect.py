@@ -124,6 +124,11 @@ async def test_inspect_loads_the_model_once_explains_through_the_fusion_as_the_c
             assert float(rows[0][3 + k]) == pytest.approx(view["contribution"], abs=2e-3)
             assert f"{view['contribution']:+.3f}" in shown
         assert explained["events"][0]["title"] in shown
+        # the events that drove it are marked in the history table, with their attribution
+        history = {r[0]: r[1] for r in table_rows(screen.query_one("#history", DataTable))}
+        for e in explained["events"]:
+            assert float(history[str(e["position"] + 1)]) == pytest.approx(e["attribution"], abs=2e-3)
+        assert sum(1 for v in history.values() if v) == len(explained["events"])
 
         # the next recommendation: its own explanation
         screen.query_one("#recs", DataTable).focus()
@@ -151,7 +156,7 @@ async def test_a_new_user_from_typed_raw_item_ids_and_unknown_ids_named(trained)
         await pilot.press(*"5, 9,12", "enter")
         await wait_for(pilot, lambda: screen.answers > answers and screen.explanations, timeout=60,
                        what="recommendations for the new user")
-        assert "a new user (3 items)" in message(screen)
+        assert "a new user (3 events)" in message(screen)
         out = cli(ws, "recommend", "--run", run_id, "--history", "5,9,12", "--json")
         assert out.returncode == 0, out.stderr
         assert [r[1] for r in rec_rows(screen)] == [r["title"][:34] for r in json.loads(out.stdout)["items"]]
@@ -199,3 +204,17 @@ async def test_the_kept_model_refuses_when_asked_directly_after_the_data_changed
     with pytest.raises(DataChanged, match="trained on other data"):
         keeper.get(ws, run_id)
     assert not keeper.holds(ws, run_id)
+
+
+async def test_arriving_on_a_run_whose_dataset_changed_says_so_without_loading_it(trained):
+    ws, run_id = trained
+    replace_demo_data(ws)
+    app = WorkbenchApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs")
+        await pilot.press("i")
+        screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "inspect" else None)
+        await wait_for(pilot, lambda: "trained on other data" in message(screen), what="the refusal on arrival")
+        assert message(screen).startswith(f"run {run_id} was trained on other data")
+        assert "loading" not in message(screen) and screen._keeper is None       # no model was loaded
+        assert screen.query_one("#recs", DataTable).row_count == 0

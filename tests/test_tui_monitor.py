@@ -131,3 +131,18 @@ async def test_the_done_column_and_the_progress_label_show_the_same_figure(home,
         assert done == "67%"
         assert text_of(runs.query_one("#run-eta", Label)).split()[0] == done
         assert runs.query_one("#run-progress").percentage == pytest.approx(2 / 3)
+
+
+def test_smoothing_passes_gaps_through_and_a_one_epoch_axis_does_not_zoom():
+    import math
+
+    from workbench.tui.widgets.curve_view import XWindow, next_smoothing, smooth
+
+    out = smooth([1.0, float("nan"), 3.0], 0.5)
+    # the gap is kept and does not count: the second finite point is debiased as the second point
+    assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == pytest.approx((0.25 * 1 + 0.5 * 3) / 0.75)
+    assert [next_smoothing(w) for w in (0.0, 0.6, 0.9)] == [0.6, 0.9, 0.0]
+    assert XWindow().zoomed_in((1, 1)).whole  # one epoch: nothing to zoom into
+    assert XWindow().zoomed_in((1, 3)).whole  # three epochs are the narrowest window already
+    assert XWindow().zoomed_in((1, 4)) == XWindow(2, 4)  # whole epochs at both ends
+    assert XWindow(2, 4).panned(1, (1, 4)) == XWindow(2, 4) and XWindow(2, 4).zoomed_out((1, 4)).whole

@@ -133,3 +133,118 @@ async def test_three_seeds_from_the_composer_are_one_group_summarised_on_runs_an
         expected = paired(ws, [f"g{group['id']}", f"g{second}"], metrics=["NDCG@10"])["rows"][0]
     assert f"baseline group g{group['id']}" in tested
     assert f"group g{second}: {expected['diff']:+.4f}" in tested
+
+
+# ---------------------------------------------------------------- the Studies screen on real studies
+
+
+@pytest.fixture(scope="module")
+def studied(tmp_path_factory):
+    """A demo workspace with a finished 3-trial study of a tiny GRU, run by the real CLI."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from engine_helpers import tiny_gru_toml
+
+    folder = tmp_path_factory.mktemp("studied")
+    demo_workspace(folder / "w.db")
+    (folder / "exp.toml").write_text(tiny_gru_toml(dim=8, epochs=2))
+    env = {**os.environ, "WORKBENCH_HOME": str(folder / "home")}
+    env.pop("WORKBENCH_WORKSPACE", None)
+    out = subprocess.run([sys.executable, "-c", "from workbench.cli import main; main()", "-w", str(folder / "w.db"),
+                          "tune", str(folder / "exp.toml"), "--trials", "3", "--set",
+                          "trainer.lr=loguniform(1e-4,1e-2)", "--set", "model.dim=choice(8,16)", "--json"],
+                         env=env, cwd=folder, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    return folder / "w.db", json.loads(out.stdout)
+
+
+async def _studies_screen(app, pilot):
+    await wait_for(pilot, lambda: app.current_mode == "runs", what="the app")
+    await pilot.press("a")
+    return await wait_for(pilot, lambda: app.screen if app.current_mode == "studies" else None, what="Studies")
+
+
+async def test_the_studies_screen_shows_the_trials_the_best_so_far_curve_and_the_importances(studied, home):
+    from workbench.tune.study import study_report
+
+    path, report = studied
+    group = report["group_id"]
+    with open_workspace(path) as ws:
+        expected = study_report(ws, group, importances=False)
+    assert [t["run_id"] for t in expected["trials"]] == [t["run_id"] for t in report["trials"]]
+    app = WorkbenchApp(path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _studies_screen(app, pilot)
+        studies = screen.query_one("#studies-table", DataTable)
+        await wait_for(pilot, lambda: table_rows(studies) == [[f"g{group}", "completed", "3/3", "tune tiny"]],
+                       what="the study listed as `studies ls` lists it")
+        trials = screen.query_one("#trials-table", DataTable)
+        await wait_for(pilot, lambda: trials.row_count == 3, timeout=120, what="the trials table")
+        rows = table_rows(trials)
+        assert [str(c.label) for c in trials.columns.values()] == ["trial", "state", "NDCG@10", "best so far", "run",
+                                                                   "trainer.lr", "model.dim"]
+        for row, t, best in zip(rows, expected["trials"], expected["best_so_far"]):
+            value = "-" if t["value"] is None else f"{t['value']:.4g}"
+            assert row[:5] == [str(t["number"]), t["state"], value, f"{best:.4g}", str(t["run_id"])]
+            assert row[5:] == [f"{t['params']['trainer.lr']:.4g}", str(t["params"]["model.dim"])]
+        # the best-so-far curve: after each trial, the best completed value up to it
+        xs, ys = screen.query_one("#best-plot")._series["best so far"]
+        assert xs == [t["number"] for t in expected["trials"]] and ys == expected["best_so_far"]
+        assert ys == [max(t["value"] for t in expected["trials"][:i + 1] if t["state"] == "complete")
+                      for i in range(3)]
+        # importances: Optuna's, from the (>= 2) completed trials; the median pruner never prunes the first two
+        assert "computing Optuna's parameter importances over" in str(screen.query_one("#importances").render()) \
+            or screen.report["importances"]  # the trials first, then the importances (seconds the first time)
+        shown = await wait_for(pilot, lambda: "importances (" in str(screen.query_one("#importances").render()) and
+                               str(screen.query_one("#importances").render()), timeout=120, what="the importances")
+        imp = screen.report["importances"]
+        assert set(imp) == {"trainer.lr", "model.dim"}
+        assert "completed trials" in shown and all(f"{k} " in shown and f"{v:.2f}" in shown for k, v in imp.items())
+        assert "Optuna's fANOVA over 2 completed trials" in shown or "over 3 completed trials" in shown
+        assert screen.query_one("#cancel").disabled  # a finished study has nothing to cancel
+        await pilot.press("x")
+        assert "completed: nothing to cancel" in text_of(screen.query_one("#study-message", Label))
+        # o opens the highlighted trial's run on the Runs screen
+        trials.focus()
+        await pilot.press("down", "o")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run == expected["trials"][1]["run_id"],
+                       what="the second trial's run shown")
+
+
+async def test_cancelling_a_running_study_from_the_studies_screen(home, tmp_path, run_workbench):
+    import json
+    import sqlite3
+
+    from engine_helpers import tiny_gru_toml
+
+    demo_workspace(tmp_path / "w.db")
+    (tmp_path / "exp.toml").write_text(tiny_gru_toml(dim=8))
+    started = json.loads(run_workbench("-w", tmp_path / "w.db", "tune", tmp_path / "exp.toml", "--trials", "20",
+                                       "--epochs", "300", "--pruner", "none", "--set",
+                                       "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json",
+                                       check=True).stdout)
+    group = started["group_id"]   # 300 epochs: the first trial is still training when the test cancels it
+    app = WorkbenchApp(tmp_path / "w.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _studies_screen(app, pilot)
+        studies = screen.query_one("#studies-table", DataTable)
+        await wait_for(pilot, lambda: table_rows(studies)[0][:3] == [f"g{group}", "running", "1/20"], timeout=300,
+                       what="the study running its first trial")
+        await wait_for(pilot, lambda: not screen.query_one("#cancel").disabled, timeout=120, what="cancel enabled")
+        await pilot.press("x")
+        confirm = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "Confirm" else None,
+                                 what="the cancel question")
+        assert f"Cancel study g{group}?" in text_of(confirm.query_one("#question"))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "cancel requested" in text_of(screen.query_one("#study-message", Label)),
+                       what="cancel requested")
+        await wait_for(pilot, lambda: table_rows(studies)[0][:2] == [f"g{group}", "cancelled"], timeout=300,
+                       what="the study cancelled")
+        await wait_for(pilot, lambda: "need 2 completed trials; 0 so far" in
+                       str(screen.query_one("#importances").render()), timeout=60, what="why no importances")
+    db = sqlite3.connect(tmp_path / "w.db")
+    assert db.execute("SELECT status FROM runs WHERE group_id = ?", [group]).fetchall() == [("cancelled",)]
+    assert db.execute("SELECT status FROM run_groups WHERE id = ?", [group]).fetchone()[0] == "cancelled"

@@ -10,20 +10,14 @@ import pytest
 from textual.widgets import Input, Select
 
 from test_item_features import write_tone
+from test_tui_keys import home  # noqa: F401 - a fixture
 from tui_helpers import demo_workspace, text_of, tiny_config, wait_for
 from workbench.store import experiments, open_workspace
 from workbench.store import runs as run_rows
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (100, 40)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("WORKBENCH_WORKSPACE", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("home")   # WORKBENCH_HOME and the working folder under tmp_path
 
 
 async def choose(pilot, select: Select, value) -> None:
@@ -47,11 +41,11 @@ async def type_into(pilot, field: Input, text: str) -> None:
     await wait_for(pilot, lambda: field.value == text, what=f"{field.id} = {text!r}")
 
 
-async def test_composer_sets_warm_start_users_and_sqn_rewards_with_keys_and_the_run_uses_them(home):
+async def test_composer_sets_warm_start_users_and_sqn_rewards_with_keys_and_the_run_uses_them(tmp_path):
     from workbench.engine.runner import create_run, execute_run
     from workbench.store.catalogue import warm_start_report
 
-    path = home / "w.db"
+    path = tmp_path / "w.db"
     demo_workspace(path)
     with open_workspace(path) as ws:
         source = create_run(ws, tiny_config("source"))
@@ -102,15 +96,15 @@ async def test_composer_sets_warm_start_users_and_sqn_rewards_with_keys_and_the_
     assert "new_NDCG@10" in row["test_metrics"]                        # held-out users were evaluated apart
 
 
-async def test_datasets_screen_extracts_audio_features_from_a_folder_with_keys(home):
-    path = home / "w.db"
+async def test_datasets_screen_extracts_audio_features_from_a_folder_with_keys(tmp_path):
+    path = tmp_path / "w.db"
     demo_workspace(path)
-    folder = home / "sounds"
+    folder = tmp_path / "sounds"
     folder.mkdir()
     for item, hz in (("3", 440), ("7", 3000), ("12", 440)):
         write_tone(folder / f"{item}.wav", hz)
     write_tone(folder / "not-an-item.wav", 880)
-    out = home / "vectors" / "demo-audio"
+    out = tmp_path / "vectors" / "demo-audio"
     app = WorkbenchApp(path, start_mode="datasets")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "datasets" and app.screen.rows, what="datasets")
@@ -119,7 +113,7 @@ async def test_datasets_screen_extracts_audio_features_from_a_folder_with_keys(h
         dialog = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "FeaturesDialog" else None,
                                 what="features dialog")
         await type_into(pilot, dialog.query_one("#feat-out", Input), str(out))
-        await type_into(pilot, dialog.query_one("#feat-source", Input), str(home / "nothing-here"))
+        await type_into(pilot, dialog.query_one("#feat-source", Input), str(tmp_path / "nothing-here"))
         await pilot.press("enter")
         message = lambda: text_of(screen.query_one("#ds-message"))  # noqa: E731
         await wait_for(pilot, lambda: "not extracted" in message(), timeout=60, what="error message")

@@ -27,16 +27,19 @@ class SoftmaxCEHead(DotProductHead):
             self.class_of = torch.full((len(known),), -100, dtype=torch.long)
             self.class_of[self.classes] = torch.arange(len(self.classes))
 
+    def class_table(self, table: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An (N+1, ...) item-indexed table and item ids (P,) -> the rows of the classes and the class of each id."""
+        if self.classes is None:
+            return table[1:], t - 1                              # padding is never a class
+        return table[self.classes], self.class_of[t]
+
     def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
         """fused (B, L, d) -> mean CE over the P target positions: fused chunk by chunk, the (P, N)
         logits never stored (``chunk_size`` > 0), or plain autograd over all (P, N) logits (0)."""
         h, t = self.targets_and_states(fused, batch)            # (P, d), (P,)
         if h.shape[0] == 0:
             return fused.sum() * 0.0
-        if self.classes is None:
-            items, t = self.items(item_emb)[1:], t - 1          # (N, d): padding is never a class
-        else:
-            items, t = self.items(item_emb)[self.classes], self.class_of[t]
+        items, t = self.class_table(self.items(item_emb), t)
         if self.options.chunk_size:
             return chunked_softmax_ce(h, items, t, self.options.chunk_size, self.options.label_smoothing)
         logits = h @ items.to(h.dtype).T                        # (P, N)

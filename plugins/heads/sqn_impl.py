@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from workbench.model.base import SeqBatch
+from workbench_plugins.heads._rewards import EventRewards
 from workbench_plugins.heads.softmax_ce_impl import SoftmaxCEHead
 
 
@@ -49,31 +50,11 @@ class SQNHead(SoftmaxCEHead):
         nn.init.zeros_(self.q.bias)
         self.register_buffer("q_target_weight", self.q.weight.detach().clone())
         self.register_buffer("q_target_bias", self.q.bias.detach().clone())
-        table = None
-        if options.reward_source != "ratings":
-            known = [a for a in ctx.actions if a in options.rewards]
-            if known:
-                table = torch.full((len(ctx.actions) + 1,), float(options.default_reward))
-                for k, a in enumerate(ctx.actions, start=1):
-                    table[k] = options.rewards.get(a, options.default_reward)
-            elif options.reward_source == "actions":
-                raise ValueError(f"head.rewards: none of the dataset's action types "
-                                 f"({', '.join(ctx.actions) or 'none'}) is named in rewards "
-                                 f"({', '.join(options.rewards)}); name them, or use reward_source = \"ratings\"")
-        self.register_buffer("reward_of_action", table, persistent=False)
+        self.event_rewards = EventRewards(options, ctx, "sqn")
 
-    # ------------------------------------------------------------ rewards
     def rewards(self, batch: SeqBatch, where: torch.Tensor) -> torch.Tensor:
         """(P,) rewards of the target events at positions ``where`` (B, L) bool."""
-        o = self.options
-        if self.reward_of_action is not None and batch.target_actions is not None:
-            return self.reward_of_action[batch.target_actions[where]]
-        if batch.target_values is None:
-            raise ValueError("heads.sqn: no rewards: the dataset has no action type named in head.rewards and no "
-                             "ratings (event values); import ratings or actions, or set head.rewards")
-        values = batch.target_values[where].float()
-        r = (values - o.rating_center) * o.rating_scale
-        return torch.where(torch.isnan(values), torch.full_like(r, o.default_reward), r)
+        return self.event_rewards(batch, where)
 
     # ------------------------------------------------------------ Q values
     def q_values(self, states: torch.Tensor) -> torch.Tensor:

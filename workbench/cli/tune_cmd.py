@@ -108,11 +108,9 @@ def studies():
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def studies_ls(ctx, as_json):
-    from workbench.store.run_groups import list_groups
+    from workbench.tune.study import list_studies
     with open_ws(ctx) as ws:
-        rows = list_groups(ws, kind="tune")
-    for r in rows:
-        r.pop("run_statuses", None)
+        rows = list_studies(ws)
     if as_json:
         echo_json(rows)
         return
@@ -145,13 +143,11 @@ def studies_show(ctx, study, as_json):
 @click.pass_context
 def studies_cancel(ctx, study):
     """Stop a study: its running trial stops at the next poll, no new trial starts."""
-    from workbench.store.run_groups import get_group, request_cancel
+    from workbench.tune.study import StudyError, cancel_study
     group_id = parse_group_id(study, "study")
     with open_ws(ctx) as ws:
-        group = get_group(ws, group_id)
-        if group is None or group["kind"] != "tune":
-            fail(f"no tuning study g{group_id} in {ws.path}")
-        if group["status"] in ("completed", "failed", "cancelled"):
-            fail(f"study g{group_id} is already {group['status']}")
-        request_cancel(ws, group_id)
+        try:
+            cancel_study(ws, group_id)
+        except StudyError as e:
+            fail(str(e))
     click.echo(f"study g{group_id}: cancel requested")

@@ -21,6 +21,7 @@ from pathlib import Path
 from workbench.jobs import queue
 from workbench.store.leases import LeaseHeld, LeaseLost
 from workbench.store.storage_errors import describe
+from workbench.store.workspace import shrink_wal
 
 
 class Heartbeat(threading.Thread):
@@ -119,23 +120,9 @@ def _record(write, what: str, ws_path: Path, attempts: int = 3) -> bool:
         except Exception as e:  # noqa: BLE001 - reported below
             last = describe(e, ws_path) or f"{type(e).__name__}: {e}"
             time.sleep(0.5 * (attempt + 1))
-            _shrink_wal(ws_path)    # a full disk: the write-ahead log's space may be given back
+            shrink_wal(ws_path)     # a full disk: the write-ahead log's space may be given back
     _say(f"could not record {what}: {last}")
     return False
-
-
-def _shrink_wal(ws_path: Path) -> None:
-    """Checkpoint the workspace's write-ahead log and truncate it (best effort, never raises)."""
-    import sqlite3
-
-    try:
-        conn = sqlite3.connect(str(ws_path), timeout=5)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        pass
 
 
 def _say(message: str) -> None:

@@ -170,6 +170,19 @@ def _enable_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
 _LAST_OPENED: list[Path] = []
 
 
+def shrink_wal(path: str | os.PathLike) -> None:
+    """Checkpoint workspace ``path``'s write-ahead log and truncate it (best effort, never raises): on a
+    full disk this gives the log's space back so that a last write can land."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
+
+
 def last_opened() -> Path | None:
     """The workspace this process opened last (named by the CLI's one-line storage errors)."""
     return _LAST_OPENED[-1] if _LAST_OPENED else None

@@ -19,7 +19,7 @@ def group_line(view: dict, metrics: tuple[str, ...] = KEY_METRICS) -> str:
     done = sum(r["status"] == "completed" for r in runs)
     head = f"group g{view['id']} ({view['kind']}) {view['name']}: {done}/{len(runs)} runs completed"
     if view["kind"] == "tune":
-        return f"{head}; a tuning study: its trials are on the Studies screen"
+        return f"{head}; a tuning study: its trials are on the Studies screen (a)"
     shown = [metric_summary(k, view["summary"][k]) for k in metrics if k in view["summary"]]
     return head + ("; " + "; ".join(shown) if shown else "; no test metrics yet")
 

@@ -34,9 +34,8 @@ SCREENS: tuple[ScreenInfo, ...] = (
     ScreenInfo("workspaces", "w", "Workspaces", "workbench.tui.screens.workspaces:WorkspacesScreen",
                "the workspace files (one SQLite file each); enter opens one, delete asks first"),
     ScreenInfo("datasets", "d", "Datasets", "workbench.tui.screens.datasets:DatasetsScreen",
-               "datasets with statistics and plots; item features from a folder of audio / image files (for the "
-               "precomputed view); delete asks first and says what happens to their runs",
-               in_footer=True),
+               "datasets with statistics and plots; item features from audio / image files (precomputed view); "
+               "delete asks first and says what happens to their runs", in_footer=True),
     ScreenInfo("compose", "e", "Experiment", "workbench.tui.screens.composer:ComposerScreen",
                "compose views, fusion, head, evaluators, trainer from the installed plugins, the split's training / "
                "held-out users and a warm start from a stored run (init_from); load picks from a list", in_footer=True),
@@ -49,6 +48,9 @@ SCREENS: tuple[ScreenInfo, ...] = (
                "column (pick it, or click a header); timing columns and failed runs hidden until asked; "
                "marked runs' curves overlaid; "
                "the paired test compares marked runs user by user (docs/research.md)", in_footer=True),
+    ScreenInfo("studies", "a", "Studies", "workbench.tui.screens.studies:StudiesScreen",
+               "hyperparameter studies (`workbench tune`): trials with their parameters, values and runs, the "
+               "best-so-far curve, Optuna's parameter importances (docs/research.md)"),
     ScreenInfo("inspect", "i", "Inspect", "workbench.tui.screens.inspect:InspectScreen",
                "a user's history and a run's top-10 recommendations, each view's measured contribution and why "
                "each item (the history events that drove it); a new user from typed item ids"),

@@ -50,6 +50,31 @@ def open_storage(ws_path: str | Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+class StudyError(ValueError):
+    """A study cannot be found or acted on (one line, for the CLI and the app)."""
+
+
+def list_studies(ws) -> list[dict]:
+    """Every study, newest first: the ``tune`` groups with ``num_runs`` (trials started) and their spec."""
+    from workbench.store.run_groups import list_groups
+    rows = list_groups(ws, kind="tune")
+    for r in rows:
+        r.pop("run_statuses", None)
+    return rows
+
+
+def cancel_study(ws, group_id: int) -> None:
+    """Ask a study to stop (``workbench studies cancel`` and the app): its running trial stops at the next
+    poll and no new trial starts. StudyError when there is no such study or it has already finished."""
+    from workbench.store.run_groups import get_group, request_cancel
+    group = get_group(ws, group_id)
+    if group is None or group["kind"] != "tune":
+        raise StudyError(f"no tuning study g{group_id} in {ws.path}")
+    if group["status"] in ("completed", "failed", "cancelled"):
+        raise StudyError(f"study g{group_id} is already {group['status']}")
+    request_cancel(ws, group_id)
+
+
 def study_name(group_id: int) -> str:
     return f"workbench-g{group_id}"
 

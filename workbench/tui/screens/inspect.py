@@ -60,7 +60,8 @@ class InspectScreen(WorkbenchScreen):
                 with Vertical(id="recs-box"):
                     yield Label("top 10 (Δ view: score change without that view)", classes="title")
                     yield DataTable(id="recs", zebra_stripes=True, cursor_type="row")
-                    yield Label("why (move through the recommendations)", id="why-title", classes="title")
+                    yield Label("why the highlighted one (click or tab to the list, then up/down)", id="why-title",
+                                classes="title")
                     with VerticalScroll(id="why-box"):
                         yield Static("", id="why")
 
@@ -73,6 +74,7 @@ class InspectScreen(WorkbenchScreen):
         self._requests = 0
         self.answers = 0            # recommendations shown so far (tests and the benchmark wait on it)
         self.explanations = 0       # explanations shown so far
+        self._marked: list[str] = []  # history rows whose drove cell is filled
 
     # ------------------------------------------------------------ runs and users
     def reload(self) -> None:
@@ -136,7 +138,7 @@ class InspectScreen(WorkbenchScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         """Another run picked (or the first on arrival): the typed user's answers from it, else load its model."""
         run_id = self._run_id()
-        if run_id is None:
+        if run_id is None or self._dataset_of(run_id) is None:     # refused with the reason
             return
         if self.query_one("#inspect-user", Input).value.strip():
             self.show()
@@ -180,9 +182,9 @@ class InspectScreen(WorkbenchScreen):
         rows = []
         for h in users.history(self.ws, dataset_id, user):
             when = time.strftime("%Y-%m-%d", time.gmtime(h["ts"])) if h["ts"] is not None else "-"
-            rows.append((str(h["pos"]), [str(h["pos"] + 1), when, h["action"] or "",
-                                         escape(str(h["title"] or h["raw_id"] or h["item"])[:28])]))
-        self._fill_history(["#", "when", "action", "item"], rows)
+            rows.append((str(h["pos"]), [str(h["pos"] + 1), "", h["action"] or "",
+                                         escape(str(h["title"] or h["raw_id"] or h["item"])[:28]), when]))
+        self._fill_history(["action", "item", "when"], rows)
         self._ask(run_id, _who(user=user), f"user {text}")
 
     def show_new_user(self) -> None:
@@ -199,16 +201,20 @@ class InspectScreen(WorkbenchScreen):
             self._refuse("expected raw item ids separated by commas, e.g. 50,172,133")
             return
         self.query_one("#history", DataTable).clear(columns=True)
-        self._ask(run_id, _who(raw_history=raw), f"a new user ({len(raw)} items)")
+        self._ask(run_id, _who(raw_history=raw), "a new user")
 
     def _fill_history(self, columns: list[str], rows: list) -> None:
+        """The history table: ``#``, ``drove`` (the explained item's attribution of the event, filled by
+        :meth:`_show_why`), then ``columns``; ``rows``: (str(position), cells with "" for drove)."""
         table = self.query_one("#history", DataTable)
-        fill_table(table, columns, rows, keep_cursor=False)
+        fill_table(table, ["#", ("drove", "drove it"), *columns], rows, keep_cursor=False)
         table.move_cursor(row=max(0, table.row_count - 1))
+        self._marked = []
 
     def _ask(self, run_id: int, who, label: str) -> None:
         self._requests += 1
-        self._explaining = None
+        self.subject, self._explaining = None, None
+        self._clear_answers()                # never another user's (or run's) answers beside this history
         loading = "" if self.keeper_holds(run_id) else " (loading the model once for this run)"
         self._say(f"computing recommendations of run {run_id} for {label}{loading}...")
         self._recommend(run_id, who, label, self._requests)
@@ -255,7 +261,7 @@ class InspectScreen(WorkbenchScreen):
             message = error.args[0] if error.args else str(error)
         else:
             message = f"{type(error).__name__}: {error}"
-        self._refuse(f"run {run_id}: {message}")
+        self._refuse(message if message.startswith(f"run {run_id} ") else f"run {run_id}: {message}")
 
     @work(thread=True, exclusive=True, group="inspect-recommend", exit_on_error=False)
     def _recommend(self, run_id: int, who, label: str, request: int) -> None:
@@ -276,9 +282,9 @@ class InspectScreen(WorkbenchScreen):
         if request != self._requests:
             return                                  # the user asked something else meanwhile
         if history is not None:
-            self._fill_history(["#", "item"], [(str(h["pos"]), [str(h["pos"] + 1),
-                                                                escape(str(h["title"] or h["raw_id"])[:28])])
-                                               for h in history])
+            self._fill_history(["item"], [(str(h["pos"]), [str(h["pos"] + 1), "",
+                                                           escape(str(h["title"] or h["raw_id"])[:28])])
+                                          for h in history])
         self.subject = (run_id, who, label)
         views = recs["views"] if any(r["contributions"] for r in recs["items"]) else []
         rows = []
@@ -330,7 +336,19 @@ class InspectScreen(WorkbenchScreen):
         if request != self._requests or asked != self._explaining:
             return
         self.query_one("#why", Static).update(why_text(out))
+        self._mark_history(out["events"])
         self.explanations += 1
+
+    def _mark_history(self, events: list[dict]) -> None:
+        """Show each explained event's attribution in the history table's ``drove`` column (others blank)."""
+        table = self.query_one("#history", DataTable)
+        if "drove" not in table.columns:
+            return
+        shown = {str(e["position"]): f"{e['attribution']:+.3f}" for e in events}
+        for key in [*self._marked, *shown]:
+            if key in table.rows:
+                table.update_cell(key, "drove", shown.get(key, ""), update_width=True)
+        self._marked = [k for k in shown if k in table.rows]
 
 
 def why_text(out: dict) -> Text:

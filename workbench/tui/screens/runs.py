@@ -30,7 +30,7 @@ from workbench.tui.widgets.tables import fill_table
 POLL_S = 0.5
 REAP_EVERY_S = 5.0
 RUN_COLUMNS = ["id", "name", "status", "done"]
-ZOOM_KEYS = Binding.Group("Zoom", compact=True)  # one footer entry for + - [ ] 0
+CHART_KEYS = Binding.Group("Chart", compact=True)  # one footer entry for s + - [ ] 0
 
 
 def wrapped(line: str, width: int) -> list[str]:
@@ -82,12 +82,12 @@ class RunsScreen(WorkbenchScreen):
         Binding("x", "cancel_run", "Cancel run"),
         Binding("u", "resume_run", "Resume"),
         Binding("m", "next_metric", "Metric"),
-        Binding("s", "next_smoothing", "Smooth"),
-        Binding("plus,equals_sign", "zoom(1)", "Zoom in", group=ZOOM_KEYS),
-        Binding("minus", "zoom(-1)", "Zoom out", group=ZOOM_KEYS),
-        Binding("left_square_bracket", "pan(-1)", "Pan left", group=ZOOM_KEYS),
-        Binding("right_square_bracket", "pan(1)", "Pan right", group=ZOOM_KEYS),
-        Binding("0", "all_epochs", "All epochs", group=ZOOM_KEYS),
+        Binding("s", "next_smoothing", "Smooth", group=CHART_KEYS),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", group=CHART_KEYS),
+        Binding("minus", "zoom(-1)", "Zoom out", group=CHART_KEYS),
+        Binding("left_square_bracket", "pan(-1)", "Pan left", group=CHART_KEYS),
+        Binding("right_square_bracket", "pan(1)", "Pan right", group=CHART_KEYS),
+        Binding("0", "all_epochs", "All epochs", group=CHART_KEYS),
         Binding("space", "toggle_pin", "Pin run"),
     ]
 
