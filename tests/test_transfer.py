@@ -271,3 +271,28 @@ def test_unmatched_items_are_rebuilt_from_their_nearest_source_items_by_text(two
     from workbench.engine.transfer import summary_lines
     text = "\n".join(summary_lines(report))
     assert f"{len(unmatched)} rebuilt from text (weighted mean of the 3 nearest source items" in text
+
+
+def test_unmatched_auto_rebuilds_from_text_only_when_the_experiment_has_a_text_view(two_datasets):
+    path, source_run = two_datasets
+    with_text = _config("target", 20, init_from=source_run)
+    with_text["views"] = [{"type": "sasrec", "blocks": 1}, {"type": "text", "adapter": "linear"}]
+    report = _warm_started(path, source_run, with_text)[0]
+    items = report["items"]
+    assert items["unmatched_policy"] == "auto" and items["rebuilt_from_text"] > 0 and items["fresh"] == 0
+    assert items["text"]["fields"] == ["title", "categories", "text"] and len(items["text"]["examples"]) == 5
+    plain = _warm_started(path, source_run, _config("target", 20, init_from=source_run))[0]["items"]
+    assert plain["rebuilt_from_text"] == 0 and plain["fresh"] == items["rebuilt_from_text"]
+
+
+def test_unmatched_text_without_item_text_is_refused_when_the_run_is_created(two_datasets, tmp_path):
+    from tui_helpers import ratings_slice
+    from workbench.data.importer import import_path
+    path, source_run = two_datasets
+    with open_workspace(path) as ws:
+        import_path(ws, ratings_slice(tmp_path, 300), name="plain", fmt="csv",
+                    reader_options={"map": "user=userId,item=movieId,time=timestamp"})
+        runs_before = ws.db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        with pytest.raises(ConfigError, match="init_from.unmatched: \"text\" needs item titles.*'plain'"):
+            create_run(ws, _config("plain", 20, init_from={"run": source_run, "unmatched": "text"}))
+        assert ws.db.execute("SELECT count(*) FROM runs").fetchone()[0] == runs_before

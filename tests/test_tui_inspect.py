@@ -204,3 +204,17 @@ async def test_the_kept_model_refuses_when_asked_directly_after_the_data_changed
     with pytest.raises(DataChanged, match="trained on other data"):
         keeper.get(ws, run_id)
     assert not keeper.holds(ws, run_id)
+
+
+async def test_arriving_on_a_run_whose_dataset_changed_says_so_without_loading_it(trained):
+    ws, run_id = trained
+    replace_demo_data(ws)
+    app = WorkbenchApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "runs")
+        await pilot.press("i")
+        screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "inspect" else None)
+        await wait_for(pilot, lambda: "trained on other data" in message(screen), what="the refusal on arrival")
+        assert message(screen).startswith(f"run {run_id} was trained on other data")
+        assert "loading" not in message(screen) and screen._keeper is None       # no model was loaded
+        assert screen.query_one("#recs", DataTable).row_count == 0

@@ -196,7 +196,10 @@ async def test_the_studies_screen_shows_the_trials_the_best_so_far_curve_and_the
         assert ys == [max(t["value"] for t in expected["trials"][:i + 1] if t["state"] == "complete")
                       for i in range(3)]
         # importances: Optuna's, from the (>= 2) completed trials; the median pruner never prunes the first two
-        shown = str(screen.query_one("#importances").render())
+        assert "computing Optuna's parameter importances over" in str(screen.query_one("#importances").render()) \
+            or screen.report["importances"]  # the trials first, then the importances (seconds the first time)
+        shown = await wait_for(pilot, lambda: "importances (" in str(screen.query_one("#importances").render()) and
+                               str(screen.query_one("#importances").render()), timeout=120, what="the importances")
         imp = screen.report["importances"]
         assert set(imp) == {"trainer.lr", "model.dim"}
         assert "completed trials" in shown and all(f"{k} " in shown and f"{v:.2f}" in shown for k, v in imp.items())
@@ -220,10 +223,10 @@ async def test_cancelling_a_running_study_from_the_studies_screen(home, tmp_path
     demo_workspace(tmp_path / "w.db")
     (tmp_path / "exp.toml").write_text(tiny_gru_toml(dim=8))
     started = json.loads(run_workbench("-w", tmp_path / "w.db", "tune", tmp_path / "exp.toml", "--trials", "20",
-                                       "--epochs", "30", "--pruner", "none", "--set",
+                                       "--epochs", "300", "--pruner", "none", "--set",
                                        "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json",
                                        check=True).stdout)
-    group = started["group_id"]
+    group = started["group_id"]   # 300 epochs: the first trial is still training when the test cancels it
     app = WorkbenchApp(tmp_path / "w.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _studies_screen(app, pilot)

@@ -138,7 +138,7 @@ class InspectScreen(WorkbenchScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         """Another run picked (or the first on arrival): the typed user's answers from it, else load its model."""
         run_id = self._run_id()
-        if run_id is None:
+        if run_id is None or self._dataset_of(run_id) is None:     # refused with the reason
             return
         if self.query_one("#inspect-user", Input).value.strip():
             self.show()
@@ -207,7 +207,7 @@ class InspectScreen(WorkbenchScreen):
         """The history table: ``#``, ``drove`` (the explained item's attribution of the event, filled by
         :meth:`_show_why`), then ``columns``; ``rows``: (str(position), cells with "" for drove)."""
         table = self.query_one("#history", DataTable)
-        fill_table(table, ["#", ("drove", "drove"), *columns], rows, keep_cursor=False)
+        fill_table(table, ["#", ("drove", "drove it"), *columns], rows, keep_cursor=False)
         table.move_cursor(row=max(0, table.row_count - 1))
         self._marked = []
 
@@ -261,7 +261,7 @@ class InspectScreen(WorkbenchScreen):
             message = error.args[0] if error.args else str(error)
         else:
             message = f"{type(error).__name__}: {error}"
-        self._refuse(f"run {run_id}: {message}")
+        self._refuse(message if message.startswith(f"run {run_id} ") else f"run {run_id}: {message}")
 
     @work(thread=True, exclusive=True, group="inspect-recommend", exit_on_error=False)
     def _recommend(self, run_id: int, who, label: str, request: int) -> None:

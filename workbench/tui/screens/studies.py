@@ -35,6 +35,8 @@ def importance_text(report: dict) -> str:
     """Optuna's importances as bars, or why there are none (fewer than two completed trials, or Optuna
     could not rank the parameters)."""
     done = sum(t["state"] == "complete" for t in report["trials"])
+    if report.get("importances_pending"):
+        return f"computing Optuna's parameter importances over {done} completed trials ..."
     imp = report["importances"]
     if not imp:
         if done < 2:
@@ -156,26 +158,33 @@ class StudiesScreen(WorkbenchScreen):
         ws_path = self.app.ws_path
 
         def work() -> None:
+            """The trials first (a fraction of a second), then the importances (the first fANOVA of a
+            process takes seconds: its imports)."""
             from workbench.store import open_workspace
             from workbench.tune.study import study_report
             try:
                 with open_workspace(ws_path) as ws:
-                    report = study_report(ws, group_id)
+                    report = study_report(ws, group_id, importances=False)
+                    pending = sum(t["state"] == "complete" for t in report["trials"]) >= 2
+                    self.app.call_from_thread(self._show_report, {**report, "importances_pending": pending}, key)
+                    if pending:
+                        report = study_report(ws, group_id)
+                        self.app.call_from_thread(self._show_report, report, key)
             except Exception as e:  # noqa: BLE001 - shown in place; the next poll tries again
-                self.app.call_from_thread(self._report_failed, group_id, e)
-                return
-            self.app.call_from_thread(self._show_report, report, key)
+                self.app.call_from_thread(self._message, f"[red]study g{group_id}: cannot read it: "
+                                                         f"{escape(str(e))}[/red]")
+            finally:
+                self.app.call_from_thread(self._read_done)
 
         self.run_worker(work, thread=True, group="study-report")
 
-    def _report_failed(self, group_id: int, error: Exception) -> None:
+    def _read_done(self) -> None:
         self._reading = False
-        self._message(f"[red]study g{group_id}: cannot read it: {escape(str(error))}[/red]")
 
     def _show_report(self, report: dict, key) -> None:
-        self._reading = False
         if report["group_id"] != self.selected:
             return  # the user moved on meanwhile; the next poll reads the new one
+        previous = self.report
         self.report, self._shown_key = report, key
         best = report["best"]
         status = report["status"]
@@ -201,7 +210,10 @@ class StudiesScreen(WorkbenchScreen):
         self.best_curve = (xs, ys)
         self.query_one("#best-plot", CurvePlot).set_series(
             series, title=f"best validation {report['monitor']} so far", xlabel="trial")
-        self.query_one("#importances", Static).update(importance_text(report))
+        # a re-read of the same study keeps its importances shown until the new ones are computed
+        if not (report.get("importances_pending") and previous and previous["group_id"] == report["group_id"]
+                and previous["importances"]):
+            self.query_one("#importances", Static).update(importance_text(report))
         self.query_one("#cancel", Button).disabled = status not in ACTIVE
         self.query_one("#open", Button).disabled = not report["trials"]
 
