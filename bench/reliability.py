@@ -211,8 +211,9 @@ class Bench:
             job = launcher.submit(ws, run_id, "cpu", start=False)
         self.marks.unlink(missing_ok=True)
         saved = dict(os.environ)
+        env = self.child_env(None if kind == "random" else self.draw_kill_point(kind))   # from os.environ
         os.environ.clear()
-        os.environ.update(self.child_env(None if kind == "random" else self.draw_kill_point(kind)))
+        os.environ.update(env)
         try:
             worker = launcher.start_worker(self.ws_path, "cpu")     # the real launcher, as `workbench run --bg`
         finally:
