@@ -208,6 +208,8 @@ while time.monotonic() < deadline:
         row = ws.db.execute("SELECT status, error FROM jobs WHERE id = ?", [job]).fetchone()
         if row[0] in queue.FINISHED:
             break
+    if launcher._STARTED and all(p.poll() is not None for p in launcher._STARTED):
+        break                                       # the worker is gone without finishing its job
     time.sleep(0.5)
 for proc in launcher._STARTED:
     proc.wait(timeout=120)

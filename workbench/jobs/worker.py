@@ -76,6 +76,7 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
     """Run one claimed job to its end; returns the job's final status. Never raises for a failing run."""
     from workbench.store import open_workspace
 
+    reserve = SpaceReserve(ws_path)     # freed when a write fails, so the failure itself can be recorded
     hb = Heartbeat(ws_path, job.id)
     hb.start()
     status, error = "failed", None
@@ -92,6 +93,7 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
         if storage:
             _say(f"run {job.run_id} stopped: {storage}")
         hb.close()          # its connection may hold the WAL that the records below need to reuse
+        reserve.release()   # on a full disk, the room the records below need
         _record(lambda: _mark_run_failed(ws_path, job.run_id, error), f"the failure of run {job.run_id}", ws_path)
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -105,8 +107,41 @@ def execute_job(ws_path: Path, job: queue.Job) -> str:
             finally:
                 ws.close()
 
+        reserve.release()
         _record(finish, f"the end of job {job.id} ({status})", ws_path)
     return status
+
+
+class SpaceReserve:
+    """A small file a job keeps beside its workspace while it trains and gives back when a write fails.
+
+    On a full disk the run's failure, the job's end and the worker log's last line must still be
+    written; deleting this file first gives them the room (the ballast-file technique). When it
+    cannot be made (the disk is already full), there is simply no reserve.
+    """
+
+    SIZE = 64 * 1024
+
+    def __init__(self, ws_path: Path):
+        from workbench.store.workspace import files_dir_for
+
+        self.path: Path | None = files_dir_for(ws_path) / f".space-reserve-{os.getpid()}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "wb") as f:
+                f.write(b"\0" * self.SIZE)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            self.release()
+
+    def release(self) -> None:
+        if self.path is not None:
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            self.path = None
 
 
 def _record(write, what: str, ws_path: Path, attempts: int = 3) -> bool:
