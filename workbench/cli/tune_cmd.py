@@ -66,7 +66,7 @@ def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epo
         if not as_json:
             value = f"{row['value']:.4f}" if isinstance(row["value"], float) else "-"
             click.echo(f"trial {row['number']} (run {row['run_id']}): {row['state']}, value {value}, "
-                       f"{', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in row['params'].items())}")
+                       f"{params_text(row['params'])}")
 
     try:
         report = run_study(ws_path, group_id, on_trial=show)
@@ -76,6 +76,11 @@ def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epo
         echo_json(report)
     else:
         print_report(report)
+
+
+def params_text(params: dict) -> str:
+    """A trial's parameters as ``key=value, ...``, floats to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
 
 
 def print_report(report: dict) -> None:
@@ -88,7 +93,7 @@ def print_report(report: dict) -> None:
     for row, so_far in zip(report["trials"], report["best_so_far"]):
         value = f"{row['value']:.4f}" if isinstance(row["value"], float) else "-"
         best_s = f"{so_far:.4f}" if isinstance(so_far, float) else "-"
-        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row["params"].items())
+        params = params_text(row["params"])
         click.echo(f"  trial {row['number']:>3}  run {row['run_id']}  {row['state']:<8}  value {value}  "
                    f"best so far {best_s}  {params}")
     if best:
