@@ -14,7 +14,9 @@ peak RSS; the first load of a fresh workspace reads the columnar cache written a
 (N+1, 64) item table through the dot-product path (blocked scoring, running top-K, rank
 counting), B = 256 users per batch, 50 seen items excluded per user, K = 20 with the default
 evaluators; and, for comparison, the bare matrix product of the same users and items written
-block by block into one reused buffer (the floor any exact full ranking pays).
+block by block into reused buffers (the floor any exact full ranking pays), once with the blocks
+shared among one-core threads as ``evaluate()`` shares them, once in one loop on torch's intra-op
+threads. Each line gives wall and CPU time (user + system, all threads) and GFLOP/s.
 
 Every figure is printed with the ``uptime`` load averages at the time.
 """
@@ -209,18 +211,40 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
           f"load {load_avg()}")
     buffers = RankBuffers()
     width = buffers.width(batch, items + 1)
-    out = torch.empty(batch, width)
+    workers = buffers.num_workers(torch.device("cpu"))
+
+    def products(share: range, out: torch.Tensor) -> None:
+        for lo in range(0, users, batch):
+            s = states[lo:lo + batch]
+            for c in share:
+                w = min(width, items + 1 - c)
+                torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w])
+
+    starts = range(0, items + 1, width)
+    shares = [starts[len(starts) * i // workers:len(starts) * (i + 1) // workers] for i in range(workers)]
+    outs = [torch.empty(batch, width) for _ in range(workers)]
+    pool = buffers.pool(workers) if workers > 1 else None
     c0 = time.process_time()
     t0 = time.perf_counter()
-    for lo in range(0, users, batch):
-        s = states[lo:lo + batch]
-        for c in range(0, items + 1, width):
-            w = min(width, items + 1 - c)
-            torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w] if w == width else None)
+    if pool is None:
+        products(shares[0], outs[0])
+    else:
+        for f in [pool.submit(products, share, out) for share, out in zip(shares, outs)]:
+            f.result()
     mm = time.perf_counter() - t0
     mm_cpu = time.process_time() - c0
-    print(f"  bare blocked matmul: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s); "
+    buffers.close()
+    print(f"  bare blocked matmul, blocks shared among {workers} one-core threads as in evaluate(): {mm:.1f} s wall, "
+          f"{mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s, {flop / mm_cpu / 1e9:.1f} GFLOP per CPU-second); "
           f"evaluate() = {full / mm:.2f} x the matmul in wall time, {full_cpu / mm_cpu:.2f} x in CPU time; "
+          f"load {load_avg()}")
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    products(range(0, items + 1, width), outs[0])
+    mm1 = time.perf_counter() - t0
+    mm1_cpu = time.process_time() - c0
+    print(f"  the same products in one loop on torch's {torch.get_num_threads()} intra-op threads: {mm1:.1f} s wall, "
+          f"{mm1_cpu:.1f} s CPU ({flop / mm1 / 1e9:.1f} GFLOP/s, {flop / mm1_cpu / 1e9:.1f} GFLOP per CPU-second); "
           f"load {load_avg()}")
 
 

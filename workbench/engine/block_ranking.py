@@ -216,26 +216,31 @@ def _scan(fill_block, job: _Batch, blocks: range, scratch: _Scratch, verify: boo
 
 
 def _chunks(block: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(B, 64, w // 64) view of the block's first w - w % 64 columns: chunk c of a row holds the
-    columns c, c + w // 64, c + 2 (w // 64), ... (a maximum over the middle dimension is an
-    elementwise maximum of rows, about twice as fast on CPU as one over 64 adjacent columns)."""
+    """(B, w // 64, 64) view of the block's first w - w % 64 columns: 64 adjacent columns a chunk.
+
+    (A maximum over the middle dimension of a (B, 64, w // 64) view is twice as fast when w // 64
+    is a multiple of 32, and ten times slower otherwise, on CPU with torch 2.13: not used.)
+    """
     w = block.shape[1]
     full = w - w % CHUNK
-    return block[:, :full].unflatten(1, (CHUNK, full // CHUNK)), full
+    return block[:, :full].unflatten(1, (full // CHUNK, CHUNK)), full
 
 
 def _kth_chunk_max(block: torch.Tensor, k: int) -> torch.Tensor:
-    """(B, 1): the k-th largest of the block's chunk maxima (and its tail's maximum), a value at
-    least k entries of the row reach; -inf where the block has fewer than k chunks."""
+    """(B, 1): a value that at least k entries of each row reach: the k-th largest of the block's
+    chunk maxima (and its tail's maximum), or the k-th largest entry where the block has fewer
+    than k chunks; -inf where it has fewer than k entries."""
     num_rows, w = block.shape
     chunks, full = _chunks(block)
-    maxima = [chunks.amax(dim=1)] if full else []
+    maxima = [chunks.amax(dim=2)] if full else []
     if full < w:
         maxima.append(block[:, full:].amax(dim=1, keepdim=True))
     maxima = torch.cat(maxima, dim=1)
-    if maxima.shape[1] < k:
-        return torch.full((num_rows, 1), NEG_INF, device=block.device)
-    return maxima.topk(k, dim=1).values[:, -1:].contiguous()
+    if maxima.shape[1] >= k:
+        return maxima.topk(k, dim=1).values[:, -1:].contiguous()
+    if w >= k:
+        return block.topk(k, dim=1).values[:, -1:].contiguous()
+    return torch.full((num_rows, 1), NEG_INF, device=block.device)
 
 
 def _beating(block: torch.Tensor, threshold: torch.Tensor, inclusive: bool = False
@@ -249,17 +254,16 @@ def _beating(block: torch.Tensor, threshold: torch.Tensor, inclusive: bool = Fal
     chunks, full = _chunks(block)
     rows, cols = block.new_zeros(0, dtype=torch.long), block.new_zeros(0, dtype=torch.long)
     if full:
-        hit_rows, hit_chunks = passes(chunks.amax(dim=1), threshold).nonzero(as_tuple=True)
+        hit_rows, hit_chunks = passes(chunks.amax(dim=2), threshold).nonzero(as_tuple=True)
         if hit_rows.numel():
-            which, step = passes(chunks[hit_rows, :, hit_chunks], threshold[hit_rows]).nonzero(as_tuple=True)
-            rows, cols = hit_rows[which], hit_chunks[which] + step * (full // CHUNK)
+            which, offset = passes(chunks[hit_rows, hit_chunks], threshold[hit_rows]).nonzero(as_tuple=True)
+            rows, cols = hit_rows[which], hit_chunks[which] * CHUNK + offset
     if full < w:
         tail_rows, tail_cols = passes(block[:, full:], threshold).nonzero(as_tuple=True)
         if tail_rows.numel():
             rows, cols = torch.cat([rows, tail_rows]), torch.cat([cols, tail_cols + full])
-    if rows.numel() > 1:
-        order = torch.argsort(rows * w + cols)
-        rows, cols = rows[order], cols[order]
+            order = torch.argsort(rows * w + cols)
+            rows, cols = rows[order], cols[order]
     return rows, cols
 
 
