@@ -142,3 +142,43 @@ def test_cancel_stops_a_background_study(demo_ws, tmp_path, run_workbench):
     assert runs == [("cancelled",)]           # the running trial stopped, no other started
     again = run_workbench("-w", ws, "studies", "cancel", f"g{group}")
     assert again.returncode == 1 and "already cancelled" in again.stderr
+
+
+def test_a_killed_background_study_is_failed_by_its_readers_and_keeps_its_trials(demo_ws, tmp_path, run_workbench):
+    """SIGKILL of a background study's process: `studies ls/show` (and `runs ls`) fail the study with the reason
+    instead of showing it running forever; the trial run that was training is failed, its epochs kept."""
+    import os
+    import signal
+
+    from workbench.liveness import pid_alive
+    ws, exp = _copy(demo_ws, tmp_path)
+    out = run_workbench("-w", ws, "tune", exp, "--trials", "20", "--epochs", "30", "--pruner", "none",
+                        "--set", "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json", check=True)
+    started = json.loads(out.stdout)
+    group, pid = started["group_id"], started["pid"]
+    db = sqlite3.connect(ws)
+    assert db.execute("SELECT pid, pid_started IS NOT NULL, host IS NOT NULL FROM run_groups WHERE id = ?",
+                      [group]).fetchone() == (pid, 1, 1)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:   # wait until a trial run has stored an epoch
+        if db.execute("SELECT COUNT(*) FROM epoch_metrics e JOIN runs r ON r.id = e.run_id WHERE r.group_id = ?",
+                      [group]).fetchone()[0]:
+            break
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    while pid_alive(pid) and time.monotonic() < deadline:   # gone once its new parent has waited for it
+        time.sleep(0.1)
+    assert db.execute("SELECT status FROM run_groups WHERE id = ?", [group]).fetchone()[0] == "running"
+    epochs_before = db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall()
+    assert epochs_before
+    listed = json.loads(run_workbench("-w", ws, "studies", "ls", "--json", check=True).stdout)
+    assert [(s["id"], s["status"], s["error"]) for s in listed] == [(group, "failed", f"process {pid} died")]
+    report = json.loads(run_workbench("-w", ws, "studies", "show", f"g{group}", "--json", check=True).stdout)
+    assert report["status"] == "failed" and report["error"] == f"process {pid} died"
+    assert report["trials"] and all(t["state"] != "running" for t in report["trials"])   # Optuna's record too
+    runs = db.execute("SELECT id, status, error FROM runs WHERE group_id = ?", [group]).fetchall()
+    assert runs and all(status == "failed" and "died" in error for _, status, error in runs)
+    # nothing stored is lost: the killed trial's epochs are all there, and the runs list shows them
+    assert db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall() == epochs_before
+    again = run_workbench("-w", ws, "studies", "cancel", f"g{group}")
+    assert again.returncode == 1 and "already failed" in again.stderr

@@ -52,8 +52,12 @@ def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epo
     finally:
         ws.close()
     if background:
+        from workbench.store import open_workspace
+        from workbench.store.run_groups import set_group_driver
         from workbench.tune.worker import log_path, start_detached
         proc = start_detached(ws_path, group_id)
+        with open_workspace(ws_path) as w:   # from now on a reader can tell when that process is gone
+            set_group_driver(w, group_id, proc.pid)
         if as_json:
             echo_json({"group_id": group_id, "pid": proc.pid, "log": str(log_path(ws_path, group_id))})
         else:

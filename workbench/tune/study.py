@@ -55,8 +55,11 @@ class StudyError(ValueError):
 
 
 def list_studies(ws) -> list[dict]:
-    """Every study, newest first: the ``tune`` groups with ``num_runs`` (trials started) and their spec."""
+    """Every study, newest first: the ``tune`` groups with ``num_runs`` (trials started) and their spec
+    (a study whose process is gone is marked failed first)."""
+    from workbench.jobs.queue import reap_dead
     from workbench.store.run_groups import list_groups
+    reap_dead(ws)
     rows = list_groups(ws, kind="tune")
     for r in rows:
         r.pop("run_statuses", None)
@@ -66,7 +69,9 @@ def list_studies(ws) -> list[dict]:
 def cancel_study(ws, group_id: int) -> None:
     """Ask a study to stop (``workbench studies cancel`` and the app): its running trial stops at the next
     poll and no new trial starts. StudyError when there is no such study or it has already finished."""
+    from workbench.jobs.queue import reap_dead
     from workbench.store.run_groups import get_group, request_cancel
+    reap_dead(ws)
     group = get_group(ws, group_id)
     if group is None or group["kind"] != "tune":
         raise StudyError(f"no tuning study g{group_id} in {ws.path}")
@@ -179,14 +184,15 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
 
     from workbench.engine.runner import create_run, execute_run
     from workbench.store import open_workspace
-    from workbench.store.run_groups import add_run, cancel_requested, get_group, set_group_status
+    from workbench.store.run_groups import add_run, cancel_requested, get_group, set_group_driver, set_group_status
 
     ws_path = Path(ws_path).resolve()
     with open_workspace(ws_path) as ws:
         group = get_group(ws, group_id)
         if group is None or group["kind"] != "tune":
             raise KeyError(f"no tuning study g{group_id} in {ws_path}")
-        set_group_status(ws, group_id, "running", pid=os.getpid())
+        set_group_status(ws, group_id, "running")
+        set_group_driver(ws, group_id, os.getpid())
     spec = group["spec"]
     params = [Param.from_dict(d) for d in spec["space"]]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -264,10 +270,13 @@ def _trial_row(t) -> dict:
 
 def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
     """The study as JSON-ready data: spec, status, trials (with their runs), best trial, best-so-far
-    curve, and parameter importances (Optuna's fANOVA; needs two completed trials)."""
+    curve, and parameter importances (Optuna's fANOVA; needs two completed trials). A study whose
+    process is gone is marked failed first, and a trial it left running in Optuna's storage is failed there."""
     import optuna
 
-    from workbench.store.run_groups import get_group
+    from workbench.jobs.queue import reap_dead
+    from workbench.store.run_groups import ACTIVE, get_group
+    reap_dead(ws)
     group = get_group(ws, group_id)
     if group is None or group["kind"] != "tune":
         raise KeyError(f"no tuning study g{group_id} in {ws.path}")
@@ -278,6 +287,11 @@ def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
         trials = study.get_trials(deepcopy=False)
     except KeyError:      # created but no trial started yet
         study, trials = None, []
+    if group["status"] not in ACTIVE and any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+        for t in trials:  # left running by a process that died: nothing will finish it
+            if t.state == optuna.trial.TrialState.RUNNING:
+                study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        trials = study.get_trials(deepcopy=False)
     rows = [_trial_row(t) for t in trials]
     best_so_far, best = [], None
     for r in rows:
