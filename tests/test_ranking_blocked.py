@@ -174,7 +174,7 @@ def test_target_scores_that_disagree_with_their_blocks_are_caught():
     off[7] = torch.nextafter(off[7], torch.tensor(INF))       # one ulp away from its block's score
 
     def fill(out, lo, hi):
-        torch.mm(states, table[lo:hi].T, out=out)
+        return torch.mm(states, table[lo:hi].T, out=out)
 
     for workers in (1, 2):
         buffers = RankBuffers(30 * 640, workers=workers)
