@@ -184,3 +184,17 @@ def test_target_scores_that_disagree_with_their_blocks_are_caught():
         buffers.shape_dependent_products = True
         _same(rank_full_dot(states, table, targets, rows, items, 10, True, buffers), ref)
         buffers.close()
+
+
+@pytest.mark.parametrize("dim", [64, 256])
+def test_block_products_give_the_scores_of_torch_mm(dim):
+    # oneDNN's product is used only for block shapes where it equals torch.mm's bit for bit (with
+    # d 256 it sums in another order on AVX-512 CPUs): the rankings are torch.mm's either way
+    states, table, targets, rows, items = _case(7, rows=40, items=3000, dim=dim)
+    scores = states @ table.T
+    buffers = RankBuffers(40 * 640, workers=2)
+    for _ in range(2):        # the first batch compares the products, the second uses the choice
+        r = rank_full_dot(states, table, targets, rows, items, 10, True, buffers)
+        _same(r, rank_full_reference(scores, targets, rows, items, 10))
+        assert torch.equal(r.topk, _canonical_topk(scores, targets, rows, items, 10))
+    buffers.close()
