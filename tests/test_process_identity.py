@@ -121,6 +121,26 @@ def test_a_worker_registration_with_a_reused_pid_does_not_hold_queued_jobs(ws_pa
         assert ws.db.execute("SELECT status FROM jobs WHERE id = ?", [job]).fetchone()[0] == "failed"
 
 
+def test_a_group_whose_process_pid_was_reused_is_reaped(ws_path, other_process):
+    """A seeds group recorded as driven by a process: alive while that very process runs; once the pid
+    belongs to another process (start time differs), readers fail it, and its never-started run with it."""
+    from workbench.store.run_groups import add_run, create_group, get_group, set_group_driver
+    run_id = new_run(ws_path)
+    started = start_time_or_skip(other_process.pid)
+    with open_workspace(ws_path) as ws:
+        group = create_group(ws, "seeds", "tiny x1 seeds", {"seeds": [7]})
+        add_run(ws, group, run_id)
+        set_group_driver(ws, group, other_process.pid)
+        assert queue.reap_dead(ws) == [] and get_group(ws, group)["status"] == "running"
+        ws.db.execute("UPDATE run_groups SET pid_started = ? WHERE id = ?", [started - 5, group])
+        ws.db.conn.commit()
+        queue.reap_dead(ws)
+        g = get_group(ws, group)
+        assert (g["status"], g["error"]) == ("failed", f"process {other_process.pid} died")
+        assert ws.db.execute("SELECT status, error FROM runs WHERE id = ?", [run_id]).fetchone() == (
+            "failed", f"never started: the process driving group g{group} ({other_process.pid}) died")
+
+
 def test_a_stale_owner_cannot_write_per_user_metrics(ws_path):
     """The trainer evaluated the test split, then lost the run to another trainer before storing the
     per-user metrics: that write is refused like its other writes."""

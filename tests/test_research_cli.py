@@ -152,6 +152,49 @@ def test_compare_pairs_a_run_stored_before_a_split_option_existed(seeded, tmp_pa
     assert out.returncode == 1 and "split.train_users 1.0 vs 0.5" in out.stderr
 
 
+def test_a_killed_foreground_seed_group_is_failed_by_its_readers(seeded, tmp_path, run_workbench):
+    """SIGKILL of `workbench run EXP --seeds 3` during its first seed: `runs groups` fails the group with the
+    reason instead of showing it running forever; the killed run and the two never started are failed, and
+    the killed run's stored epochs are kept."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+    src, _, _ = seeded
+    ws = tmp_path / "killed.db"
+    shutil.copy(src, ws)
+    exp = tmp_path / "long.toml"
+    exp.write_text(tiny_gru_toml(epochs=40, trainer_lines='device = "cpu"\nseed = 5'))
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_WORKSPACE", "PYTHONWARNINGS")}
+    proc = subprocess.Popen([sys.executable, "-c", "from workbench.cli import main; main()", "-w", str(ws), "run",
+                             str(exp), "--seeds", "3", "--json"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = sqlite3.connect(ws)
+    deadline = time.monotonic() + 600
+    group = None
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:   # wait until its first seed stored an epoch
+            row = db.execute("SELECT r.group_id FROM epoch_metrics e JOIN runs r ON r.id = e.run_id "
+                             "WHERE r.group_id IS NOT NULL AND r.group_id != ? LIMIT 1", [seeded[2]["group_id"]]).fetchone()
+            if row:
+                group = row[0]
+                break
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert group is not None
+    assert db.execute("SELECT pid FROM run_groups WHERE id = ?", [group]).fetchone()[0] == proc.pid
+    epochs = db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall()
+    groups = json.loads(run_workbench("-w", ws, "runs", "groups", "--json", check=True).stdout)
+    assert [(g["status"], g["error"]) for g in groups if g["id"] == group] == [("failed", f"process {proc.pid} died")]
+    runs = db.execute("SELECT status, error FROM runs WHERE group_id = ? ORDER BY id", [group]).fetchall()
+    assert runs[0] == ("failed", f"process {proc.pid} died")
+    assert runs[1:] == [("failed", f"never started: the process driving group g{group} ({proc.pid}) died")] * 2
+    assert db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall() == epochs
+
+
 def test_a_resumed_run_stores_the_best_epochs_validation_per_user(tmp_path):
     """After a cancel and a resume the best epoch may predate this process: its validation is
     re-evaluated from the best weights, and the stored values still average to that epoch's metric."""

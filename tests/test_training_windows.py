@@ -104,3 +104,29 @@ def test_windows_cut_per_batch_equal_the_whole_tensors(data, windows, trim):
                      "target_values"):
             x, y = getattr(a, name), getattr(b, name)
             assert (x is None and y is None) or (x.dtype == y.dtype and torch.equal(x, y)), name
+
+
+def test_data_context_train_sequences_are_columns_of_each_users_training_events(data):
+    """``ctx.train_sequences`` holds two numpy columns (no Python int per event) and gives each
+    user's training items, in order, as a list; popularity counts exactly those events."""
+    from workbench.engine.batches import data_context
+    from workbench.model.sequences import ItemSequences
+    ds, split = data
+    ctx = data_context(ds, split, L)
+    seqs = ctx.train_sequences
+    assert isinstance(seqs, ItemSequences) and len(seqs) == ds.n_users + 1 and seqs[0] == []
+    assert isinstance(seqs.values, np.ndarray) and len(seqs.values) == int(seqs.lengths.sum())
+    for u in (1, ds.n_users // 2, ds.n_users):
+        assert seqs[u] == ds.items[ds.offsets[u]:split.train_end[u]].tolist()
+    assert [len(s) for s in seqs] == seqs.lengths.tolist()
+    assert sum(map(len, seqs)) < len(ds.items)        # validation and test events are left out
+    counts = np.bincount(np.concatenate([ds.items[ds.offsets[u]:split.train_end[u]] for u in range(1, ds.n_users + 1)]),
+                         minlength=ds.n_items + 1)
+    assert ctx.item_popularity.tolist() == counts.astype(float).tolist()
+    # a DataContext given plain lists converts them; the lists read back unchanged
+    from workbench.model.base import DataContext
+    lists = [[], [3, 1, 2], [], [5]]
+    back = DataContext(num_items=5, num_users=3, max_len=L, train_sequences=lists).train_sequences
+    assert list(back) == lists and back[-1] == [5] and back[1:3] == [[3, 1, 2], []]
+    with pytest.raises(IndexError):
+        back[4]

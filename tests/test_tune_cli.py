@@ -37,9 +37,9 @@ def _copy(demo_ws, tmp_path):
 def test_tune_three_trials_stores_three_runs(demo_ws, tmp_path, run_workbench):
     ws, exp = _copy(demo_ws, tmp_path)
     out = run_workbench("-w", ws, "tune", exp, "--trials", "3", "--set", "trainer.lr=loguniform(1e-4,1e-2)",
-                        "--json", check=True, timeout=900)
+                        "--prune-after", "1", "--json", check=True, timeout=900)
     report = json.loads(out.stdout)
-    assert report["status"] == "completed" and len(report["trials"]) == 3
+    assert report["status"] == "completed" and len(report["trials"]) == 3 and report["prune_after"] == 1
     assert (tmp_path / "ws.files" / "optuna.db").is_file() and report["storage"].endswith("ws.files/optuna.db")
     db = sqlite3.connect(ws)
     runs = db.execute("SELECT id, status, config FROM runs WHERE group_id = ? ORDER BY id",
@@ -73,6 +73,10 @@ def test_bad_space_stores_nothing(demo_ws, tmp_path, run_workbench):
     assert out.returncode == 1 and "trainer.nope" in out.stderr
     out = run_workbench("-w", ws, "tune", exp, "--trials", "2", "--set", "model.dim=int(0,4)")
     assert out.returncode == 1 and "model.dim" in out.stderr and "with model.dim = 0" in out.stderr
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\n"trainer.lr" = "loguniform(1e-4, 1e-2)"\n[tune]\nprune_after = 0\n')
+    out = run_workbench("-w", ws, "tune", exp, "--space", space)
+    assert out.returncode == 1 and f"{space}: tune.prune_after: expected a whole number of epochs >= 1, got 0" in out.stderr
     db = sqlite3.connect(ws)
     assert db.execute("SELECT COUNT(*) FROM run_groups").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
@@ -119,6 +123,28 @@ def test_a_pruned_trial_stops_its_run_between_epochs(demo_ws, tmp_path):
     assert list(study.trials[0].intermediate_values) == [1]
 
 
+@pytest.mark.parametrize("prune_after", [None, 4])
+def test_no_trial_is_pruned_before_prune_after(prune_after):
+    """A low first epoch (e.g. inside a learning-rate warm-up) prunes nothing before epoch prune_after
+    (default 2: epoch 1 never prunes); from that epoch on the median rule applies."""
+    import optuna
+
+    from workbench.tune.study import PRUNE_AFTER, make_pruner
+    first = prune_after or PRUNE_AFTER
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("median", 10, first))
+    for _ in range(2):
+        t = study.ask()
+        for step in range(1, 11):
+            t.report(0.5, step)
+        study.tell(t, 0.5)
+    trial = study.ask()
+    decisions = []
+    for step in range(1, first + 1):
+        trial.report(0.1, step)
+        decisions.append(trial.should_prune())
+    assert decisions == [False] * (first - 1) + [True]
+
+
 def test_cancel_stops_a_background_study(demo_ws, tmp_path, run_workbench):
     ws, exp = _copy(demo_ws, tmp_path)
     out = run_workbench("-w", ws, "tune", exp, "--trials", "20", "--epochs", "30", "--pruner", "none",
@@ -142,3 +168,43 @@ def test_cancel_stops_a_background_study(demo_ws, tmp_path, run_workbench):
     assert runs == [("cancelled",)]           # the running trial stopped, no other started
     again = run_workbench("-w", ws, "studies", "cancel", f"g{group}")
     assert again.returncode == 1 and "already cancelled" in again.stderr
+
+
+def test_a_killed_background_study_is_failed_by_its_readers_and_keeps_its_trials(demo_ws, tmp_path, run_workbench):
+    """SIGKILL of a background study's process: `studies ls/show` (and `runs ls`) fail the study with the reason
+    instead of showing it running forever; the trial run that was training is failed, its epochs kept."""
+    import os
+    import signal
+
+    from workbench.liveness import pid_alive
+    ws, exp = _copy(demo_ws, tmp_path)
+    out = run_workbench("-w", ws, "tune", exp, "--trials", "20", "--epochs", "30", "--pruner", "none",
+                        "--set", "trainer.lr=loguniform(1e-4,1e-2)", "--background", "--json", check=True)
+    started = json.loads(out.stdout)
+    group, pid = started["group_id"], started["pid"]
+    db = sqlite3.connect(ws)
+    assert db.execute("SELECT pid, pid_started IS NOT NULL, host IS NOT NULL FROM run_groups WHERE id = ?",
+                      [group]).fetchone() == (pid, 1, 1)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:   # wait until a trial run has stored an epoch
+        if db.execute("SELECT COUNT(*) FROM epoch_metrics e JOIN runs r ON r.id = e.run_id WHERE r.group_id = ?",
+                      [group]).fetchone()[0]:
+            break
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    while pid_alive(pid) and time.monotonic() < deadline:   # gone once its new parent has waited for it
+        time.sleep(0.1)
+    assert db.execute("SELECT status FROM run_groups WHERE id = ?", [group]).fetchone()[0] == "running"
+    epochs_before = db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall()
+    assert epochs_before
+    listed = json.loads(run_workbench("-w", ws, "studies", "ls", "--json", check=True).stdout)
+    assert [(s["id"], s["status"], s["error"]) for s in listed] == [(group, "failed", f"process {pid} died")]
+    report = json.loads(run_workbench("-w", ws, "studies", "show", f"g{group}", "--json", check=True).stdout)
+    assert report["status"] == "failed" and report["error"] == f"process {pid} died"
+    assert report["trials"] and all(t["state"] != "running" for t in report["trials"])   # Optuna's record too
+    runs = db.execute("SELECT id, status, error FROM runs WHERE group_id = ?", [group]).fetchall()
+    assert runs and all(status == "failed" and "died" in error for _, status, error in runs)
+    # nothing stored is lost: the killed trial's epochs are all there, and the runs list shows them
+    assert db.execute("SELECT run_id, epoch, metrics FROM epoch_metrics ORDER BY run_id, epoch").fetchall() == epochs_before
+    again = run_workbench("-w", ws, "studies", "cancel", f"g{group}")
+    assert again.returncode == 1 and "already failed" in again.stderr

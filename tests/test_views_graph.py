@@ -61,3 +61,29 @@ def test_graph_model_trains(data):
     batch = make_batch(ctx, seqs, times, list(range(1, 17)))
     losses = fused_losses([view, temporal], fusion, head, batch, steps=10)
     assert losses[-1] < losses[0] * 0.9, losses
+
+
+@pytest.mark.parametrize("window,directed", [(1, False), (3, True)])
+def test_transition_edges_count_pairs_within_each_sequence(window, directed):
+    """The columnar edge builder counts a -> b once per pair k <= window events apart in one sequence,
+    never across two users' sequences; weights are counts over each target's largest count."""
+    from collections import Counter
+
+    from workbench.model.sequences import ItemSequences
+    from workbench_plugins.views.graph_impl import transition_edges
+    lists = [[], [1, 2, 3, 2], [4], [3, 1, 1, 5], [], [2, 5]]
+    expected = Counter()
+    for s in lists:
+        for k in range(1, window + 1):
+            for a, b in zip(s[:-k], s[k:]):
+                if a != b:
+                    expected[(a, b)] += 1
+                    if not directed:
+                        expected[(b, a)] += 1
+    for given in (lists, ItemSequences.from_lists(lists)):
+        edge_index, weight = transition_edges(given, 5, window, directed)
+        got = dict(zip(zip(edge_index[0].tolist(), edge_index[1].tolist()), weight.tolist()))
+        peak = Counter()
+        for (_, b), c in expected.items():
+            peak[b] = max(peak[b], c)
+        assert got == pytest.approx({(a, b): c / peak[b] for (a, b), c in expected.items()})

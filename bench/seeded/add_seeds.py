@@ -11,12 +11,14 @@ other runs. Run two of these at once for two streams.
 from __future__ import annotations
 
 import argparse
+import os
 
 from workbench.engine.config import load_toml
 from workbench.engine.runner import create_run, execute_run
 from workbench.engine.seeds import create_seed_group, group_status, with_seed
 from workbench.store import open_workspace
-from workbench.store.run_groups import add_run, get_group, group_runs, list_groups, set_group_status, update_spec
+from workbench.store.run_groups import (add_run, get_group, group_runs, list_groups, set_group_driver, set_group_status,
+                                        update_spec)
 
 
 def seeds_group(ws, name: str) -> int | None:
@@ -48,6 +50,7 @@ def main() -> None:
         spec = get_group(ws, group_id)["spec"]
         update_spec(ws, group_id, {**spec, "seeds": sorted(set(spec.get("seeds", [])) | set(args.seeds))})
         set_group_status(ws, group_id, "running")
+        set_group_driver(ws, group_id, os.getpid())   # a reader fails the group if this process dies
     print(f"g{group_id} ({name}): runs {run_ids}, seeds {args.seeds}", flush=True)
     for run_id in run_ids:
         try:

@@ -24,23 +24,24 @@ import numpy as np
 import torch
 
 from workbench.model.base import DataContext, Head, SeqBatch
+from workbench.model.sequences import ItemSequences
 from workbench_plugins.heads.item_knn import ItemKNNOptions
 
 _BLOCK_ELEMENTS = 1 << 22   # dense cells per block when picking neighbours (16 MiB float32)
 _SCORE_ELEMENTS = 1 << 23   # gathered (row, position, neighbour) triples per scoring chunk
 
 
-def user_item_matrix(train_sequences: list[list[int]], num_items: int):
-    """Binary scipy CSR (U+1, N+1): 1 where the user has the item in training."""
+def user_item_matrix(train_sequences, num_items: int):
+    """Binary scipy CSR (U+1, N+1): 1 where the user has the item in training (``train_sequences``:
+    an :class:`ItemSequences` or a list of item-id lists)."""
     import scipy.sparse as sp
 
-    lengths = np.fromiter((len(s) for s in train_sequences), dtype=np.int64, count=len(train_sequences))
-    rows = np.repeat(np.arange(len(train_sequences), dtype=np.int64), lengths)
-    cols = np.fromiter((i for s in train_sequences for i in s), dtype=np.int64, count=int(lengths.sum()))
+    seqs = ItemSequences.from_lists(train_sequences)
+    rows, cols = seqs.rows(), seqs.values.astype(np.int64, copy=False)
     if cols.size and (cols.min() < 0 or cols.max() > num_items):
         raise ValueError(f"train_sequences hold item ids outside 0..{num_items}")
     x = sp.csr_matrix((np.ones(cols.size, dtype=np.float32), (rows, cols)),
-                      shape=(len(train_sequences), num_items + 1))
+                      shape=(len(seqs), num_items + 1))
     x.sum_duplicates()
     x.data[:] = 1.0
     return x

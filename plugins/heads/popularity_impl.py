@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from workbench.model.base import DataContext, Head, SeqBatch
+from workbench.model.sequences import ItemSequences
 
 
 def training_counts(ctx: DataContext) -> torch.Tensor:
@@ -12,8 +13,8 @@ def training_counts(ctx: DataContext) -> torch.Tensor:
     if ctx.item_popularity is not None:
         counts = torch.as_tensor(ctx.item_popularity, dtype=torch.float32).clone()
     else:
-        flat = [i for seq in ctx.train_sequences for i in seq]
-        counts = torch.bincount(torch.as_tensor(flat, dtype=torch.long), minlength=ctx.num_items + 1).float()
+        flat = torch.from_numpy(ItemSequences.from_lists(ctx.train_sequences).values.astype("int64"))
+        counts = torch.bincount(flat, minlength=ctx.num_items + 1).float()
     if counts.shape != (ctx.num_items + 1,):
         raise ValueError(f"item popularity has shape {tuple(counts.shape)}, expected ({ctx.num_items + 1},)")
     counts[0] = 0.0

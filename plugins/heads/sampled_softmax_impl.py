@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from workbench.model.base import SeqBatch
+from workbench.model.item_rows import gather_rows
 from workbench_plugins.heads._dot import DotProductHead
 
 
@@ -21,18 +22,25 @@ class SampledSoftmaxHead(DotProductHead):
             q[0] = 0.0
         self.register_buffer("proposal", q / q.sum(), persistent=False)   # (N+1,), Q(0) = 0
 
+    def negatives(self, device) -> torch.Tensor:
+        """(K,) negatives drawn from Q with replacement; uniform Q draws ids 1..N directly (the
+        same distribution as a multinomial over Q, without a pass over the catalogue per step)."""
+        if self.options.sampler == "uniform" or self.ctx.item_popularity is None:
+            return torch.randint(1, self.ctx.num_items + 1, (self.options.negatives,), device=device)
+        return torch.multinomial(self.proposal, self.options.negatives, replacement=True)
+
     def loss(self, fused: torch.Tensor, batch: SeqBatch, item_emb: torch.Tensor | None) -> torch.Tensor:
         h, t = self.targets_and_states(fused, batch)                           # (P, d), (P,)
         if h.shape[0] == 0:
             return fused.sum() * 0.0
         items = self.items(item_emb)
-        neg = torch.multinomial(self.proposal, self.options.negatives, replacement=True)   # (K,)
-        pos_logit = (h * items[t].to(h.dtype)).sum(-1, keepdim=True).float()               # (P, 1)
-        neg_logit = (h @ items[neg].to(h.dtype).T).float()                                 # (P, K)
-        if self.options.logq:
-            logq = self.proposal.clamp(min=1e-12).log()
-            pos_logit = pos_logit - logq[t][:, None]
-            neg_logit = neg_logit - logq[neg][None, :]
+        neg = self.negatives(h.device)                                                     # (K,)
+        # gather_rows: only the rows read get a gradient when the trainer made the table row-sparse
+        pos_logit = (h * gather_rows(items, t).to(h.dtype)).sum(-1, keepdim=True).float()  # (P, 1)
+        neg_logit = (h @ gather_rows(items, neg).to(h.dtype).T).float()                    # (P, K)
+        if self.options.logq:      # log Q of the rows used only: no pass over the whole catalogue per step
+            pos_logit = pos_logit - self.proposal[t].clamp(min=1e-12).log()[:, None]
+            neg_logit = neg_logit - self.proposal[neg].clamp(min=1e-12).log()[None, :]
         neg_logit = neg_logit.masked_fill(neg[None, :] == t[:, None], float("-inf"))   # accidental hits
         logits = torch.cat([pos_logit, neg_logit], dim=1)                              # (P, 1+K)
         return F.cross_entropy(logits, torch.zeros_like(t))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
 from workbench.model.base import DataContext, SeqBatch, View, ViewOutput
+from workbench.model.sequences import ItemSequences
 from workbench.model.dropout import Dropout
 from workbench_plugins.views._pooling import causal_window_mean
 
@@ -23,22 +25,22 @@ with warnings.catch_warnings():
     from torch_geometric.nn import GATConv, GatedGraphConv, GCNConv
 
 
-def transition_edges(sequences: list[list[int]], num_items: int, window: int = 1, directed: bool = False,
+def transition_edges(sequences, num_items: int, window: int = 1, directed: bool = False,
                      max_neighbors: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Edges from training sequences: ``edge_index`` (2, E) long (source, target) and ``weight`` (E,) float
-    (count, then normalised to max 1 per target node). Self-loops are dropped."""
+    """Edges from training sequences (an :class:`ItemSequences` or a list of item-id lists):
+    ``edge_index`` (2, E) long (source, target) and ``weight`` (E,) float (count, then normalised to
+    max 1 per target node). Self-loops are dropped."""
+    seqs = ItemSequences.from_lists(sequences)
+    values = torch.from_numpy(seqs.values.astype(np.int64, copy=False))
+    position = torch.from_numpy(np.arange(len(seqs.values), dtype=np.int64) - np.repeat(seqs.offsets[:-1], seqs.lengths))
     src, dst = [], []
-    for seq in sequences:
-        if len(seq) < 2:
-            continue
-        s = torch.as_tensor(seq, dtype=torch.long)
-        for k in range(1, window + 1):
-            if len(seq) > k:
-                src.append(s[:-k])
-                dst.append(s[k:])
-    if not src:
-        return torch.zeros(2, 0, dtype=torch.long), torch.zeros(0)
+    for k in range(1, window + 1):
+        within = position[k:] >= k                # value i+k and value i belong to the same sequence
+        src.append(values[:-k][within])
+        dst.append(values[k:][within])
     a, b = torch.cat(src), torch.cat(dst)
+    if len(a) == 0:
+        return torch.zeros(2, 0, dtype=torch.long), torch.zeros(0)
     if not directed:
         a, b = torch.cat([a, b]), torch.cat([b, a])
     keep = a != b

@@ -140,8 +140,10 @@ def compare(ctx, refs, metrics, split, test, alpha, bootstrap, no_stats, as_json
 def groups(ctx, as_json):
     """List run groups (repeated seeds, tuning studies)."""
     from workbench.engine.seeds import group_status
+    from workbench.jobs.queue import reap_dead
     from workbench.store.run_groups import list_groups
     with open_ws(ctx) as ws:
+        reap_dead(ws)   # a group whose process is gone is marked failed first
         rows = list_groups(ws)
     for g in rows:
         statuses = (g.pop("run_statuses") or "").split(",")
@@ -171,8 +173,10 @@ def group_view(ws, group_id: int) -> dict:
 @click.pass_context
 def group(ctx, group_id, as_json):
     """A group's runs and, per test metric, mean, std and 95% CI over its completed runs."""
+    from workbench.jobs.queue import reap_dead
     ident = parse_group_id(group_id)
     with open_ws(ctx) as ws:
+        reap_dead(ws)
         view = group_view(ws, ident)
     if as_json:
         echo_json(view)

@@ -15,7 +15,11 @@ def run_seed_group(ctx, experiment: str, raw: dict, n: int, *, dataset: str | No
         if background:
             group_id, run_ids, jobs = queue_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
         else:
+            import os
+
+            from workbench.store.run_groups import set_group_driver
             group_id, run_ids = create_seed_group(ws, raw, n, dataset=dataset, device=device, name=name)
+            set_group_driver(ws, group_id, os.getpid())   # this process trains the seeds one after the other
     if background:
         if as_json:
             echo_json({"group_id": group_id, "run_ids": run_ids, "job_ids": jobs})

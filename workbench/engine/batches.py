@@ -17,6 +17,7 @@ import torch
 from workbench.data.dataset import LoadedDataset, Split, event_indices, ragged_arange
 from workbench.engine.eval_types import EvalBatch
 from workbench.model.base import DataContext, SeqBatch
+from workbench.model.sequences import ItemSequences
 
 
 def _windows(ds: LoadedDataset, starts: np.ndarray, ends: np.ndarray, L: int):
@@ -295,20 +296,28 @@ def events_batch(ds: LoadedDataset, rows: list[tuple[np.ndarray, np.ndarray, np.
 
 def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
     """(N+1,) float training interaction counts."""
+    return np.bincount(train_sequences(ds, split).values, minlength=ds.n_items + 1).astype(np.float64)
+
+
+def train_sequences(ds: LoadedDataset, split: Split) -> ItemSequences:
+    """Every user's training items (index 0: no user), as two columns (no Python object per event)."""
     users = np.arange(1, ds.n_users + 1)
-    train = ds.items[event_indices(ds.offsets[users], split.train_end[users])]
-    return np.bincount(train, minlength=ds.n_items + 1).astype(np.float64)
+    starts, ends = ds.offsets[users], split.train_end[users]
+    offsets = np.zeros(ds.n_users + 2, dtype=np.int64)
+    np.cumsum(ends - starts, out=offsets[2:])
+    return ItemSequences(offsets, ds.items[event_indices(starts, ends)])
 
 
 def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None,
                  held_out_items: np.ndarray | None = None) -> DataContext:
     """Everything plugins may see: training data only (no validation/test events);
     ``held_out_items`` (N+1,) bool: the items the cold-start protocol keeps out of training."""
-    train_sequences = [[]] + [ds.items[ds.offsets[u]:split.train_end[u]].tolist() for u in range(1, ds.n_users + 1)]
+    sequences = train_sequences(ds, split)
+    popularity = np.bincount(sequences.values, minlength=ds.n_items + 1).astype(np.float64)
     return DataContext(
         num_items=ds.n_items, num_users=ds.n_users, max_len=max_len, has_timestamps=ds.has_timestamps,
         item_titles=ds.item_titles, item_texts=ds.item_texts, item_categories=ds.item_categories,
-        user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=train_sequences,
-        item_popularity=torch.from_numpy(item_popularity(ds, split)).float(), workspace=workspace,
+        user_attributes=ds.user_attributes, actions=ds.action_names, train_sequences=sequences,
+        item_popularity=torch.from_numpy(popularity).float(), workspace=workspace,
         item_raw_ids=ds.item_raw_ids,
         held_out_items=None if held_out_items is None else torch.from_numpy(held_out_items))

@@ -70,6 +70,10 @@ class TrainerOptions:
     length_buckets: bool = option(False, help="batch sequences of similar length together and cut each batch "
                                   "to its longest sequence (less padding: faster steps)")
     threads: int = option(0, help="CPU threads for torch (0 = torch default)", min=0)
+    sparse_tables: str = option("auto", help="embedding tables trained row-sparse (sparse gradients, lazy Adam "
+                                "update of the rows a step read: a step's cost independent of the catalogue): "
+                                "auto (tables of >= 200,000 rows, one process only), on (every table), off",
+                                choices=["auto", "on", "off"])
     nproc: int = option(1, help="processes (ranks) training together with DistributedDataParallel, started "
                         "by torchrun (gloo on CPU, NCCL on CUDA); the global batch stays batch_size", min=1)
     # sequence augmentation and adversarial training: workbench/engine/augment.py, adversarial.py

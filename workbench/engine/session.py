@@ -104,6 +104,10 @@ class RunSession:
                           epochs=cfg.trainer.epochs if self.model.trainable else 0,
                           steps_per_epoch=tr.steps_per_epoch, num_params=num_params,
                           amp=str(self.amp_dtype) if self.amp_dtype else "off")
+        if tr.sparse_tables:
+            names = [f"{n} ({m.num_embeddings:,} x {m.embedding_dim})" for n, m in self.model.named_modules()
+                     if m in tr.sparse_tables]
+            self.emitter.emit("log", message="row-sparse tables (trainer.sparse_tables): " + ", ".join(names))
         if self.model.trainable:
             status = tr.fit()
             if status == "cancelled":

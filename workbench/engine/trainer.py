@@ -1,4 +1,4 @@
-"""The training loop: AdamW, warm-up + constant/cosine LR, clipping, early stopping, checkpoints.
+"""The training loop: AdamW (row-sparse for large embedding tables), warm-up + constant/cosine LR, clipping, early stopping, checkpoints.
 
 Hot loop: the epoch's (R, L) tensors are built once (see :mod:`workbench.engine.batches`) and
 indexed with a seeded permutation; the loss is accumulated on the device and synchronised
@@ -23,6 +23,7 @@ import torch
 from workbench.engine.augment import augment_batch
 from workbench.engine.batches import SequenceTensors, TrainingWindows, epoch_batches
 from workbench.engine.eval_types import EvalBatch
+from workbench.engine.sparse_tables import RowSparseAdamW, clip_grad_norm_, sparse_tables
 from workbench.events import Emitter
 from workbench.options import ConfigError
 
@@ -86,9 +87,14 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         decay = [p for p in params if p.ndim >= 2]
         no_decay = [p for p in params if p.ndim < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=tuple(t.betas), fused=device.type == "cuda" or None) if params else None
+        groups = [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        # large embedding tables: row-sparse gradients and lazy row updates (workbench.engine.sparse_tables)
+        self.sparse_tables = sparse_tables(model, t.sparse_tables, distributed=self.dist.active) if params else []
+        if self.sparse_tables:
+            self.optimizer = RowSparseAdamW(groups, lr=t.lr, betas=tuple(t.betas))
+        else:
+            self.optimizer = torch.optim.AdamW(groups, lr=t.lr, betas=tuple(t.betas),
+                                               fused=device.type == "cuda" or None) if params else None
         # float16 needs loss scaling; with the fused CUDA AdamW the scaler's inf check stays on the device
         self.scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 and params else None
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -200,18 +206,24 @@ class Trainer:
         self.state.bad_evals += 1
         return False
 
+    def _clip(self, clip: float) -> None:
+        if self.sparse_tables:        # torch's clip_grad_norm_ rejects sparse gradients
+            clip_grad_norm_(self.model.parameters(), clip)
+        else:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+
     def _backward_and_step(self, loss: torch.Tensor) -> None:
         clip = self.cfg.trainer.clip_norm
         if self.scaler is None:
             loss.backward()
             if clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+                self._clip(clip)
             self.optimizer.step()
             return
         self.scaler.scale(loss).backward()
         if clip > 0:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self._clip(clip)
         self.scaler.step(self.optimizer)     # skipped when the scaled gradients overflowed
         self.scaler.update()
 

@@ -19,6 +19,7 @@ import time
 from workbench.liveness import pid_alive  # noqa: F401 - part of the queue's API
 from workbench.store import jobs as job_rows
 from workbench.store import leases
+from workbench.store.run_groups import reap_orphaned_groups
 from workbench.store.jobs import FINISHED, STATUSES, Job, JobError  # noqa: F401 - the queue's public names
 
 HEARTBEAT_S = 2.0
@@ -61,12 +62,13 @@ def _is_dead(pid: int | None, host: str | None, heartbeat: float | None, now: fl
 def reap_dead(ws) -> list[int]:
     """Mark running jobs whose worker is gone as failed (and their runs); returns their job ids.
 
-    Also fails runs left ``running`` by a process that is gone, and queued jobs that no live
-    worker serves (their worker died before claiming them)."""
+    Also fails runs left ``running`` by a process that is gone, run groups (studies, foreground seeds)
+    whose process is gone, and queued jobs that no live worker serves (their worker died before claiming them)."""
     now = time.time()
     dead = [r for r in job_rows.running(ws) if _is_dead(r["pid"], r["host"], r["heartbeat"], now, r["pid_started"])]
     reaped = job_rows.fail_dead(ws, dead, lambda r: f"worker process {r['pid']} died", now) if dead else []
     leases.reap_orphaned_runs(ws)   # runs left running by a process that is gone (e.g. a killed foreground run)
+    reap_orphaned_groups(ws)        # then the groups such a process drove (a killed study, a killed `run --seeds`)
     # queued jobs whose worker died before claiming them (a worker on another host cannot be checked: alive)
     job_rows.fail_stranded(ws, lambda pid, host, started: host != socket.gethostname() or pid_alive(pid, started),
                            older_than=now - STRANDED_AFTER_S, now=now)

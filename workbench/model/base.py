@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from workbench.model.sequences import ItemSequences
+
 
 @dataclass
 class DataContext:
@@ -27,7 +29,10 @@ class DataContext:
     - ``item_titles`` / ``item_texts`` / ``item_categories``: lists of length N+1 (index 0 empty).
     - ``user_attributes``: list of length U+1 of dicts (index 0 empty).
     - ``actions``: action vocabulary; action id a (1-based) is ``actions[a-1]``.
-    - ``train_sequences``: list of length U+1, each the user's training item ids in order.
+    - ``train_sequences``: U+1 sequences (index 0 empty), each the user's training item ids in order,
+      as :class:`workbench.model.sequences.ItemSequences` (two numpy columns: ``values`` and
+      ``offsets``; ``train_sequences[u]`` is a ``list[int]`` built on demand). A list of lists
+      given here is converted.
     - ``item_popularity``: (N+1,) float tensor of training counts.
     - ``item_raw_ids``: list of length N+1 (index 0 empty), each item's id as in the imported
       files (the precomputed view aligns feature files by them); empty when unknown.
@@ -49,12 +54,15 @@ class DataContext:
     item_categories: list[list[str]] = field(default_factory=list)
     user_attributes: list[dict[str, Any]] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
-    train_sequences: list[list[int]] = field(default_factory=list)
+    train_sequences: ItemSequences = field(default_factory=lambda: ItemSequences.from_lists([]))
     item_popularity: torch.Tensor | None = None
     item_raw_ids: list[str] = field(default_factory=list)
     held_out_items: torch.Tensor | None = None
     tied_item_table: bool = False
     workspace: Any = None
+
+    def __post_init__(self):
+        self.train_sequences = ItemSequences.from_lists(self.train_sequences)
 
 
 @dataclass

@@ -232,8 +232,15 @@ def m007_process_start_times(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE workers ADD COLUMN pid_started REAL")
 
 
+def m008_group_process(db: sqlite_utils.Database) -> None:
+    """The process driving a run group (a study's worker, a foreground ``run --seeds``): its start time and
+    host next to ``run_groups.pid``, so that readers can tell a group whose process is gone (NULL: unknown)."""
+    db.execute("ALTER TABLE run_groups ADD COLUMN pid_started REAL")
+    db.execute("ALTER TABLE run_groups ADD COLUMN host TEXT")
+
+
 MIGRATIONS = [m001_initial, m002_jobs, m003_text_embeddings, m004_test_groups, m005_research,
-              m006_run_owner_and_workers, m007_process_start_times]
+              m006_run_owner_and_workers, m007_process_start_times, m008_group_process]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -23,6 +23,7 @@ from workbench.options import ConfigError
 from workbench.tune.space import Param, corner_values, set_key
 
 PRUNERS = ("median", "hyperband", "none")
+PRUNE_AFTER = 2   # default first epoch at which a trial may be pruned
 STORAGE_FILE = "optuna.db"
 
 
@@ -55,8 +56,11 @@ class StudyError(ValueError):
 
 
 def list_studies(ws) -> list[dict]:
-    """Every study, newest first: the ``tune`` groups with ``num_runs`` (trials started) and their spec."""
+    """Every study, newest first: the ``tune`` groups with ``num_runs`` (trials started) and their spec
+    (a study whose process is gone is marked failed first)."""
+    from workbench.jobs.queue import reap_dead
     from workbench.store.run_groups import list_groups
+    reap_dead(ws)
     rows = list_groups(ws, kind="tune")
     for r in rows:
         r.pop("run_statuses", None)
@@ -66,7 +70,9 @@ def list_studies(ws) -> list[dict]:
 def cancel_study(ws, group_id: int) -> None:
     """Ask a study to stop (``workbench studies cancel`` and the app): its running trial stops at the next
     poll and no new trial starts. StudyError when there is no such study or it has already finished."""
+    from workbench.jobs.queue import reap_dead
     from workbench.store.run_groups import get_group, request_cancel
+    reap_dead(ws)
     group = get_group(ws, group_id)
     if group is None or group["kind"] != "tune":
         raise StudyError(f"no tuning study g{group_id} in {ws.path}")
@@ -94,21 +100,27 @@ def validate_space(config: dict, params: list[Param], *, dataset: str | None, de
 
 def create_study(ws, config: dict, params: list[Param], *, trials: int, pruner: str = "median",
                  dataset: str | None = None, device: str | None = None, seed: int = 0,
-                 name: str | None = None) -> int:
-    """Validate and store a study (a ``tune`` group); returns its group id. Nothing runs yet."""
+                 name: str | None = None, prune_after: int = PRUNE_AFTER) -> int:
+    """Validate and store a study (a ``tune`` group); returns its group id. Nothing runs yet.
+
+    ``prune_after``: the first epoch at which the pruner may stop a trial (earlier values, e.g. inside
+    a learning-rate warm-up, say little about where a trial ends)."""
     from workbench.engine.config import apply_overrides, parse_config
     from workbench.store.run_groups import create_group, update_spec
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner: {pruner!r} is not one of {', '.join(PRUNERS)}")
+    if isinstance(prune_after, bool) or not isinstance(prune_after, int) or prune_after < 1:
+        raise ConfigError(f"prune_after: expected a whole number of epochs >= 1, got {prune_after!r}")
     cfg = parse_config(apply_overrides(config, dataset=dataset, device=device))
     validate_space(config, params, dataset=dataset, device=device)
     if not cfg.dataset:
         raise ConfigError("dataset: no dataset given (set dataset = \"...\" in the experiment or pass --dataset)")
     label = name or cfg.name
     spec = {"experiment": config, "dataset": dataset, "device": device, "space": [p.as_dict() for p in params],
-            "trials": trials, "pruner": pruner, "seed": seed, "monitor": cfg.trainer.monitor,
+            "trials": trials, "pruner": pruner, "prune_after": prune_after, "seed": seed,
+            "monitor": cfg.trainer.monitor,
             "epochs": cfg.trainer.epochs, "storage": STORAGE_FILE}
     group_id = create_group(ws, "tune", f"tune {label}", spec, status="queued")
     spec["study"] = study_name(group_id)
@@ -120,12 +132,19 @@ def create_study(ws, config: dict, params: list[Param], *, trials: int, pruner: 
     return group_id
 
 
-def make_pruner(kind: str, epochs: int):
+def prune_after_of(spec: dict) -> int:
+    """A stored study's first prunable epoch; 1 for a study stored before the option existed (it was)."""
+    return int(spec.get("prune_after", 1))
+
+
+def make_pruner(kind: str, epochs: int, prune_after: int = PRUNE_AFTER):
+    """The study's pruner. Steps are epochs (1, 2, ...); no trial is pruned before epoch ``prune_after``
+    (median: after 2 complete trials; hyperband: its smallest budget is ``prune_after`` epochs)."""
     import optuna
-    if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if kind == "median":   # Optuna prunes at a step >= n_warmup_steps
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=prune_after)
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, epochs))
+        return optuna.pruners.HyperbandPruner(min_resource=prune_after, max_resource=max(prune_after, epochs))
     return optuna.pruners.NopPruner()
 
 
@@ -179,14 +198,15 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
 
     from workbench.engine.runner import create_run, execute_run
     from workbench.store import open_workspace
-    from workbench.store.run_groups import add_run, cancel_requested, get_group, set_group_status
+    from workbench.store.run_groups import add_run, cancel_requested, get_group, set_group_driver, set_group_status
 
     ws_path = Path(ws_path).resolve()
     with open_workspace(ws_path) as ws:
         group = get_group(ws, group_id)
         if group is None or group["kind"] != "tune":
             raise KeyError(f"no tuning study g{group_id} in {ws_path}")
-        set_group_status(ws, group_id, "running", pid=os.getpid())
+        set_group_status(ws, group_id, "running")
+        set_group_driver(ws, group_id, os.getpid())
     spec = group["spec"]
     params = [Param.from_dict(d) for d in spec["space"]]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -236,7 +256,8 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
     try:
         study = optuna.create_study(study_name=spec["study"], storage=open_storage(ws_path), direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=spec["seed"]),
-                                    pruner=make_pruner(spec["pruner"], spec["epochs"]), load_if_exists=True)
+                                    pruner=make_pruner(spec["pruner"], spec["epochs"], prune_after_of(spec)),
+                                    load_if_exists=True)
         done = len([t for t in study.trials if t.state.is_finished()])
         remaining = max(0, spec["trials"] - done)
         if remaining:
@@ -264,10 +285,13 @@ def _trial_row(t) -> dict:
 
 def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
     """The study as JSON-ready data: spec, status, trials (with their runs), best trial, best-so-far
-    curve, and parameter importances (Optuna's fANOVA; needs two completed trials)."""
+    curve, and parameter importances (Optuna's fANOVA; needs two completed trials). A study whose
+    process is gone is marked failed first, and a trial it left running in Optuna's storage is failed there."""
     import optuna
 
-    from workbench.store.run_groups import get_group
+    from workbench.jobs.queue import reap_dead
+    from workbench.store.run_groups import ACTIVE, get_group
+    reap_dead(ws)
     group = get_group(ws, group_id)
     if group is None or group["kind"] != "tune":
         raise KeyError(f"no tuning study g{group_id} in {ws.path}")
@@ -278,6 +302,11 @@ def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
         trials = study.get_trials(deepcopy=False)
     except KeyError:      # created but no trial started yet
         study, trials = None, []
+    if group["status"] not in ACTIVE and any(t.state == optuna.trial.TrialState.RUNNING for t in trials):
+        for t in trials:  # left running by a process that died: nothing will finish it
+            if t.state == optuna.trial.TrialState.RUNNING:
+                study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+        trials = study.get_trials(deepcopy=False)
     rows = [_trial_row(t) for t in trials]
     best_so_far, best = [], None
     for r in rows:
@@ -292,6 +321,7 @@ def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
             imp = {}
     return {"group_id": group_id, "name": group["name"], "status": group["status"], "error": group["error"],
             "study": spec["study"], "storage": str(Path(storage_url(ws.path).removeprefix("sqlite:///"))),
-            "monitor": spec["monitor"], "pruner": spec["pruner"], "trials_requested": spec["trials"],
+            "monitor": spec["monitor"], "pruner": spec["pruner"], "prune_after": prune_after_of(spec),
+            "trials_requested": spec["trials"],
             "space": {p["key"]: Param.from_dict(p).describe() for p in spec["space"]},
             "trials": rows, "best": best, "best_so_far": best_so_far, "importances": imp}
