@@ -153,10 +153,19 @@ with open_workspace(sys.argv[1]) as ws:
     order = epoch_batches(session.train.lengths, session.cfg.trainer.batch_size, torch.Generator().manual_seed(0))
     steps = int(sys.argv[3])
     if steps == 0:       # a whole epoch through the trainer's own loop (no validation)
+        import threading
+        samples, done = [], threading.Event()
+        def sample():    # resident set every 2 s: does it level off during the epoch?
+            while not done.wait(2.0):
+                samples.append(int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**30)
+        threading.Thread(target=sample, daemon=True).start()
         c, t = time.process_time(), time.perf_counter()
         loss_sum, steps, _ = trainer._epoch(1, time.monotonic())
+        done.set()
         out = {"epoch_s": time.perf_counter() - t, "epoch_cpu": time.process_time() - c,
-               "loss": float(loss_sum) / max(1, steps)}
+               "loss": float(loss_sum) / max(1, steps),
+               "rss_quarters": [samples[min(len(samples) - 1, len(samples) * q // 4)] for q in (1, 2, 3, 4)]
+               if samples else []}
         per = [out["epoch_s"] / max(1, steps)], [out["epoch_cpu"] / max(1, steps)]
     else:
         model = session.model.train()
@@ -192,7 +201,8 @@ def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: s
     if "epoch_s" in r:
         print(f"  whole epoch: {r['steps']} steps in {r['epoch_s']:.1f} s wall, {r['epoch_cpu']:.1f} s CPU "
               f"({r['step_s']:.3f} s wall, {r['step_cpu']:.3f} s CPU per step), mean loss {r['loss']:.3f}; "
-              f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
+              f"peak RSS {r['rss_gib']:.2f} GiB; RSS after each quarter of the epoch "
+              f"{', '.join(f'{x:.2f}' for x in r['rss_quarters'])} GiB; load {load_avg()}")
     else:
         print(f"  {r['steps']} of {r['epoch_steps']} steps: first {r['first_step_s']:.2f} s wall / "
               f"{r['first_step_cpu']:.2f} s CPU, then {r['step_s']:.3f} s wall, {r['step_cpu']:.3f} s CPU per step; "
