@@ -16,7 +16,9 @@ peak RSS; the first load of a fresh workspace reads the columnar cache written a
 (N+1, 64) item table through the dot-product path (blocked scoring, running top-K, rank
 counting), B = 256 users per batch, 50 seen items excluded per user, K = 20 with the default
 evaluators; and, for comparison, the bare matrix product of the same users and items written
-block by block into one reused buffer (the floor any exact full ranking pays).
+block by block into reused buffers (the floor any exact full ranking pays), once with the blocks
+shared among one-core threads as ``evaluate()`` shares them, once in one loop on torch's intra-op
+threads. Each line gives wall and CPU time (user + system, all threads) and GFLOP/s.
 
 Every figure is printed with the ``uptime`` load averages at the time.
 """
@@ -247,6 +249,7 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
 
     from workbench.engine.eval_types import EvalBatch
     from workbench.engine.evaluate import build_evaluators, evaluate
+    from workbench.engine.block_ranking import _onednn_product
     from workbench.engine.ranking import RankBuffers
     from workbench.model.base import SeqBatch
 
@@ -278,19 +281,47 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
           f"load {load_avg()}")
     buffers = RankBuffers()
     width = buffers.width(batch, items + 1)
-    out = torch.empty(batch, width)
-    c0 = time.process_time()
-    t0 = time.perf_counter()
-    for lo in range(0, users, batch):
-        s = states[lo:lo + batch]
-        for c in range(0, items + 1, width):
-            w = min(width, items + 1 - c)
-            torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w] if w == width else None)
-    mm = time.perf_counter() - t0
-    mm_cpu = time.process_time() - c0
-    print(f"  bare blocked matmul: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s); "
-          f"evaluate() = {full / mm:.2f} x the matmul in wall time, {full_cpu / mm_cpu:.2f} x in CPU time; "
-          f"load {load_avg()}")
+    workers = buffers.num_workers(torch.device("cpu"))
+    starts = range(0, items + 1, width)
+    shares = [starts[len(starts) * i // workers:len(starts) * (i + 1) // workers] for i in range(workers)]
+    outs = [torch.empty(batch, width) for _ in range(workers)]
+    pool = buffers.pool(workers) if workers > 1 else None
+
+    def products(share: range, out: torch.Tensor, kernels: bool) -> None:
+        for lo in range(0, users, batch):
+            s = states[lo:lo + batch]
+            product = _onednn_product(s, table, buffers) if kernels else None
+            for c in share:
+                w = min(width, items + 1 - c)
+                if kernels:
+                    product(out[:s.shape[0], :w], c, c + w)
+                else:
+                    torch.mm(s, table[c:c + w].T, out=out[:s.shape[0], :w])
+
+    def timed(threads: bool, kernels: bool) -> tuple[float, float]:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        if not threads or pool is None:
+            products(starts, outs[0], kernels)
+        else:
+            for f in [pool.submit(products, share, out, kernels) for share, out in zip(shares, outs)]:
+                f.result()
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    for what, threads, kernels in (
+            (f"the kernel's block products (%s), blocks shared among {workers} one-core threads as in "
+             "evaluate()", True, True),
+            (f"torch.mm, blocks shared among {workers} one-core threads", True, False),
+            (f"torch.mm in one loop on torch's {torch.get_num_threads()} intra-op threads (the previous yardstick)",
+             False, False)):
+        mm, mm_cpu = timed(threads, kernels)
+        if kernels:     # which product the kernel chose for each block shape, known once they ran
+            what = what % ", ".join(f"{'oneDNN' if v else 'torch.mm'} for {b} x {w} x d {d}"
+                                    for (b, w, d), v in sorted(buffers.onednn_shapes.items()))
+        print(f"  bare blocked matmul, {what}: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s, "
+              f"{flop / mm_cpu / 1e9:.1f} GFLOP per CPU-second); evaluate() = {full / mm:.2f} x in wall time, "
+              f"{full_cpu / mm_cpu:.2f} x in CPU time; load {load_avg()}")
+    buffers.close()
 
 
 def main() -> None:

@@ -37,9 +37,9 @@ def _copy(demo_ws, tmp_path):
 def test_tune_three_trials_stores_three_runs(demo_ws, tmp_path, run_workbench):
     ws, exp = _copy(demo_ws, tmp_path)
     out = run_workbench("-w", ws, "tune", exp, "--trials", "3", "--set", "trainer.lr=loguniform(1e-4,1e-2)",
-                        "--json", check=True, timeout=900)
+                        "--prune-after", "1", "--json", check=True, timeout=900)
     report = json.loads(out.stdout)
-    assert report["status"] == "completed" and len(report["trials"]) == 3
+    assert report["status"] == "completed" and len(report["trials"]) == 3 and report["prune_after"] == 1
     assert (tmp_path / "ws.files" / "optuna.db").is_file() and report["storage"].endswith("ws.files/optuna.db")
     db = sqlite3.connect(ws)
     runs = db.execute("SELECT id, status, config FROM runs WHERE group_id = ? ORDER BY id",
@@ -73,6 +73,10 @@ def test_bad_space_stores_nothing(demo_ws, tmp_path, run_workbench):
     assert out.returncode == 1 and "trainer.nope" in out.stderr
     out = run_workbench("-w", ws, "tune", exp, "--trials", "2", "--set", "model.dim=int(0,4)")
     assert out.returncode == 1 and "model.dim" in out.stderr and "with model.dim = 0" in out.stderr
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\n"trainer.lr" = "loguniform(1e-4, 1e-2)"\n[tune]\nprune_after = 0\n')
+    out = run_workbench("-w", ws, "tune", exp, "--space", space)
+    assert out.returncode == 1 and f"{space}: tune.prune_after: expected a whole number of epochs >= 1, got 0" in out.stderr
     db = sqlite3.connect(ws)
     assert db.execute("SELECT COUNT(*) FROM run_groups").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
@@ -117,6 +121,28 @@ def test_a_pruned_trial_stops_its_run_between_epochs(demo_ws, tmp_path):
     assert db.execute("SELECT status FROM runs WHERE id = ?", [run_id]).fetchone()[0] == "cancelled"
     assert [e for (e,) in db.execute("SELECT epoch FROM epoch_metrics WHERE run_id = ?", [run_id])] == [1]
     assert list(study.trials[0].intermediate_values) == [1]
+
+
+@pytest.mark.parametrize("prune_after", [None, 4])
+def test_no_trial_is_pruned_before_prune_after(prune_after):
+    """A low first epoch (e.g. inside a learning-rate warm-up) prunes nothing before epoch prune_after
+    (default 2: epoch 1 never prunes); from that epoch on the median rule applies."""
+    import optuna
+
+    from workbench.tune.study import PRUNE_AFTER, make_pruner
+    first = prune_after or PRUNE_AFTER
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("median", 10, first))
+    for _ in range(2):
+        t = study.ask()
+        for step in range(1, 11):
+            t.report(0.5, step)
+        study.tell(t, 0.5)
+    trial = study.ask()
+    decisions = []
+    for step in range(1, first + 1):
+        trial.report(0.1, step)
+        decisions.append(trial.should_prune())
+    assert decisions == [False] * (first - 1) + [True]
 
 
 def test_cancel_stops_a_background_study(demo_ws, tmp_path, run_workbench):

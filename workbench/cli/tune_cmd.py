@@ -16,6 +16,9 @@ from workbench.cli.common import echo_json, fail, open_ws, parse_group_id
               help="A SPACE.toml with a [space] table (and optional [tune] trials / pruner).")
 @click.option("--pruner", type=click.Choice(["median", "hyperband", "none"]), default=None,
               help="Stop unpromising trials between epochs (default: SPACE.toml's, else median).")
+@click.option("--prune-after", type=click.IntRange(min=1), default=None, metavar="EPOCHS",
+              help="First epoch at which a trial may be pruned (default: SPACE.toml's, else 2); set it past a "
+                   "learning-rate warm-up.")
 @click.option("--dataset", default=None, help="Dataset name (overrides the experiment's `dataset`).")
 @click.option("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (overrides trainer.device).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override trainer.epochs of every trial.")
@@ -23,7 +26,8 @@ from workbench.cli.common import echo_json, fail, open_ws, parse_group_id
 @click.option("--background", is_flag=True, help="Run the study in a detached process and return at once.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epochs, seed, background, as_json):
+def tune(ctx, experiment, trials, sets, space_file, pruner, prune_after, dataset, device, epochs, seed, background,
+         as_json):
     """Search EXPERIMENT's hyperparameters with Optuna; every trial is a stored run.
 
     Each evaluated epoch's validation trainer.monitor is reported to Optuna, which may prune the
@@ -32,7 +36,7 @@ def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epo
     from workbench.engine.config import apply_overrides, load_toml
     from workbench.options import ConfigError
     from workbench.tune.space import load_space_file, merge_space, parse_set
-    from workbench.tune.study import create_study
+    from workbench.tune.study import PRUNE_AFTER, create_study
 
     try:
         raw = apply_overrides(load_toml(experiment), epochs=epochs)
@@ -42,11 +46,18 @@ def tune(ctx, experiment, trials, sets, space_file, pruner, dataset, device, epo
         fail(str(e))
     trials = trials or int(defaults.get("trials", 20))
     pruner = pruner or str(defaults.get("pruner", "median"))
+    if prune_after is None:
+        prune_after = defaults.get("prune_after", PRUNE_AFTER)
+        where = f"{space_file}: tune.prune_after"
+    else:
+        where = "--prune-after"
+    if isinstance(prune_after, bool) or not isinstance(prune_after, int) or prune_after < 1:
+        fail(f"{where}: expected a whole number of epochs >= 1, got {prune_after!r}")
     ws = open_ws(ctx)
     ws_path = ws.path
     try:
         group_id = create_study(ws, raw, params, trials=trials, pruner=pruner, dataset=dataset, device=device,
-                                seed=seed)
+                                seed=seed, prune_after=prune_after)
     except ConfigError as e:
         fail(f"{experiment}: {e}")
     finally:
@@ -91,7 +102,7 @@ def print_report(report: dict) -> None:
     best = report["best"]
     click.echo(f"study g{report['group_id']} {report['name']!r}: {report['status']}, "
                f"{len(report['trials'])}/{report['trials_requested']} trials, maximising validation "
-               f"{report['monitor']} (pruner {report['pruner']})")
+               f"{report['monitor']} (pruner {report['pruner']}, from epoch {report['prune_after']})")
     for key, dist in report["space"].items():
         click.echo(f"  {key} ~ {dist}")
     for row, so_far in zip(report["trials"], report["best_so_far"]):

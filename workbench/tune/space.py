@@ -17,6 +17,7 @@ Keys are dotted paths into the experiment TOML: ``trainer.lr``, ``model.dim``,
     [tune]            # optional defaults, overridden by the command line
     trials = 20
     pruner = "median" # median | hyperband | none
+    prune_after = 2   # the first epoch at which a trial may be pruned
 
 Torch- and Optuna-free: parsing happens before anything is imported or stored.
 """
@@ -37,7 +38,7 @@ DISTRIBUTIONS = ("loguniform", "uniform", "int", "choice")
 SPEC_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_\[\].-]*)\s*=\s*(.+?)\s*$", re.S)
 DIST_RE = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$", re.S)
 KEY_PART_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)$")
-TUNE_KEYS = ("trials", "pruner")
+TUNE_KEYS = ("trials", "pruner", "prune_after")
 
 
 @dataclass(frozen=True)

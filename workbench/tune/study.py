@@ -23,6 +23,7 @@ from workbench.options import ConfigError
 from workbench.tune.space import Param, corner_values, set_key
 
 PRUNERS = ("median", "hyperband", "none")
+PRUNE_AFTER = 2   # default first epoch at which a trial may be pruned
 STORAGE_FILE = "optuna.db"
 
 
@@ -99,21 +100,27 @@ def validate_space(config: dict, params: list[Param], *, dataset: str | None, de
 
 def create_study(ws, config: dict, params: list[Param], *, trials: int, pruner: str = "median",
                  dataset: str | None = None, device: str | None = None, seed: int = 0,
-                 name: str | None = None) -> int:
-    """Validate and store a study (a ``tune`` group); returns its group id. Nothing runs yet."""
+                 name: str | None = None, prune_after: int = PRUNE_AFTER) -> int:
+    """Validate and store a study (a ``tune`` group); returns its group id. Nothing runs yet.
+
+    ``prune_after``: the first epoch at which the pruner may stop a trial (earlier values, e.g. inside
+    a learning-rate warm-up, say little about where a trial ends)."""
     from workbench.engine.config import apply_overrides, parse_config
     from workbench.store.run_groups import create_group, update_spec
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     if pruner not in PRUNERS:
         raise ConfigError(f"pruner: {pruner!r} is not one of {', '.join(PRUNERS)}")
+    if isinstance(prune_after, bool) or not isinstance(prune_after, int) or prune_after < 1:
+        raise ConfigError(f"prune_after: expected a whole number of epochs >= 1, got {prune_after!r}")
     cfg = parse_config(apply_overrides(config, dataset=dataset, device=device))
     validate_space(config, params, dataset=dataset, device=device)
     if not cfg.dataset:
         raise ConfigError("dataset: no dataset given (set dataset = \"...\" in the experiment or pass --dataset)")
     label = name or cfg.name
     spec = {"experiment": config, "dataset": dataset, "device": device, "space": [p.as_dict() for p in params],
-            "trials": trials, "pruner": pruner, "seed": seed, "monitor": cfg.trainer.monitor,
+            "trials": trials, "pruner": pruner, "prune_after": prune_after, "seed": seed,
+            "monitor": cfg.trainer.monitor,
             "epochs": cfg.trainer.epochs, "storage": STORAGE_FILE}
     group_id = create_group(ws, "tune", f"tune {label}", spec, status="queued")
     spec["study"] = study_name(group_id)
@@ -125,12 +132,19 @@ def create_study(ws, config: dict, params: list[Param], *, trials: int, pruner: 
     return group_id
 
 
-def make_pruner(kind: str, epochs: int):
+def prune_after_of(spec: dict) -> int:
+    """A stored study's first prunable epoch; 1 for a study stored before the option existed (it was)."""
+    return int(spec.get("prune_after", 1))
+
+
+def make_pruner(kind: str, epochs: int, prune_after: int = PRUNE_AFTER):
+    """The study's pruner. Steps are epochs (1, 2, ...); no trial is pruned before epoch ``prune_after``
+    (median: after 2 complete trials; hyperband: its smallest budget is ``prune_after`` epochs)."""
     import optuna
-    if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if kind == "median":   # Optuna prunes at a step >= n_warmup_steps
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=prune_after)
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, epochs))
+        return optuna.pruners.HyperbandPruner(min_resource=prune_after, max_resource=max(prune_after, epochs))
     return optuna.pruners.NopPruner()
 
 
@@ -242,7 +256,8 @@ def run_study(ws_path: str | Path, group_id: int, *, listeners: Iterable[Callabl
     try:
         study = optuna.create_study(study_name=spec["study"], storage=open_storage(ws_path), direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=spec["seed"]),
-                                    pruner=make_pruner(spec["pruner"], spec["epochs"]), load_if_exists=True)
+                                    pruner=make_pruner(spec["pruner"], spec["epochs"], prune_after_of(spec)),
+                                    load_if_exists=True)
         done = len([t for t in study.trials if t.state.is_finished()])
         remaining = max(0, spec["trials"] - done)
         if remaining:
@@ -306,6 +321,7 @@ def study_report(ws, group_id: int, importances: bool = True) -> dict[str, Any]:
             imp = {}
     return {"group_id": group_id, "name": group["name"], "status": group["status"], "error": group["error"],
             "study": spec["study"], "storage": str(Path(storage_url(ws.path).removeprefix("sqlite:///"))),
-            "monitor": spec["monitor"], "pruner": spec["pruner"], "trials_requested": spec["trials"],
+            "monitor": spec["monitor"], "pruner": spec["pruner"], "prune_after": prune_after_of(spec),
+            "trials_requested": spec["trials"],
             "space": {p["key"]: Param.from_dict(p).describe() for p in spec["space"]},
             "trials": rows, "best": best, "best_so_far": best_so_far, "importances": imp}

@@ -195,7 +195,8 @@ class StudiesScreen(WorkbenchScreen):
             title += f"  best {report['monitor']} {best['value']:.4f} (trial {best['number']}, run {best['run_id']})"
         self.query_one("#study-title", Label).update(title)
         space = ", ".join(f"{k} ~ {v}" for k, v in report["space"].items())
-        info = escape(f"maximising validation {report['monitor']}; pruner {report['pruner']}; {space}")
+        info = escape(f"maximising validation {report['monitor']}; pruner {report['pruner']} from epoch "
+                      f"{report['prune_after']}; {space}")
         if report["error"]:
             info += f"\n[red]{escape(report['error'].strip().splitlines()[-1])}[/red]"
         self.query_one("#study-info", Label).update(info)
