@@ -97,15 +97,18 @@ def bench_import(csv: Path, keep: Path | None) -> None:
               f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
 
 
-WINDOWS = """
+LOADED = """
 import json, resource, sys, time
-import torch
 from workbench.data.dataset import load_dataset, make_split
-from workbench.engine import batches as B
 from workbench.store.workspace import open_workspace
 with open_workspace(sys.argv[1]) as ws:
     ds = load_dataset(ws, sys.argv[2])
 split = make_split(ds, "loo")
+"""
+
+WINDOWS = LOADED + """
+import torch
+from workbench.engine import batches as B
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 c, t = time.process_time(), time.perf_counter()
 rows = getattr(B, sys.argv[3])(ds, split, int(sys.argv[4]), "all")
@@ -211,14 +214,8 @@ def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: s
               f"peak RSS {r['rss_gib']:.2f} GiB; load {load_avg()}")
 
 
-SEQUENCES = """
-import json, resource, sys, time
-from workbench.data.dataset import load_dataset, make_split
+SEQUENCES = LOADED + """
 from workbench.engine.batches import train_sequences
-from workbench.store.workspace import open_workspace
-with open_workspace(sys.argv[1]) as ws:
-    ds = load_dataset(ws, sys.argv[2])
-split = make_split(ds, "loo")
 n = int(ds.items.sum() % 7)          # touch every event once: the dataset's own pages count in the base
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 c = time.process_time()
