@@ -12,10 +12,14 @@ that beat the running K-th best are found from 64-column chunk maxima and merged
 running top-K lists once B x K of them have gathered.
 
 On CPU the blocks of a batch are shared among worker threads, each running its torch ops on one
-core (:func:`_one_core_workers`): a matrix product of one block is too small for the intra-op
-threads of two cores to beat two independent products (measured: ~59 against ~80 GFLOP per
-second of CPU time), and the per-block bookkeeping of one thread overlaps the other's product.
-Each worker keeps its own counts and top-K lists, merged at the end of the batch.
+core (:func:`_one_core_workers`), and the batch's set-up and final merge run on one of them too:
+a matrix product of one block is too small for the intra-op threads of two cores to beat two
+independent products (measured: ~59 against ~80 GFLOP per second of CPU time on a quiet machine,
+~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
+product. Each worker keeps its own counts and top-K lists, merged at the end of the batch. The
+block products of :func:`rank_full_dot` use oneDNN's float32 inner product where it gives
+``torch.mm``'s numbers bit for bit (:func:`_onednn_product`, ~2x faster here). One
+:class:`RankBuffers` serves one evaluation at a time.
 """
 
 from __future__ import annotations
