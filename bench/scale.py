@@ -240,7 +240,7 @@ def bench_sequences(ws: Path, dataset: str) -> None:
               f"+{r['added_gib']:.3f} GiB peak RSS; load {load_avg()}")
 
 
-def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
+def bench_eval(users: int, items: int, dim: int, batch: int, seen: int, intra_op: bool = True) -> None:
     import numpy as np
     import torch
 
@@ -310,7 +310,7 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int) -> None:
              "evaluate()", True, True),
             (f"torch.mm, blocks shared among {workers} one-core threads", True, False),
             (f"torch.mm in one loop on torch's {torch.get_num_threads()} intra-op threads (the previous yardstick)",
-             False, False)):
+             False, False))[:3 if intra_op else 2]:
         mm, mm_cpu = timed(threads, kernels)
         if kernels:     # which product the kernel chose for each block shape, known once they ran
             what = what % ", ".join(f"{'oneDNN' if v else 'torch.mm'} for {b} x {w} x d {d}"
@@ -349,6 +349,8 @@ def main() -> None:
     ev.add_argument("--batch", type=int, default=256)
     ev.add_argument("--seen", type=int, default=50)
     ev.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ev.add_argument("--no-intra-op", action="store_true",
+                    help="skip the torch.mm loop on intra-op threads (slow when the cores are busy)")
     a = ap.parse_args()
     if a.what == "import":
         bench_import(a.csv, a.keep)
@@ -362,7 +364,7 @@ def main() -> None:
         if a.threads:
             import torch
             torch.set_num_threads(a.threads)
-        bench_eval(a.users, a.items, a.dim, a.batch, a.seen)
+        bench_eval(a.users, a.items, a.dim, a.batch, a.seen, not a.no_intra_op)
 
 
 if __name__ == "__main__":
