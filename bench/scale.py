@@ -313,8 +313,9 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int, intra_op
              False, False))[:3 if intra_op else 2]:
         mm, mm_cpu = timed(threads, kernels)
         if kernels:     # which product the kernel chose for each block shape, known once they ran
+            chosen = {(b, w, d): v for (b, w, d, *_), v in sorted(buffers.onednn_shapes.items())}
             what = what % ", ".join(f"{'oneDNN' if v else 'torch.mm'} for {b} x {w} x d {d}"
-                                    for (b, w, d), v in sorted(buffers.onednn_shapes.items()))
+                                    for (b, w, d), v in chosen.items())
         print(f"  bare blocked matmul, {what}: {mm:.1f} s wall, {mm_cpu:.1f} s CPU ({flop / mm / 1e9:.1f} GFLOP/s, "
               f"{flop / mm_cpu / 1e9:.1f} GFLOP per CPU-second); evaluate() = {full / mm:.2f} x in wall time, "
               f"{full_cpu / mm_cpu:.2f} x in CPU time; load {load_avg()}")

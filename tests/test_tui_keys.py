@@ -67,6 +67,12 @@ async def test_moving_through_six_runs_refills_the_table_a_bounded_number_of_tim
         await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen is runs, what="runs again")
         await pilot.pause()
         assert bar.rebuilds == rebuilds
+        # a screen shown again shows what changed while it was hidden (Compare was seen once above)
+        run_rows.set_status(app.ws, ids[0], "cancelled")
+        await pilot.press("c")
+        compare = await wait_for(pilot, lambda: app.screen if app.current_mode == "compare" else None)
+        await wait_for(pilot, lambda: [str(ids[0]), "cancelled"] in [r[:3:2] for r in table_rows(
+            compare.query_one("#compare-table", DataTable))], what="the run's new status on Compare")
 
 
 async def test_a_new_run_shown_from_the_composer_stays_selected(home, tmp_path):

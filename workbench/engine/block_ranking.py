@@ -12,10 +12,14 @@ that beat the running K-th best are found from 64-column chunk maxima and merged
 running top-K lists once B x K of them have gathered.
 
 On CPU the blocks of a batch are shared among worker threads, each running its torch ops on one
-core (:func:`_one_core_workers`): a matrix product of one block is too small for the intra-op
-threads of two cores to beat two independent products (measured: ~59 against ~80 GFLOP per
-second of CPU time), and the per-block bookkeeping of one thread overlaps the other's product.
-Each worker keeps its own counts and top-K lists, merged at the end of the batch.
+core (:func:`_one_core_workers`), and the batch's set-up and final merge run on one of them too:
+a matrix product of one block is too small for the intra-op threads of two cores to beat two
+independent products (measured: ~59 against ~80 GFLOP per second of CPU time on a quiet machine,
+~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
+product. Each worker keeps its own counts and top-K lists, merged at the end of the batch. The
+block products of :func:`rank_full_dot` use oneDNN's float32 inner product where it gives
+``torch.mm``'s numbers bit for bit (:func:`_onednn_product`, ~2x faster here). One
+:class:`RankBuffers` serves one evaluation at a time.
 """
 
 from __future__ import annotations
@@ -76,7 +80,8 @@ class RankBuffers:
         self.scratch: list[_Scratch] = [_Scratch()]
         self.checked_table: tuple | None = None
         self.shape_dependent_products = False
-        self.onednn_shapes: dict[tuple[int, int, int], bool] = {}   # (B, w, d): oneDNN's product equals torch.mm's
+        # (B, w, d, alignments of the two inputs): whether oneDNN's product equals torch.mm's there
+        self.onednn_shapes: dict[tuple[int, ...], bool] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
 
@@ -421,16 +426,17 @@ def _onednn_product(states: torch.Tensor, table: torch.Tensor, buffers: RankBuff
 
     On CPU oneDNN's float32 product ran about twice as fast as MKL's GEMM behind ``torch.mm`` on
     these shapes (B 256 x 2048 items x d 64: ~165 against ~82 GFLOP per CPU-second, AVX-512). It
-    is used for a block shape (B, w, d) only after one block of that shape came out bit for bit
-    equal to ``torch.mm``'s (the same operations in the same order at every position of the
-    shape, whatever the numbers); where it does not (e.g. d 256: another summation order), the
-    blocks of that shape keep ``torch.mm``, so the scores, ties and rankings are always those of
+    is used for a block shape (B, w, d) and alignment of the inputs only after one such block came
+    out bit for bit equal to ``torch.mm``'s (the same operations in the same order at every
+    position of the shape, whatever the numbers); where it does not (e.g. d 256: another summation
+    order), those blocks keep ``torch.mm``, so the scores, ties and rankings are always those of
     ``torch.mm``.
     """
     op = _onednn_linear() if states.device.type == "cpu" else None
 
     def product(out, lo, hi):
-        key = (states.shape[0], hi - lo, states.shape[1])
+        # the inputs' alignment too: a kernel could treat the first elements of a misaligned row apart
+        key = (states.shape[0], hi - lo, states.shape[1], states.data_ptr() % 64, table[lo:hi].data_ptr() % 64)
         use = buffers.onednn_shapes.get(key) if op is not None else False
         if use:
             return op(states, table[lo:hi], None, "none", [], "")

@@ -40,10 +40,21 @@ def app_looks(app) -> tuple:
     return app.theme, frozenset(app.classes), frozenset(app.get_pseudo_classes())
 
 
+def skip_needless_restyle(screen: Screen, event: events.ScreenResume) -> None:
+    """Called as ``screen`` resumes: Textual re-applies the stylesheet to every widget of a resumed screen.
+    Widgets restyle themselves as their classes change, and a new stylesheet or theme is applied by the mode
+    switch, so only what the whole app looks like (theme, app classes, focus / dark / inline pseudo-classes)
+    can have changed a hidden screen's styles: restyle only then (the composer has ~360 widgets, the help
+    page's table ~200: ~0.3 s each on a loaded core)."""
+    looks = app_looks(screen.app)
+    if looks == getattr(screen, "_looks_when_styled", None):
+        event.refresh_styles = False
+    screen._looks_when_styled = looks
+
+
 class WorkbenchScreen(Screen):
     MODE = ""
     BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False)]
-    _looks_when_styled: tuple | None = None  # app_looks() when this screen's styles were last all applied
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
@@ -73,14 +84,7 @@ class WorkbenchScreen(Screen):
             bar.refresh_label()
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
-        # Textual re-applies the stylesheet to every widget of a resumed screen; widgets restyle themselves as
-        # their classes change, and a new stylesheet or theme is applied by the mode switch, so only what the
-        # whole app looks like (theme, app classes, focus / dark / inline pseudo-classes) can have changed a
-        # hidden screen's styles: restyle only then (the composer has ~360 widgets: ~0.3 s on a loaded core)
-        looks = app_looks(self.app)
-        if looks == self._looks_when_styled:
-            event.refresh_styles = False
-        self._looks_when_styled = looks
+        skip_needless_restyle(self, event)
         self.refresh_navbar()
         # after the frame: the first paint does not wait for SQLite (sqlite_utils + numpy import)
         self.call_after_refresh(self.safe_reload)
