@@ -153,3 +153,31 @@ def test_crop_and_reorder_shares_are_set_in_the_trainer_table():
     assert (o.crop, o.crop_min_ratio, o.reorder, o.reorder_ratio) == (0.5, 0.3, 0.5, 0.4)
     with pytest.raises(ConfigError, match="trainer.augment_crop_min_ratio"):
         parse_config({**raw, "trainer": {"augment_crop_min_ratio": 0.0}})
+
+
+@pytest.mark.parametrize("head", ["interest", "sampled_softmax"])
+def test_adversarial_training_with_row_sparse_tables(data, head):
+    """trainer.sparse_tables = "on" with FGM: the perturbation hooks still see the lookups, the tables'
+    gradients stay row-sparse, and RowSparseAdamW with the sparse-aware clipping fits the batch."""
+    from workbench.engine.sparse_tables import RowSparseAdamW, clip_grad_norm_, sparse_tables
+    ctx, batch = data
+    model = _model(ctx, head)
+    model.train()
+    tables = sparse_tables(model, "on")
+    assert tables
+    adv = EmbeddingAdversary(model, AdversarialOptions(method="fgsm", norm="l2", epsilon=0.1, weight=1.0))
+    opt = RowSparseAdamW(model.parameters(), lr=0.01)
+    losses = []
+    for step in range(8):
+        torch.manual_seed(step)
+        loss = adv.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        if head == "sampled_softmax":      # every read of the tables is a lookup or a gather_rows
+            assert all(t.weight.grad is None or t.weight.grad.is_sparse for t in tables)
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert losses[-1] < losses[0], losses
+    adv.close()

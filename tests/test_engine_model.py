@@ -119,6 +119,29 @@ def test_heads_train(head, tied):
     assert (model.head.own_items is None) == tied
 
 
+def test_sampled_softmax_bucketed_rows_give_the_same_loss_and_gradients(monkeypatch):
+    """The CPU bucketing of the target rows (a bounded set of matmul shapes for oneDNN's cache) adds
+    zero rows and cuts their logits off: loss and gradients are those of the unpadded rows."""
+    from workbench_plugins.heads import sampled_softmax_impl as impl
+    model = model_for(VIEWS[0], {"type": "sampled_softmax", "negatives": 8}).train()
+    batch = batch_of(left_padded([L, 5, 9, 2]))
+
+    def loss_and_grads(bucket):
+        monkeypatch.setattr(impl, "ROW_BUCKET", bucket)
+        model.zero_grad()
+        torch.manual_seed(5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model.loss(batch)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    assert impl._rows_in_buckets(torch.ones(3, 2)).shape == (impl.ROW_BUCKET, 2)
+    plain, bucketed = loss_and_grads(1), loss_and_grads(512)
+    torch.testing.assert_close(bucketed[0], plain[0])
+    for a, b in zip(bucketed[1], plain[1]):
+        torch.testing.assert_close(a, b)
+
+
 def test_chunked_ce_matches_plain_cross_entropy():
     from workbench_plugins.heads._chunked_ce import chunked_softmax_ce
     torch.manual_seed(1)

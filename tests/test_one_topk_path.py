@@ -33,4 +33,5 @@ def test_only_the_recommender_loads_a_trained_model():
 def test_no_command_or_screen_ranks_items_itself():
     """Top-K lists come from ``Recommender.top_k``; ``topk`` is called by the engine only."""
     rankers = sorted(m for m, calls in _modules().items() if "topk" in calls)
-    assert rankers and all(m in ("engine/inference.py", "engine/ranking.py") for m in rankers), rankers
+    assert rankers and all(m in ("engine/inference.py", "engine/ranking.py", "engine/block_ranking.py")
+                           for m in rankers), rankers

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 
-from workbench.engine.ranking import RankBuffers, rank_full, rank_full_dot, rank_full_reference
+from workbench.engine.ranking import RankBuffers, exclusion_mask, rank_full, rank_full_dot, rank_full_reference
 
 INF = float("inf")
+
+
+def _canonical_topk(scores, targets, rows, items, k, exclude_seen=True):
+    """The top-K lists by definition: descending score, equal scores by ascending item id (a stable
+    sort of the whole masked matrix), 0 for excluded entries."""
+    excluded = exclusion_mask(*scores.shape, targets, rows, items, exclude_seen)
+    masked = scores.masked_fill(excluded, -INF)
+    top = torch.sort(masked, dim=1, descending=True, stable=True).indices[:, :k]
+    return top.masked_fill(masked.gather(1, top) == -INF, 0)
 
 
 def _case(seed: int, rows: int, items: int, dim: int = 8, seen_per_row: int = 15):
@@ -99,11 +110,13 @@ def test_evaluate_with_a_score_table_matches_scoring_the_full_matrix():
         return s @ table.T
 
     common = dict(num_items=500, item_popularity=torch.ones(501), evaluators=build_evaluators())
+    threads = threading.active_count()
     full = evaluate(encode, score, batches, **common)
     blocked = evaluate(encode, lambda s, b: pytest.fail("score() must not be called"), batches,
                        score_table=lambda: table, **common)
     assert blocked.metrics == full.metrics
     assert (blocked.rankings.topk == full.rankings.topk).all()
+    assert threading.active_count() == threads      # the ranking worker threads ended with evaluate()
 
 
 def test_only_a_plain_dot_product_head_offers_its_table():
@@ -131,13 +144,61 @@ def test_blocked_ranking_with_many_ties_equals_the_definition(block):
     items = torch.randint(0, 6001, (50 * 40,), generator=g)
     scores = states @ table.T
     ref = rank_full_reference(scores, targets, rows, items, 20)
-    for r in (rank_full(scores, targets, rows, items, 20, True, RankBuffers(block)),
-              rank_full_dot(states, table, targets, rows, items, 20, True, RankBuffers(block))):
-        assert torch.equal(r.target_rank, ref.target_rank)
-        assert torch.equal(r.num_candidates, ref.num_candidates)
-        # the same top-K scores (which of several equal-scored items is listed may differ)
-        assert torch.equal(scores.gather(1, r.topk), scores.gather(1, ref.topk))
-        excluded = torch.zeros_like(scores, dtype=torch.bool)
-        excluded[rows, items] = True
-        excluded[torch.arange(50), targets] = False
-        assert not excluded.gather(1, r.topk).any()
+    canonical = _canonical_topk(scores, targets, rows, items, 20)
+    for workers in (1, 2, 3):
+        buffers = RankBuffers(block, workers=workers)
+        for r in (rank_full(scores, targets, rows, items, 20, True, buffers),
+                  rank_full_dot(states, table, targets, rows, items, 20, True, buffers)):
+            assert torch.equal(r.target_rank, ref.target_rank)
+            assert torch.equal(r.num_candidates, ref.num_candidates)
+            assert torch.equal(r.topk, canonical)      # equal scores: the lower item id first
+        buffers.close()
+
+
+def test_worker_threads_give_the_same_rankings_and_leave_the_thread_count_alone():
+    states, table, targets, rows, items = _case(5, rows=64, items=20000, dim=16)
+    threads = torch.get_num_threads()
+    one = rank_full_dot(states, table, targets, rows, items, 10, True, RankBuffers(64 * 640, workers=1))
+    assert torch.equal(one.topk, _canonical_topk(states @ table.T, targets, rows, items, 10))
+    for workers in (2, 3):
+        buffers = RankBuffers(64 * 640, workers=workers)
+        _same(rank_full_dot(states, table, targets, rows, items, 10, True, buffers), one)
+        _same(rank_full(states @ table.T, targets, rows, items, 10, True, buffers), one)
+        buffers.close()
+        assert torch.get_num_threads() == threads
+
+
+def test_target_scores_that_disagree_with_their_blocks_are_caught():
+    from workbench.engine.block_ranking import _rank_blocks
+
+    states, table, targets, rows, items = _case(6, rows=30, items=4000, dim=16)
+    ref = rank_full_reference(states @ table.T, targets, rows, items, 10)
+    exact = (states @ table.T).gather(1, targets[:, None])[:, 0]
+    off = exact.clone()
+    off[7] = torch.nextafter(off[7], torch.tensor(INF))       # one ulp away from its block's score
+
+    def fill(out, lo, hi):
+        return torch.mm(states, table[lo:hi].T, out=out)
+
+    for workers in (1, 2):
+        buffers = RankBuffers(30 * 640, workers=workers)
+        assert _rank_blocks(fill, 30, 4001, off, targets, rows, items, 10, True, buffers, "cpu", verify=True) is None
+        _same(_rank_blocks(fill, 30, 4001, exact, targets, rows, items, 10, True, buffers, "cpu", verify=True), ref)
+        # products whose rounding depends on their shape: target scores from products of the blocks' shape
+        buffers.shape_dependent_products = True
+        _same(rank_full_dot(states, table, targets, rows, items, 10, True, buffers), ref)
+        buffers.close()
+
+
+@pytest.mark.parametrize("dim", [64, 256])
+def test_block_products_give_the_scores_of_torch_mm(dim):
+    # oneDNN's product is used only for block shapes where it equals torch.mm's bit for bit (with
+    # d 256 it sums in another order on AVX-512 CPUs): the rankings are torch.mm's either way
+    states, table, targets, rows, items = _case(7, rows=40, items=3000, dim=dim)
+    scores = states @ table.T
+    buffers = RankBuffers(40 * 640, workers=2)
+    for _ in range(2):        # the first batch compares the products, the second uses the choice
+        r = rank_full_dot(states, table, targets, rows, items, 10, True, buffers)
+        _same(r, rank_full_reference(scores, targets, rows, items, 10))
+        assert torch.equal(r.topk, _canonical_topk(scores, targets, rows, items, 10))
+    buffers.close()

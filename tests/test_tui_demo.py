@@ -29,9 +29,8 @@ async def test_demo_experiments_open_in_the_composer_and_train(tmp_path, monkeyp
         ws.close()
     app = WorkbenchApp(tmp_path / "demo.db", experiment=first)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.current_mode == "compose")
-        await pilot.pause(0.3)
-        assert app.screen.query_one("#exp-name", Input).value == BASELINE
+        await wait_for(pilot, lambda: app.current_mode == "compose" and
+                       app.screen.query_one("#exp-name", Input).value == BASELINE, what="the composer on the demo")
         assert list(app.screen.query_one("#pick-views").selected) == ["sasrec"]
         await pilot.press("l")
         run_id = await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run, what="launch")

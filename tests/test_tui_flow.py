@@ -51,8 +51,7 @@ async def launch(app, pilot, experiment: str) -> int:
     screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "compose" else None)
     screen.config = experiments.load(app.ws, experiment)
     await screen.recompose()
-    await pilot.pause(0.3)
-    assert app.screen.query_one("#exp-name", Input).value == experiment
+    await wait_for(pilot, lambda: app.screen.query_one("#exp-name", Input).value == experiment, what="the form rebuilt")
     await pilot.press("l")
     await wait_for(pilot, lambda: app.current_mode == "runs" and app.selected_run, what="switch to the run monitor")
     return app.selected_run

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import DataTable, Input, Label, Log
-from tui_helpers import demo_workspace, table_rows, text_of, wait_for
+from tui_helpers import demo_workspace, polls_pass, table_rows, text_of, wait_for
 from workbench.store import runs as run_rows
 from workbench.store import open_workspace
 from workbench.tui.app import WorkbenchApp
+from workbench.tui.widgets.keybar import KeyBar
 
 SIZE = (80, 24)
 
@@ -21,11 +22,6 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-async def settle(pilot, seconds: float = 1.5) -> None:
-    """Let the app run for a while (timers fire, messages drain)."""
-    await pilot.pause(seconds)
-
-
 async def test_moving_through_six_runs_refills_the_table_a_bounded_number_of_times_and_goes_idle(home, tmp_path):
     ids = demo_workspace(tmp_path / "w.db", runs=6)
     app = WorkbenchApp(tmp_path / "w.db")
@@ -36,28 +32,47 @@ async def test_moving_through_six_runs_refills_the_table_a_bounded_number_of_tim
         table = runs.query_one("#runs-table", DataTable)
         assert app.selected_run == ids[-1]  # newest first, selected
         table.focus()
-        await settle(pilot)
+        await polls_pass(pilot, runs)
         before = runs.refills
         for key, steps in (("down", range(1, 6)), ("up", range(4, -1, -1))):
             for step in steps:
                 await pilot.press(key)
                 want = ids[-1 - step]
                 await wait_for(pilot, lambda want=want: app.selected_run == want, what=f"run {want} selected")
-        await settle(pilot)
+        await polls_pass(pilot, runs)
         refills = runs.refills
         assert refills - before == 0, f"the runs table was refilled {refills - before} times for 10 cursor moves"
         assert refills <= 2  # the first fill (and one more if a poll came before it)
         # idle: nothing keeps going once the keys stop (no selection ping-pong between two runs)
         selected = app.selected_run
-        await settle(pilot, 2.0)
+        await polls_pass(pilot, runs)
         assert runs.refills == refills and app.selected_run == selected == ids[-1]
         assert table.cursor_row == 0
         assert f"run {ids[-1]}" in text_of(runs.query_one("#run-title", Label))
         await pilot.press("down", "down")
         await wait_for(pilot, lambda: f"run {ids[-3]}" in text_of(runs.query_one("#run-title", Label)),
                        what="monitor follows the cursor")
-        await settle(pilot, 1.0)
+        await polls_pass(pilot, runs)
         assert app.selected_run == ids[-3] and table.cursor_row == 2
+        # the footer at 80 columns: the screen keys and help are visible (not cut after the screen's own keys),
+        # and it is not rebuilt when the keys it shows did not change (another screen and back)
+        bar = runs.query_one(KeyBar)
+        palette = bar.query_one("FooterKey.-command-palette")
+        shown = {k.key for k in bar.query("FooterKey") if k is not palette and k.region.right <= palette.region.x}
+        assert {"d", "e", "r", "c", "question_mark"} <= shown, shown
+        rebuilds = bar.rebuilds
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.current_mode == "compare", what="compare")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and app.screen is runs, what="runs again")
+        await pilot.pause()
+        assert bar.rebuilds == rebuilds
+        # a screen shown again shows what changed while it was hidden (Compare was seen once above)
+        run_rows.set_status(app.ws, ids[0], "cancelled")
+        await pilot.press("c")
+        compare = await wait_for(pilot, lambda: app.screen if app.current_mode == "compare" else None)
+        await wait_for(pilot, lambda: [str(ids[0]), "cancelled"] in [r[:3:2] for r in table_rows(
+            compare.query_one("#compare-table", DataTable))], what="the run's new status on Compare")
 
 
 async def test_a_new_run_shown_from_the_composer_stays_selected(home, tmp_path):
@@ -78,11 +93,13 @@ async def test_a_new_run_shown_from_the_composer_stays_selected(home, tmp_path):
         await wait_for(pilot, lambda: app.current_mode == "compose")
         with open_workspace(tmp_path / "w.db") as ws:  # what the launch worker thread does
             new = create_run(ws, tiny_config("new"))
-        await settle(pilot)  # the runs screen polls meanwhile and sees the new run
+        # the runs screen polls meanwhile (hidden) and sees the new run
+        await wait_for(pilot, lambda: runs.query_one("#runs-table", DataTable).row_count == 4, what="polled while hidden")
+        assert app.current_mode == "compose"
         app.show_run(new)  # what the launch does when its thread is done
         await wait_for(pilot, lambda: app.current_mode == "runs" and
                        runs.query_one("#runs-table", DataTable).row_count == 4, what="the new run listed")
-        await settle(pilot)
+        await polls_pass(pilot, runs)
         assert app.selected_run == new
         assert f"run {new}" in text_of(runs.query_one("#run-title", Label))
         assert table_rows(runs.query_one("#runs-table", DataTable))[runs.query_one("#runs-table").cursor_row][0] \

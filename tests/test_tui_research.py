@@ -3,6 +3,8 @@ group (the Runs and Compare screens show its mean, sd and 95% CI), and the Studi
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from textual.widgets import DataTable, Input, Label
 
@@ -124,6 +126,15 @@ async def test_three_seeds_from_the_composer_are_one_group_summarised_on_runs_an
         await pilot.press("space", "down", "space")
         summary = compare.query_one("#group-summary", Label)
         assert f"g{group['id']} seeded x3 seeds: NDCG@10 {s['mean']:.4f} sd {s['std']:.4f}" in text_of(summary)
+        # the groups' export has each metric's mean, sd, 95% CI and number of runs
+        await pilot.press("o")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "Ask", what="the export dialog")
+        await pilot.press("enter")
+        exported = app.ws.files_dir / "w-groups.csv"
+        await wait_for(pilot, exported.exists, what="the groups' export")
+        row = next(r for r in csv.DictReader(exported.open()) if r["run"] == f"g{group['id']}")
+        assert [row["NDCG@10"], row["NDCG@10 sd"], row["NDCG@10 ci_low"], row["NDCG@10 ci_high"], row["NDCG@10 n"]] \
+            == [f"{s['mean']:.4f}", f"{s['std']:.4f}", f"{s['ci_low']:.4f}", f"{s['ci_high']:.4f}", "3"]
         await pilot.press("t")
         panel = compare.query_one("#significance")
         tested = await wait_for(pilot, lambda: "p(t)" in text_of(panel) and text_of(panel), timeout=120,

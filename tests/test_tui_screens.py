@@ -36,8 +36,7 @@ async def _import_slice(app, pilot, path, name="ratings"):
     await wait_for(pilot, lambda: wiz.query_one("#wiz-format", Select).value not in (Select.NULL, None),
                    what="detected format")
     wiz.query_one("#wiz-format", Select).value = "csv"
-    await wait_for(pilot, lambda: wiz.query("#reader-form"), what="reader options form")
-    await pilot.pause(0.2)
+    await wait_for(pilot, lambda: wiz.query("#opt-reader-csv-map"), what="reader options form")
     wiz.query_one("#opt-reader-csv-map", Input).value = "user=userId,item=movieId,time=timestamp,value=rating"
     wiz.preview()
     await wait_for(pilot, lambda: wiz.query_one("#preview", DataTable).row_count > 0, what="preview rows")
@@ -79,8 +78,7 @@ async def test_import_error_names_file_and_line_and_leaves_workspace_unchanged(h
         wiz = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "ImportWizard" else None)
         wiz.query_one("#wiz-path", Input).value = str(bad)
         wiz.query_one("#wiz-format", Select).value = "csv"
-        await wait_for(pilot, lambda: wiz.query("#reader-form"))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: wiz.query("#opt-reader-csv-map"), what="reader options form")
         wiz.query_one("#opt-reader-csv-map", Input).value = "user=user,item=item,time=ts"
         wiz.do_import()
         status = await wait_for(pilot, lambda: "line" in text_of(wiz.query_one("#wiz-status")) and
@@ -98,8 +96,8 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
     async with app.run_test(size=SIZE) as pilot:
         await _import_slice(app, pilot, data)
         await pilot.press("e")
-        screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "compose" else None)
-        await pilot.pause(0.3)
+        screen = await wait_for(pilot, lambda: app.screen if app.current_mode == "compose" and
+                                app.screen.query("#exp-dataset") else None)
         screen.query_one("#exp-dataset", Select).value = "ratings"
         screen.query_one("#exp-name", Input).value = "two-views"
         picker = screen.query_one("#pick-views")
@@ -114,7 +112,8 @@ async def test_composer_validates_with_key_saves_loads_and_exports_toml(home, tm
         assert "views[0].blocks" in msg and "minimum" in msg  # the kept view first, then new picks
         screen.query_one("#opt-views-sasrec-blocks", Input).value = "1"
         screen.query_one("#pick-head", Select).value = "softmax_ce"
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: not getattr(app.screen, "_rebuilding", False) and
+                       app.screen.query_one("#pick-head", Select).value == "softmax_ce", what="the head chosen")
         screen = app.screen
         screen.action_save()
         assert "saved experiment 'two-views'" in text_of(screen.query_one("#compose-message"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from tui_helpers import text_of, wait_for
+from tui_helpers import isolated_home, text_of, wait_for
 from workbench.tui.app import WorkbenchApp
 
 SIZE = (100, 30)
@@ -34,9 +34,10 @@ def _row_index(table, run_id: int) -> int:
     return next(i for i in range(table.row_count) if str(table.get_row_at(i)[0]).lstrip("* ") == str(run_id))
 
 
-async def test_marking_two_runs_and_pressing_t_shows_the_paired_test(two_runs):
+async def test_marking_two_runs_and_pressing_t_shows_the_paired_test(two_runs, tmp_path, monkeypatch):
     from workbench.stats.compare import compare
     from workbench.store import open_workspace
+    isolated_home(tmp_path, monkeypatch)  # no shared workspaces home or working folder (pytest-xdist)
     path, first, second = two_runs
     app = WorkbenchApp(path)
     async with app.run_test(size=SIZE) as pilot:

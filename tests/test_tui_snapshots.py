@@ -23,6 +23,12 @@ def still(app: WorkbenchApp) -> WorkbenchApp:
     return app
 
 
+async def settled(pilot) -> None:
+    """Animations done and the app idle (its pending messages handled): the next frame is the final one."""
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 @pytest.fixture
 def empty_ws(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
@@ -55,8 +61,7 @@ def test_datasets_screen_with_statistics(snap_compare, data_ws):
         app = pilot.app
         await wait_for(pilot, lambda: app.current_mode == "datasets" and
                        "events/user" in text_of(app.screen.query_one("#ds-summary")), what="statistics")
-        await pilot.pause(0.5)
-        await pilot.wait_for_scheduled_animations()
+        await settled(pilot)
 
     assert snap_compare(still(WorkbenchApp(data_ws, start_mode="datasets")), terminal_size=SIZE, run_before=ready)
 
@@ -69,15 +74,14 @@ def test_import_wizard(snap_compare, empty_ws):
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ImportWizard" and
                        getattr(pilot.app.screen.focused, "id", None) == "wiz-path")
         pilot.app.screen.focused.cursor_blink = False  # a blinking cursor would make the picture depend on timing
-        await pilot.pause(0.5)
-        await pilot.wait_for_scheduled_animations()
+        await settled(pilot)
 
     assert snap_compare(still(WorkbenchApp(empty_ws, start_mode="datasets")), terminal_size=SIZE, run_before=ready)
 
 
 def test_composer(snap_compare, data_ws):
     async def ready(pilot):
-        await wait_for(pilot, lambda: pilot.app.current_mode == "compose")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: pilot.app.current_mode == "compose" and pilot.app.screen.query("#trainer-form"))
+        await settled(pilot)
 
     assert snap_compare(still(WorkbenchApp(data_ws, start_mode="compose")), terminal_size=SIZE, run_before=ready)

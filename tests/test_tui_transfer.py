@@ -34,10 +34,10 @@ async def choose(pilot, select: Select, value) -> None:
 
 
 async def type_into(pilot, field: Input, text: str) -> None:
-    """Replace the text of ``field`` with keys."""
+    """Replace the text of ``field`` with keys (home, delete to the end, the text)."""
     field.screen.set_focus(field)
     await pilot.pause()
-    await pilot.press("end", *["backspace"] * len(field.value), *text)
+    await pilot.press("ctrl+a", "ctrl+k", *text)
     await wait_for(pilot, lambda: field.value == text, what=f"{field.id} = {text!r}")
 
 
@@ -104,7 +104,7 @@ async def test_datasets_screen_extracts_audio_features_from_a_folder_with_keys(t
     for item, hz in (("3", 440), ("7", 3000), ("12", 440)):
         write_tone(folder / f"{item}.wav", hz)
     write_tone(folder / "not-an-item.wav", 880)
-    out = tmp_path / "vectors" / "demo-audio"
+    out = tmp_path / "vectors" / "demo-audio"  # typed relative to the working folder (tmp_path): fewer keys
     app = WorkbenchApp(path, start_mode="datasets")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.current_mode == "datasets" and app.screen.rows, what="datasets")
@@ -112,16 +112,16 @@ async def test_datasets_screen_extracts_audio_features_from_a_folder_with_keys(t
         await pilot.press("f")
         dialog = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "FeaturesDialog" else None,
                                 what="features dialog")
-        await type_into(pilot, dialog.query_one("#feat-out", Input), str(out))
-        await type_into(pilot, dialog.query_one("#feat-source", Input), str(tmp_path / "nothing-here"))
+        await type_into(pilot, dialog.query_one("#feat-out", Input), "vectors/demo-audio")
+        await type_into(pilot, dialog.query_one("#feat-source", Input), "nothing-here")
         await pilot.press("enter")
         message = lambda: text_of(screen.query_one("#ds-message"))  # noqa: E731
         await wait_for(pilot, lambda: "not extracted" in message(), timeout=60, what="error message")
         assert "nothing-here" in message() and not out.with_suffix(".npy").exists()
         await pilot.press("f")
         dialog = await wait_for(pilot, lambda: app.screen if type(app.screen).__name__ == "FeaturesDialog" else None)
-        await type_into(pilot, dialog.query_one("#feat-out", Input), str(out))
-        await type_into(pilot, dialog.query_one("#feat-source", Input), str(folder))
+        await type_into(pilot, dialog.query_one("#feat-out", Input), "vectors/demo-audio")
+        await type_into(pilot, dialog.query_one("#feat-source", Input), "sounds")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "wrote" in message(), timeout=120, what="extraction result")
         n_items = app.ws.db.execute("SELECT n_items FROM datasets WHERE name = 'demo'").fetchone()[0]

@@ -8,18 +8,31 @@ from pathlib import Path
 
 
 
-async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.1, what: str = "condition"):
-    """Let the app run until ``condition()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
+async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.02, what: str = "condition"):
+    """Let the app run until ``condition()`` is truthy; fail with ``what`` after ``timeout`` seconds.
+
+    The condition is checked at once (after the app processed what is pending), then every ``step``
+    seconds: a wait costs what the app needs, not a fixed pause. Load on the machine only makes it
+    take longer, up to ``timeout``."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause(step)
+    await pilot.pause(0)
+    while True:
         try:
             value = condition()
         except Exception:  # noqa: BLE001 - widgets may not be mounted yet
             value = None
         if value:
             return value
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(step)
+
+
+async def polls_pass(pilot, screen, count: int = 2, timeout: float = 60.0) -> None:
+    """Let the Runs screen read the workspace ``count`` more times (its poll runs every 0.5 s): what a poll
+    could change has had its chance to happen."""
+    start = screen.polls
+    await wait_for(pilot, lambda: screen.polls >= start + count, timeout=timeout, what=f"{count} polls")
 
 
 def text_of(widget) -> str:
@@ -77,11 +90,18 @@ def demo_workspace(path: Path, runs: int = 0, status: str = "queued") -> list[in
         ws.close()
 
 
+def hit_rate_for(ndcg: float) -> float:
+    """A plausible HR@10 beside an NDCG@10 of ``ndcg`` (one held-out item per user): HR@10 is at least
+    NDCG@10, at most 1, and at most NDCG@10 * log2(11) (a hit at rank 10 scores 1 / log2(11) = 0.29)."""
+    assert 0.0 <= ndcg <= 1.0, f"NDCG@10 {ndcg} is not in [0, 1]"
+    return min(1.0, round(ndcg * 1.6, 4))
+
+
 def record_training(path: Path, run_id: int, ndcg: list[float], *, test: dict | None = None,
                     status: str = "completed", progress: dict | None = None) -> None:
     """Record on queued run ``run_id`` what its worker's :class:`~workbench.engine.recorder.RunRecorder`
     writes while it trains: one ``epoch_finished`` per value of ``ndcg`` (validation NDCG@10 = value,
-    HR@10 = value * 2, timings ``train_s``/``forward_s``; train loss falling from 5), then ``status``
+    HR@10 = :func:`hit_rate_for` it, timings ``train_s``/``forward_s``; train loss falling from 5), then ``status``
     (``completed`` with ``test`` metrics and the best epoch; ``running`` with its ``progress`` snapshot)."""
     from workbench.engine.recorder import RunRecorder
     from workbench.events import Event
@@ -94,7 +114,7 @@ def record_training(path: Path, run_id: int, ndcg: list[float], *, test: dict | 
         best = max(range(len(ndcg)), key=lambda i: ndcg[i]) + 1 if ndcg else None
         for epoch, value in enumerate(ndcg, 1):
             recorder(Event("epoch_finished", {"epoch": epoch, "train_loss": 5.0 / epoch, "wall_time": 1.5,
-                                              "metrics": {"train_s": 1.0, "NDCG@10": value, "HR@10": value * 2,
+                                              "metrics": {"train_s": 1.0, "NDCG@10": value, "HR@10": hit_rate_for(value),
                                                           "forward_s": 0.25, "ranking_s": 0.25},
                                               "best_epoch": best, "lr": 0.001}))
         if status == "running":

@@ -126,25 +126,43 @@ def cell(v: Any) -> str:
     return str(v)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+SUMMARY_FIELDS = (("sd", "std"), ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("n", "n"))  # (column, key)
+
+
+def export_table(rows: list[dict[str, Any]], best_epoch: str = "best_epoch") -> tuple[list[str], list[list[str]]]:
+    """(header, rows of cells) of an export: the run, then each metric; a seeds group's row (it has a
+    ``summary``) adds each metric's ``sd``, ``ci_low``, ``ci_high`` (95 % CI) and ``n`` (completed runs)."""
     metrics = metric_columns(rows)
+    summarised = any(r.get("summary") for r in rows)
+    head = ["run", "name", "status", "dataset", best_epoch]
+    for m in metrics:
+        head += [m, *(f"{m} {column}" for column, _ in SUMMARY_FIELDS)] if summarised else [m]
+    table = []
+    for r in rows:
+        cells = [str(r.get("ref", r["id"])), r["name"], r["status"], r["dataset"], cell(r["best_epoch"])]
+        for m in metrics:
+            cells.append(cell(r["metrics"].get(m)))
+            if summarised:
+                s = (r.get("summary") or {}).get(m) or {}
+                cells += [cell(s.get(key)) for _, key in SUMMARY_FIELDS]
+        table.append(cells)
+    return head, table
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    head, table = export_table(rows)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["run", "name", "status", "dataset", "best_epoch", *metrics])
-    for r in rows:
-        w.writerow([r.get("ref", r["id"]), r["name"], r["status"], r["dataset"], cell(r["best_epoch"]),
-                    *[cell(r["metrics"].get(m)) for m in metrics]])
+    w.writerow(head)
+    w.writerows(table)
     return buf.getvalue()
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    metrics = metric_columns(rows)
-    head = ["run", "name", "status", "dataset", "best epoch", *metrics]
+    head, table = export_table(rows, best_epoch="best epoch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        cells = [str(r.get("ref", r["id"])), r["name"].replace("|", "\\|"), r["status"], r["dataset"], cell(r["best_epoch"]),
-                 *[cell(r["metrics"].get(m)) for m in metrics]]
-        lines.append("| " + " | ".join(cells) + " |")
+    for cells in table:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

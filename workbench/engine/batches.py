@@ -300,12 +300,19 @@ def item_popularity(ds: LoadedDataset, split: Split) -> np.ndarray:
 
 
 def train_sequences(ds: LoadedDataset, split: Split) -> ItemSequences:
-    """Every user's training items (index 0: no user), as two columns (no Python object per event)."""
+    """Every user's training items (index 0: no user), as two columns (no Python object per event).
+    The events are picked with a one-byte mask (+1 at each user's first event, -1 at the end of
+    their training events, summed): ~2 bytes per event besides the result, where gathering by
+    absolute event indices would need ~40."""
     users = np.arange(1, ds.n_users + 1)
     starts, ends = ds.offsets[users], split.train_end[users]
     offsets = np.zeros(ds.n_users + 2, dtype=np.int64)
     np.cumsum(ends - starts, out=offsets[2:])
-    return ItemSequences(offsets, ds.items[event_indices(starts, ends)])
+    edges = np.zeros(len(ds.items) + 1, dtype=np.int8)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, ends, -1)
+    inside = np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
+    return ItemSequences(offsets, ds.items[inside])
 
 
 def data_context(ds: LoadedDataset, split: Split, max_len: int, workspace=None,

@@ -39,3 +39,19 @@ class EvalBatch:
         """A copy in page-locked memory (built once per run, copied to CUDA without blocking the host)."""
         return EvalBatch(self.batch.pin_memory(), *(t.pin_memory() for t in (
             self.target_items, self.seen_rows, self.seen_items, self.history_length, self.users)))
+
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class BatchRanking:
+    """Ranking result for one batch (tensors on the scoring device).
+
+    ``target_rank`` (B,) long, ``topk`` (B, K) long (0 = no item),
+    ``num_candidates`` (B,) long.
+    """
+
+    target_rank: torch.Tensor
+    topk: torch.Tensor
+    num_candidates: torch.Tensor

@@ -19,6 +19,7 @@ ratings). Pass ``group_bounds=(b1, b2)`` for fixed boundaries.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -187,7 +188,7 @@ def evaluate(encode: Callable[[SeqBatch], torch.Tensor],
     generator, weights = None, None
     aux_parts: dict[str, list] = {}
     buffers = RankBuffers()
-    with torch.no_grad():
+    with torch.no_grad(), contextlib.closing(buffers):     # closing: the ranking worker threads end
         table = score_table() if score_table is not None and mode == "full" else None
         table = table.detach().float() if table is not None else None
         for eb in batches:

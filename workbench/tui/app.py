@@ -17,6 +17,7 @@ from workbench.store import resolve_workspace_path
 from workbench.tui.screen_list import SCREENS
 
 REAP_S = 2.0  # how often finished worker processes are collected
+SCREEN_KEYS = Binding.Group("Screens", compact=False)  # one short footer entry "d e r c Screens" (fits at 80x24)
 
 
 def _mode_factory(mode: str):
@@ -34,7 +35,7 @@ class WorkbenchApp(App):
     CSS_PATH = str(Path(__file__).with_name("workbench.tcss"))  # absolute: subclasses elsewhere keep it
     MODES = {s.mode: _mode_factory(s.mode) for s in SCREENS}
     BINDINGS = [
-        *[Binding(s.key, f"switch_mode('{s.mode}')", s.title, show=s.in_footer) for s in SCREENS],
+        *[Binding(s.key, f"switch_mode('{s.mode}')", s.title, show=s.in_footer, group=SCREEN_KEYS) for s in SCREENS],
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -118,9 +119,13 @@ class WorkbenchApp(App):
             self._ws.close()
 
     def action_help(self) -> None:
-        from workbench.tui.screens.help import HelpScreen
+        """Show the help page; it is built once (a long markdown table: ~1 s on a loaded core) and kept."""
+        if not self.is_screen_installed("help"):
+            from workbench.tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+            self.install_screen(HelpScreen(), "help")
+        if self.get_screen("help") not in self.screen_stack:  # (the palette's Help while it is open)
+            self.push_screen("help")
 
     def show_run(self, run_id: int) -> None:
         self.selected_run = run_id

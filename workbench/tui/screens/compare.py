@@ -250,7 +250,8 @@ class CompareScreen(WorkbenchScreen):
         from workbench.tui.widgets.ask import Ask
 
         suffix = "csv" if fmt == "csv" else "md"
-        default = str(self.ws.files_dir / f"{self.app.ws_path.stem}-runs.{suffix}")
+        what = "groups" if self.groups else "runs"  # a group's row has its metrics' sd, 95% CI and n
+        default = str(self.ws.files_dir / f"{self.app.ws_path.stem}-{what}.{suffix}")
 
         def write(path: str | None) -> None:
             if not path:
@@ -264,6 +265,6 @@ class CompareScreen(WorkbenchScreen):
             except OSError as e:
                 self.query_one("#compare-message", Label).update(f"[red]cannot write {path}: {e}[/red]")
                 return
-            self.query_one("#compare-message", Label).update(f"wrote {len(rows)} runs to {path}")
+            self.query_one("#compare-message", Label).update(f"wrote {len(rows)} {what} to {path}")
 
-        self.app.push_screen(Ask(f"Export {len(self.rows)} runs as {suffix.upper()} to:", default), write)
+        self.app.push_screen(Ask(f"Export {len(self.rows)} {what} as {suffix.upper()} to:", default), write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -44,6 +45,11 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Markdown(help_text())
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        from workbench.tui.screens.base import skip_needless_restyle
+
+        skip_needless_restyle(self, event)  # the app keeps this page (App.action_help): shown again as it was
 
     def action_dismiss(self) -> None:
         self.dismiss()

@@ -126,6 +126,7 @@ class RunsScreen(WorkbenchScreen):
         self._row_keys: list[str] | None = None  # the runs table's rows, newest first
         self._row_cells: dict[str, list[str]] = {}
         self.refills = 0  # full refills of the runs table (a test bounds them)
+        self.polls = 0  # reads of the workspace done (tests wait for some to pass instead of sleeping)
         self._monitored: int | None = None  # the run the monitor panes show
         self._epochs_seen = -1
         self._log_after = 0
@@ -175,6 +176,7 @@ class RunsScreen(WorkbenchScreen):
             self.app.workspace_failed(e)
 
     def _poll(self) -> None:
+        self.polls += 1
         now = time.time()
         if now - self._last_reap > REAP_EVERY_S:
             from workbench.jobs.queue import reap_dead

@@ -1,0 +1,497 @@
+"""Full ranking in item blocks: running rank counts and top-K lists, never the (B, N+1) matrix.
+
+The conventions (exclusion, pessimistic ties, top-K padding) are those of
+:mod:`workbench.engine.ranking`; :func:`workbench.engine.ranking.rank_full_reference` is the
+one-matrix definition these kernels are tested against. Top-K lists are canonical: descending
+score, and among equal scores the lower item id first.
+
+Each batch of B users is scored block by block (B x width scores written into a reused buffer).
+Per block: the padding column and the user's excluded items are set to -inf, the candidates
+scoring >= the target's score are counted (one float comparison and one sum), and the entries
+that beat the running K-th best are found from 64-column chunk maxima and merged into the
+running top-K lists once B x K of them have gathered.
+
+On CPU the blocks of a batch are shared among worker threads, each running its torch ops on one
+core (:func:`_one_core_workers`), and the batch's set-up and final merge run on one of them too:
+a matrix product of one block is too small for the intra-op threads of two cores to beat two
+independent products (measured: ~59 against ~80 GFLOP per second of CPU time on a quiet machine,
+~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
+product. Each worker keeps its own counts and top-K lists, merged at the end of the batch. The
+block products of :func:`rank_full_dot` use oneDNN's float32 inner product where it gives
+``torch.mm``'s numbers bit for bit (:func:`_onednn_product`, ~2x faster here). One
+:class:`RankBuffers` serves one evaluation at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from workbench.engine.eval_types import NEG_INF, BatchRanking
+
+DEFAULT_BLOCK_ELEMENTS = 1 << 19     # scores per block (B x width): 2 MiB of float32
+CHUNK = 64     # columns whose maximum is compared with the running K-th best before any element is
+
+
+class _Scratch:
+    """One worker's reused (B, width) score block and float comparison block."""
+
+    def __init__(self):
+        self.scores: torch.Tensor | None = None
+        self.ge: torch.Tensor | None = None
+
+    def get(self, num_rows: int, width: int, device):
+        """-> ``block(w)``: contiguous (num_rows, w) score and comparison views for any w <= width.
+
+        The comparison block is float (1.0 / 0.0): a comparison written as float and summed is
+        several times faster on CPU than one written as bool and counted, and exact (a block
+        holds far fewer than 2**24 columns).
+        """
+        need = num_rows * width
+        s = self.scores
+        if s is None or s.device != torch.device(device) or s.numel() < need:
+            self.scores = torch.empty(need, device=device)
+            self.ge = torch.empty(need, device=device)
+        scores, ge = self.scores, self.ge
+
+        def block(w: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return scores[:num_rows * w].view(num_rows, w), ge[:num_rows * w].view(num_rows, w)
+
+        return block
+
+
+class RankBuffers:
+    """What the blocked kernels keep across blocks and batches of one evaluation: each worker's
+    scratch blocks (no per-batch reallocation; they grow when a larger batch or another device
+    comes along, never shrink), the CPU worker threads, and two facts learned on the way (the item
+    table already checked finite; whether this matrix product rounds a score differently in
+    products of different shapes, see :func:`rank_full_dot`).
+
+    ``workers``: threads sharing a batch's blocks on CPU (default: torch's thread count); other
+    devices always use the calling thread. Call :meth:`close` when done (the threads also end
+    when the buffers are garbage collected).
+    """
+
+    def __init__(self, block_elements: int = DEFAULT_BLOCK_ELEMENTS, workers: int | None = None):
+        self.block_elements = int(block_elements)
+        self.workers = workers
+        self.scratch: list[_Scratch] = [_Scratch()]
+        self.checked_table: tuple | None = None
+        self.shape_dependent_products = False
+        # (B, w, d, alignments of the two inputs): whether oneDNN's product equals torch.mm's there
+        self.onednn_shapes: dict[tuple[int, ...], bool] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_size = 0
+
+    def width(self, num_rows: int, num_cols: int) -> int:
+        """Block width: a multiple of 64 columns (whole SIMD tiles of the matrix product, so equal
+        item vectors get equal scores inside a block), at most the catalogue."""
+        fit = min(self.block_elements // max(1, num_rows), 1 << 23)   # counts stay exact in float32
+        return min(num_cols, max(64, fit - fit % 64))
+
+    def num_workers(self, device: torch.device) -> int:
+        if device.type != "cpu":
+            return 1
+        return max(1, int(self.workers if self.workers is not None else torch.get_num_threads()))
+
+    def run(self, device: torch.device, fn):
+        """``fn()`` on a worker thread when the blocks are shared among workers (all of a batch's
+        work, not only the blocks: small ops on intra-op threads cost many times their work when
+        the cores are busy), else here."""
+        n = self.num_workers(device)
+        return self.pool(n).submit(fn).result() if n > 1 else fn()
+
+    def pool(self, n: int) -> ThreadPoolExecutor:
+        if self._pool is None or self._pool_size < n:
+            self.close()
+            self._pool, self._pool_size = _one_core_workers(n), n
+        while len(self.scratch) < n:
+            self.scratch.append(_Scratch())
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _one_core_workers(n: int) -> ThreadPoolExecutor:
+    """``n`` threads whose torch ops each run on one core.
+
+    torch's intra-op thread count is per thread for OpenMP and MKL, but a thread copies the
+    process-wide count the first time it asks for it; so each worker asks first, then sets 1 for
+    itself, and the process-wide count is put back once all of them have done so.
+    """
+    total = torch.get_num_threads()
+    ready = threading.Barrier(n + 1, timeout=60)
+
+    def one_core() -> None:
+        torch.get_num_threads()          # this thread's first look at the count happens now...
+        torch.set_num_threads(1)         # ...so this one sticks (OpenMP's and MKL's are per thread)
+        ready.wait()
+
+    pool = ThreadPoolExecutor(n, thread_name_prefix="rank-block", initializer=one_core)
+    for _ in range(n):      # every initializer blocks on the barrier: the pool starts n threads
+        pool.submit(int)
+    ready.wait()
+    torch.set_num_threads(total)
+    return pool
+
+
+def _excluded_pairs(num_rows: int, num_cols: int, targets: torch.Tensor, seen_rows: torch.Tensor | None,
+                    seen_items: torch.Tensor | None, exclude_seen: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct excluded (row, item) pairs, sorted by item: the seen pairs minus each row's target
+    and minus column 0 (which every row excludes anyway)."""
+    if not exclude_seen or seen_rows is None or seen_rows.numel() == 0:
+        empty = targets.new_zeros(0)
+        return empty, empty
+    keep = (seen_items != targets[seen_rows]) & (seen_items > 0)
+    codes = torch.unique(seen_items[keep] * num_rows + seen_rows[keep])   # sorted by item, then row
+    return codes % num_rows, codes // num_rows
+
+
+class _Batch:
+    """What every block of one batch needs: targets and excluded pairs sorted by item, with the
+    bounds of each block's share (one host transfer per batch, not per block)."""
+
+    def __init__(self, num_rows, num_cols, width, target_scores, targets, rows_ex, items_ex, k, device):
+        self.num_rows, self.num_cols, self.width, self.k = num_rows, num_cols, width, k
+        self.target_scores = target_scores
+        self.t = target_scores[:, None].contiguous()
+        starts = torch.arange(0, num_cols + width, width, device=device)
+        order = torch.argsort(targets)
+        self.t_rows, self.t_cols = order, targets[order] % width
+        self.t_bounds = torch.searchsorted(targets[order], starts).tolist()
+        self.rows_ex, self.cols_ex = rows_ex, items_ex % width
+        self.ex_bounds = torch.searchsorted(items_ex, starts).tolist() if items_ex.numel() else None
+        self.counts = torch.empty(len(starts) - 1, num_rows, device=device)   # per block: entries >= target
+
+
+def _scan(fill_block, job: _Batch, blocks: range, scratch: _Scratch, verify: bool, device):
+    """One worker's share of a batch: ``blocks`` (block numbers, ascending).
+
+    Writes ``job.counts[b]`` for its blocks; returns its (B, K) top values and ids (canonical
+    over its items) and, when ``verify``, the block's own scores of the targets it met (in the
+    order of ``job.t_rows``) — with ``verify`` False the target's entry is set to its given
+    score instead.
+    """
+    views = scratch.get(job.num_rows, job.width, device)
+    k = min(job.k, job.num_cols)
+    top_vals = torch.full((job.num_rows, k), NEG_INF, device=device)
+    top_ids = torch.zeros(job.num_rows, k, dtype=torch.long, device=device)
+    threshold, inclusive = None, True
+    pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    pending_count, merge_at = 0, job.num_rows * k
+    found: list[torch.Tensor] = []
+    with torch.no_grad():
+        for n, b in enumerate(blocks):
+            lo = b * job.width
+            hi = min(job.num_cols, lo + job.width)
+            block, cmp = views(hi - lo)
+            block = fill_block(block, lo, hi)
+            if lo == 0:
+                block[:, 0] = NEG_INF
+            t0, t1 = job.t_bounds[b], job.t_bounds[b + 1]
+            if t1 > t0:
+                rows, cols = job.t_rows[t0:t1], job.t_cols[t0:t1]
+                if verify:
+                    found.append(block[rows, cols])
+                else:
+                    block[rows, cols] = job.target_scores[rows]
+            if job.ex_bounds is not None and job.ex_bounds[b + 1] > job.ex_bounds[b]:
+                sl = slice(job.ex_bounds[b], job.ex_bounds[b + 1])
+                block[job.rows_ex[sl], job.cols_ex[sl]] = NEG_INF
+            torch.ge(block, job.t, out=cmp)                 # 1.0 / 0.0: exact counts, see _Scratch.get
+            torch.sum(cmp, dim=1, out=job.counts[b])
+            if threshold is None:     # a first block: a threshold no higher than its K-th best
+                threshold = _kth_chunk_max(block, k)
+            rows, cols = _beating(block, threshold, inclusive)
+            if rows.numel():
+                pending.append((rows, block[rows, cols], cols + lo))
+                pending_count += rows.numel()
+            if pending and (pending_count >= merge_at or inclusive or n == len(blocks) - 1):
+                top_vals, top_ids = _merge_top(top_vals, top_ids, *(torch.cat(p) for p in zip(*pending)))
+                # Later blocks hold larger ids: an entry that only ties the K-th best cannot enter
+                # (strict >), and a stale (lower) threshold only lets through entries that the merge
+                # drops again.
+                threshold, inclusive = top_vals[:, -1:].contiguous(), False
+                pending, pending_count = [], 0
+    return top_vals, top_ids, found
+
+
+def _chunks(block: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(B, w // 64, 64) view of the block's first w - w % 64 columns: 64 adjacent columns a chunk.
+
+    (A maximum over the middle dimension of a (B, 64, w // 64) view is twice as fast when w // 64
+    is a multiple of 32, and ten times slower otherwise, on CPU with torch 2.13: not used.)
+    """
+    w = block.shape[1]
+    full = w - w % CHUNK
+    return block[:, :full].unflatten(1, (full // CHUNK, CHUNK)), full
+
+
+def _kth_chunk_max(block: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, 1): a value that at least k entries of each row reach: the k-th largest of the block's
+    chunk maxima (and its tail's maximum), or the k-th largest entry where the block has fewer
+    than k chunks; -inf where it has fewer than k entries."""
+    num_rows, w = block.shape
+    chunks, full = _chunks(block)
+    maxima = [chunks.amax(dim=2)] if full else []
+    if full < w:
+        maxima.append(block[:, full:].amax(dim=1, keepdim=True))
+    maxima = torch.cat(maxima, dim=1)
+    if maxima.shape[1] >= k:
+        return maxima.topk(k, dim=1).values[:, -1:].contiguous()
+    if w >= k:
+        return block.topk(k, dim=1).values[:, -1:].contiguous()
+    return torch.full((num_rows, 1), NEG_INF, device=block.device)
+
+
+def _beating(block: torch.Tensor, threshold: torch.Tensor, inclusive: bool = False
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, cols) of the entries of ``block`` (B, w) > ``threshold`` (B, 1) (>= when ``inclusive``),
+    ordered by row, then column: the chunk maxima first, then only the chunks whose maximum
+    passes, element by element (a full comparison and ``nonzero`` over the block cost several
+    times a chunk maximum on CPU)."""
+    passes = torch.ge if inclusive else torch.gt
+    num_rows, w = block.shape
+    chunks, full = _chunks(block)
+    rows, cols = block.new_zeros(0, dtype=torch.long), block.new_zeros(0, dtype=torch.long)
+    if full:
+        hit_rows, hit_chunks = passes(chunks.amax(dim=2), threshold).nonzero(as_tuple=True)
+        if hit_rows.numel():
+            which, offset = passes(chunks[hit_rows, hit_chunks], threshold[hit_rows]).nonzero(as_tuple=True)
+            rows, cols = hit_rows[which], hit_chunks[which] * CHUNK + offset
+    if full < w:
+        tail_rows, tail_cols = passes(block[:, full:], threshold).nonzero(as_tuple=True)
+        if tail_rows.numel():
+            rows, cols = torch.cat([rows, tail_rows]), torch.cat([cols, tail_cols + full])
+            order = torch.argsort(rows * w + cols)
+            rows, cols = rows[order], cols[order]
+    return rows, cols
+
+
+def _merge_top(top_vals: torch.Tensor, top_ids: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor,
+               ids: torch.Tensor, by_id: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge sparse (row, value, id) candidates into the running (B, K) top lists: per row the K
+    largest values, equal values by ascending id.
+
+    Without ``by_id`` the candidates' ids must already ascend within each row and exceed the ids
+    of the lists (a scan's later blocks): then the stable sort keeps equal values in id order.
+    """
+    num_rows, k = top_vals.shape
+    dev = rows.device
+    all_rows = torch.cat([torch.arange(num_rows, device=dev).repeat_interleave(k), rows])
+    all_vals = torch.cat([top_vals.reshape(-1), vals])
+    all_ids = torch.cat([top_ids.reshape(-1), ids])
+    if by_id:
+        by = torch.sort(all_ids, stable=True).indices
+        all_rows, all_vals, all_ids = all_rows[by], all_vals[by], all_ids[by]
+    # one stable int64 sort by (row, value descending): float32 bits made order-preserving
+    # (+ 0.0 turns -0.0 into 0.0, its equal), then negated
+    bits = (all_vals + 0.0).view(torch.int32).long()
+    ordered = torch.where(bits < 0, -2 ** 31 - 1 - bits, bits)               # monotone in the float value
+    key = all_rows * 2 ** 33 + (2 ** 31 - 1 - ordered)                       # value descending inside a row
+    order = torch.sort(key, stable=True).indices
+    counts = torch.bincount(all_rows, minlength=num_rows)
+    starts = torch.cumsum(counts, 0) - counts
+    keep = order[torch.arange(len(order), device=dev) - starts.repeat_interleave(counts) < k]
+    return all_vals[keep].view(num_rows, k), all_ids[keep].view(num_rows, k)
+
+
+def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.Tensor, targets: torch.Tensor,
+                 seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, k: int, exclude_seen: bool,
+                 buffers: RankBuffers | None, device, verify: bool = False) -> BatchRanking | None:
+    """Rank in item blocks: ``fill_block(out (B, w), lo, hi)`` -> the scores of items [lo, hi) (in ``out``
+    or in a tensor of its own).
+
+    Keeps running counts of candidates scored >= the target and running top-K lists; memory is
+    O(workers x B x block + B x K) whatever N is. With ``verify``, ``target_scores`` are taken to
+    be the scores the blocks will hold and that is checked: None when a block disagreed (the
+    counts would be off), else the ranking.
+    """
+    buffers = buffers if buffers is not None else RankBuffers()
+    device = torch.device(device)
+    rows_ex, items_ex = _excluded_pairs(num_rows, num_cols, targets, seen_rows, seen_items, exclude_seen)
+    num_candidates = (num_cols - 1) - torch.bincount(rows_ex, minlength=num_rows)[:num_rows]
+    width = buffers.width(num_rows, num_cols)
+    job = _Batch(num_rows, num_cols, width, target_scores.float(), targets, rows_ex, items_ex, k, device)
+    num_blocks = len(job.t_bounds) - 1
+    n = min(buffers.num_workers(device), num_blocks)
+    # this thread scans one share; the pool (n threads, this one among them when n > 1) the others
+    futures = [buffers.pool(n).submit(_scan, fill_block, job, range(i, num_blocks, n), buffers.scratch[i], verify,
+                                      device) for i in range(1, n)]
+    parts = [_scan(fill_block, job, range(0, num_blocks, n), buffers.scratch[0], verify, device)]
+    parts += [f.result() for f in futures]
+    if verify:
+        found = torch.cat([torch.cat(p[2]) if p[2] else target_scores.new_zeros(0) for p in parts])
+        expected = torch.cat([job.target_scores[job.t_rows[job.t_bounds[b]:job.t_bounds[b + 1]]]
+                              for i in range(n) for b in range(i, num_blocks, n)])
+        if not torch.equal(found, expected):
+            return None
+    top_vals, top_ids = parts[0][0], parts[0][1]
+    for vals, ids, _ in parts[1:]:     # interleaved shares: equal values by id needs a sort by id first
+        top_vals, top_ids = _merge_top(top_vals, top_ids, torch.arange(num_rows, device=device).repeat_interleave(
+            vals.shape[1]), vals.reshape(-1), ids.reshape(-1), by_id=True)
+    ahead = job.counts.sum(dim=0, dtype=torch.float64).long()
+    rank = torch.where(job.target_scores == NEG_INF, num_candidates - 1, ahead - 1)
+    top_ids = top_ids.masked_fill(top_vals == NEG_INF, 0)     # excluded, or scored -inf by the model
+    if top_ids.shape[1] < k:
+        top_ids = torch.cat([top_ids, top_ids.new_zeros(num_rows, k - top_ids.shape[1])], dim=1)
+    return BatchRanking(rank, top_ids, num_candidates)
+
+
+def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
+              seen_items: torch.Tensor | None, k: int, exclude_seen: bool = True,
+              buffers: RankBuffers | None = None) -> BatchRanking:
+    """Full ranking of all N items for each row of ``scores`` (B, N+1), in item blocks.
+
+    Same result as :func:`workbench.engine.ranking.rank_full_reference` (with canonical top-K
+    lists) without the (B, N+1) mask and masked copy: ``scores`` is read block by block into the
+    reused ``buffers`` and never modified.
+    """
+    num_rows, num_cols = scores.shape
+    if torch.isnan(scores).any():
+        raise ValueError("the model produced NaN scores; its metrics would be meaningless")
+    target_scores = scores.gather(1, targets[:, None])[:, 0].float()
+
+    buffers = buffers if buffers is not None else RankBuffers()
+
+    def fill(out, lo, hi):
+        return out.copy_(scores[:, lo:hi])
+
+    return buffers.run(scores.device, lambda: _rank_blocks(
+        fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k, exclude_seen, buffers,
+        scores.device))
+
+
+def _table_finite(buffers: RankBuffers, table: torch.Tensor) -> bool:
+    """Whether ``table`` is finite, checked once per table object (evaluation reuses one table)."""
+    key = (id(table), table.data_ptr(), tuple(table.shape), table._version)
+    if buffers.checked_table != key:
+        if not bool(torch.isfinite(table).all()):
+            return False
+        buffers.checked_table = key
+    return True
+
+
+def _target_scores_in_block_shape(states: torch.Tensor, table: torch.Tensor, targets: torch.Tensor,
+                                  buffers: RankBuffers) -> torch.Tensor:
+    """(B,) each row's score of its target, bit-identical to the score the block loop computes
+    even where the matrix product rounds an element differently depending on the product's shape
+    and the element's column (edge tiles): the target's vector is placed at the column it has in
+    its own block, in a product of that block's shape; rows whose targets share a column take turns.
+    """
+    num_rows, num_cols = states.shape[0], table.shape[0]
+    dev = states.device
+    width = buffers.width(num_rows, num_cols)
+    last_lo = ((num_cols - 1) // width) * width
+    views = buffers.scratch[0].get(num_rows, width, dev)
+    out = torch.empty(num_rows, device=dev)
+    col = targets % width
+    for w, sel in ((width, targets < last_lo), (num_cols - last_lo, targets >= last_lo)):
+        rows = torch.nonzero(sel).flatten()
+        if rows.numel() == 0:
+            continue
+        rows = rows[torch.sort(col[rows], stable=True).indices]
+        c = col[rows]
+        first = torch.ones_like(c, dtype=torch.bool)
+        first[1:] = c[1:] != c[:-1]
+        group_start = torch.cummax(torch.where(first, torch.arange(len(c), device=dev), 0), 0).values
+        turn = torch.arange(len(c), device=dev) - group_start       # 0 for the first row at a column, 1, ...
+        block, _ = views(w)
+        for k in range(int(turn.max()) + 1):
+            r = rows[turn == k]
+            cols = torch.zeros(w, table.shape[1], device=dev)
+            cols[col[r]] = table[targets[r]]
+            torch.mm(states, cols.T, out=block)
+            out[r] = block[r, col[r]]
+    return out
+
+
+def _onednn_linear():
+    """oneDNN's float32 inner-product primitive as torch exposes it for CPU, or None."""
+    try:
+        return torch.ops.mkldnn._linear_pointwise if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _onednn_product(states: torch.Tensor, table: torch.Tensor, buffers: RankBuffers):
+    """``product(out, lo, hi)`` -> the (B, hi - lo) block of ``states @ table.T``: in ``out`` by
+    ``torch.mm``, or a new tensor from oneDNN's inner product where that gives the very same
+    numbers.
+
+    On CPU oneDNN's float32 product ran about twice as fast as MKL's GEMM behind ``torch.mm`` on
+    these shapes (B 256 x 2048 items x d 64: ~165 against ~82 GFLOP per CPU-second, AVX-512). It
+    is used for a block shape (B, w, d) and alignment of the inputs only after one such block came
+    out bit for bit equal to ``torch.mm``'s (the same operations in the same order at every
+    position of the shape, whatever the numbers); where it does not (e.g. d 256: another summation
+    order), those blocks keep ``torch.mm``, so the scores, ties and rankings are always those of
+    ``torch.mm``.
+    """
+    op = _onednn_linear() if states.device.type == "cpu" else None
+
+    def product(out, lo, hi):
+        # the inputs' alignment too: a kernel could treat the first elements of a misaligned row apart
+        key = (states.shape[0], hi - lo, states.shape[1], states.data_ptr() % 64, table[lo:hi].data_ptr() % 64)
+        use = buffers.onednn_shapes.get(key) if op is not None else False
+        if use:
+            return op(states, table[lo:hi], None, "none", [], "")
+        torch.mm(states, table[lo:hi].T, out=out)
+        if use is None:       # first block of this shape: compare (a benign race between workers)
+            try:
+                buffers.onednn_shapes[key] = torch.equal(op(states, table[lo:hi], None, "none", [], ""), out)
+            except RuntimeError:
+                buffers.onednn_shapes[key] = False
+        return out
+
+    return product
+
+
+def rank_full_dot(states: torch.Tensor, item_table: torch.Tensor, targets: torch.Tensor,
+                  seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, k: int,
+                  exclude_seen: bool = True, buffers: RankBuffers | None = None) -> BatchRanking:
+    """Full ranking where score = states (B, d) @ item_table (N+1, d).T, scored block by block.
+
+    The (B, N+1) score matrix is never materialised: each block's product writes into a reused
+    buffer, so memory is O(B x block + B x K).
+
+    The rank count needs each target's score before the blocks are scored, and it must be the
+    very score its own block will hold (items with the target's vector must tie with it). It is
+    first taken from one small (B, B) product, whose diagonal equals the block's entries where
+    the matrix product rounds an element the same in products of any shape (MKL's and oneDNN's
+    GEMM on CPU do here); each block checks that. If a block disagrees, the batch is ranked again
+    with target scores from products of the blocks' own shapes (:func:`_target_scores_in_block_shape`,
+    a few extra block products per batch), and so are all later batches of these ``buffers``.
+    """
+    states = states.float()
+    table = item_table.float()
+    buffers = buffers if buffers is not None else RankBuffers()
+    return buffers.run(states.device, lambda: _rank_full_dot_here(states, table, targets, seen_rows, seen_items, k,
+                                                                  exclude_seen, buffers))
+
+
+def _rank_full_dot_here(states, table, targets, seen_rows, seen_items, k, exclude_seen, buffers) -> BatchRanking:
+    num_rows, num_cols = states.shape[0], table.shape[0]
+    if not (torch.isfinite(states).all() and _table_finite(buffers, table)):
+        raise ValueError("the model produced NaN or infinite user states or item vectors; "
+                         "its metrics would be meaningless")
+
+    product = _onednn_product(states, table, buffers)
+
+    def fill(out, lo, hi):
+        return product(out, lo, hi)
+
+    if not buffers.shape_dependent_products and num_rows > 1:
+        provisional = torch.mm(states, table[targets].T).diagonal()
+        ranked = _rank_blocks(fill, num_rows, num_cols, provisional, targets, seen_rows, seen_items, k,
+                              exclude_seen, buffers, states.device, verify=True)
+        if ranked is not None:
+            return ranked
+        buffers.shape_dependent_products = True
+    target_scores = _target_scores_in_block_shape(states, table, targets, buffers)
+    return _rank_blocks(fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k,
+                        exclude_seen, buffers, states.device)
