@@ -14,7 +14,15 @@ fi
 if [ ! -d "$ROOT/../shared/datasets" ]; then
   echo "run-tests: ../shared/datasets not found: the real-data tests skip" >&2
 fi
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider "${@:2}"
+# Two test processes (pytest-xdist), one file per process at a time so module fixtures are built once:
+# much of the suite waits on worker processes, subprocess start-up and the app's timers, so the two
+# cores stay busy. WORKBENCH_TEST_PROCESSES=0 runs everything in this process.
+PROCESSES=${WORKBENCH_TEST_PROCESSES:-2}
+PARALLEL=()
+if [ "$PROCESSES" != "0" ]; then
+  PARALLEL=(-n "$PROCESSES" --dist loadfile)
+fi
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider "${PARALLEL[@]}" "${@:2}"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "run-tests: pytest collected no tests; treating as failure" >&2

@@ -1,9 +1,10 @@
 """Markdown table of a seeded ablation: per group mean +- 95% CI over seeds, paired p-values vs the ID-only group.
 
     .venv/bin/python bench/seeded/report.py /tmp/wb-seeded.db
+    .venv/bin/python bench/seeded/report.py /tmp/wb-tuned.db g8 g7      # these groups, the first the baseline
 
 The baseline is the seeds group whose experiment name ends in "-id" (ml100k-id, amazon-id); the
-other seeds groups follow in creation order. The paired test is workbench.stats.compare on the
+other seeds groups follow in creation order. Given group ids, only those, the first as the baseline. The paired test is workbench.stats.compare on the
 seed-averaged per-user test values, Holm over every (metric, view) pair: it asks whether the
 seed-averaged models differ on these users, not whether the difference exceeds seed-to-seed variation.
 That second question is the last column: Welch's t-test on the runs' test metrics (one value per seed,
@@ -25,10 +26,13 @@ from workbench.store.run_groups import group_runs, list_groups
 METRICS = ["NDCG@10", "HR@10"]
 
 
-def main(path: str) -> None:
+def main(path: str, chosen: list[str]) -> None:
     with open_workspace(path) as ws:
         groups = sorted(list_groups(ws, kind="seeds"), key=lambda g: (not g["name"].rsplit(" x", 1)[0].endswith("-id"),
                                                                       g["id"]))
+        if chosen:
+            by_id = {g["id"]: g for g in groups}
+            groups = [by_id[int(c.lstrip("g"))] for c in chosen]
         refs = [f"g{g['id']}" for g in groups]
         result = compare(ws, refs, metrics=METRICS)
         done = {g["id"]: [r for r in group_runs(ws, g["id"]) if r["status"] == "completed"] for g in groups}
@@ -70,4 +74,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/wb-seeded.db")
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/wb-seeded.db", sys.argv[2:])
