@@ -168,6 +168,21 @@ def test_worker_threads_give_the_same_rankings_and_leave_the_thread_count_alone(
         assert torch.get_num_threads() == threads
 
 
+def test_by_default_a_batch_is_shared_by_as_many_workers_as_the_caller_has_threads():
+    """The default worker count is read in the caller's thread: read inside a worker (whose torch
+    count is 1) it made every batch run on one thread (evaluate() used ~1 core of 2)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        buffers = RankBuffers()
+        cpu = torch.device("cpu")
+        inside = buffers.run(cpu, lambda: (torch.get_num_threads(), buffers.num_workers(cpu)))
+        buffers.close()
+    finally:
+        torch.set_num_threads(threads)
+    assert inside == (1, 2)        # a one-core worker that still shares the batch with a second one
+
+
 def test_target_scores_that_disagree_with_their_blocks_are_caught():
     from workbench.engine.block_ranking import _rank_blocks
 

@@ -94,7 +94,11 @@ class RankBuffers:
     def num_workers(self, device: torch.device) -> int:
         if device.type != "cpu":
             return 1
-        return max(1, int(self.workers if self.workers is not None else torch.get_num_threads()))
+        if self.workers is None:
+            # read once, in the caller's thread (the first call comes from :meth:`run`): inside a
+            # worker thread torch's count is 1, and a batch would then never be shared
+            self.workers = torch.get_num_threads()
+        return max(1, int(self.workers))
 
     def run(self, device: torch.device, fn):
         """``fn()`` on a worker thread when the blocks are shared among workers (all of a batch's
