@@ -24,6 +24,7 @@ block products of :func:`rank_full_dot` use oneDNN's float32 inner product where
 
 from __future__ import annotations
 
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -173,24 +174,32 @@ class _Batch:
         self.counts = torch.empty(len(starts) - 1, num_rows, device=device)   # per block: entries >= target
 
 
-def _scan(fill_block, job: _Batch, blocks: range, scratch: _Scratch, verify: bool, device):
-    """One worker's share of a batch: ``blocks`` (block numbers, ascending).
+def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, device):
+    """One worker's share of a batch: the blocks it gets from ``claim()`` (ascending block numbers,
+    shared with the other workers of the batch, until one >= the number of blocks).
 
     Writes ``job.counts[b]`` for its blocks; returns its (B, K) top values and ids (canonical
-    over its items) and, when ``verify``, the block's own scores of the targets it met (in the
-    order of ``job.t_rows``) — with ``verify`` False the target's entry is set to its given
-    score instead.
+    over its items), the blocks it scanned and, when ``verify``, the block's own scores of the
+    targets it met (in the order of ``job.t_rows``) — with ``verify`` False the target's entry is
+    set to its given score instead.
+
+    Per block only the chunks whose maximum beats the row's running K-th best are copied out
+    (four torch calls: chunk maxima, comparison, ``nonzero``, gather); their elements are sifted
+    and merged into the top-K lists once enough chunks have gathered, in one pass over all of them.
     """
     views = scratch.get(job.num_rows, job.width, device)
     k = min(job.k, job.num_cols)
     top_vals = torch.full((job.num_rows, k), NEG_INF, device=device)
     top_ids = torch.zeros(job.num_rows, k, dtype=torch.long, device=device)
     threshold, inclusive = None, True
-    pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
-    pending_count, merge_at = 0, job.num_rows * k
+    pending: list[tuple[torch.Tensor, ...]] = []     # (rows, chunk values (n, 64), first column of each chunk)
+    pending_count, merge_at = 0, max(64, job.num_rows * k)
     found: list[torch.Tensor] = []
+    done: list[int] = []
+    num_blocks = len(job.t_bounds) - 1
     with torch.no_grad():
-        for n, b in enumerate(blocks):
+        while (b := claim()) < num_blocks:
+            done.append(b)
             lo = b * job.width
             hi = min(job.num_cols, lo + job.width)
             block, cmp = views(hi - lo)
@@ -209,43 +218,51 @@ def _scan(fill_block, job: _Batch, blocks: range, scratch: _Scratch, verify: boo
                 block[job.rows_ex[sl], job.cols_ex[sl]] = NEG_INF
             torch.ge(block, job.t, out=cmp)                 # 1.0 / 0.0: exact counts, see _Scratch.get
             torch.sum(cmp, dim=1, out=job.counts[b])
+            chunks, maxima = _chunk_maxima(block)
             if threshold is None:     # a first block: a threshold no higher than its K-th best
-                threshold = _kth_chunk_max(block, k)
-            rows, cols = _beating(block, threshold, inclusive)
-            if rows.numel():
-                pending.append((rows, block[rows, cols], cols + lo))
-                pending_count += rows.numel()
-            if pending and (pending_count >= merge_at or inclusive or n == len(blocks) - 1):
-                top_vals, top_ids = _merge_top(top_vals, top_ids, *(torch.cat(p) for p in zip(*pending)))
+                threshold = _kth_largest(maxima, block, k)
+            hit_rows, hit_chunks = (torch.ge if inclusive else torch.gt)(maxima, threshold).nonzero(as_tuple=True)
+            if hit_rows.numel():
+                pending.append((hit_rows, chunks[hit_rows, hit_chunks], hit_chunks * CHUNK + lo))
+                pending_count += hit_rows.numel()
+            if pending and (pending_count >= merge_at or inclusive):
+                rows, vals, ids = _sift(pending, threshold, inclusive)
+                top_vals, top_ids = _merge_top(top_vals, top_ids, rows, vals, ids)
                 # Later blocks hold larger ids: an entry that only ties the K-th best cannot enter
                 # (strict >), and a stale (lower) threshold only lets through entries that the merge
                 # drops again.
                 threshold, inclusive = top_vals[:, -1:].contiguous(), False
                 pending, pending_count = [], 0
-    return top_vals, top_ids, found
+        if pending:
+            top_vals, top_ids = _merge_top(top_vals, top_ids, *_sift(pending, threshold, inclusive))
+    return top_vals, top_ids, done, found
 
 
-def _chunks(block: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(B, w // 64, 64) view of the block's first w - w % 64 columns: 64 adjacent columns a chunk.
+def _chunk_maxima(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(chunks (B, c, 64), maxima (B, c)) of the block: chunk j holds columns [64 j, 64 j + 64);
+    a last chunk of fewer than 64 columns is padded with -inf, in a copy of the block (only the
+    catalogue's last block has such a chunk). Padding can only be listed where a row has fewer
+    than K finite entries, and listed -inf entries get id 0 in the end.
 
     (A maximum over the middle dimension of a (B, 64, w // 64) view is twice as fast when w // 64
     is a multiple of 32, and ten times slower otherwise, on CPU with torch 2.13: not used.)
     """
-    w = block.shape[1]
-    full = w - w % CHUNK
-    return block[:, :full].unflatten(1, (full // CHUNK, CHUNK)), full
-
-
-def _kth_chunk_max(block: torch.Tensor, k: int) -> torch.Tensor:
-    """(B, 1): a value that at least k entries of each row reach: the k-th largest of the block's
-    chunk maxima (and its tail's maximum), or the k-th largest entry where the block has fewer
-    than k chunks; -inf where it has fewer than k entries."""
     num_rows, w = block.shape
-    chunks, full = _chunks(block)
-    maxima = [chunks.amax(dim=2)] if full else []
-    if full < w:
-        maxima.append(block[:, full:].amax(dim=1, keepdim=True))
-    maxima = torch.cat(maxima, dim=1)
+    full = w - w % CHUNK
+    if full == w:
+        chunks = block.view(num_rows, w // CHUNK, CHUNK)
+    else:
+        chunks = block.new_full((num_rows, full // CHUNK + 1, CHUNK), NEG_INF)
+        chunks[:, :full // CHUNK] = block[:, :full].unflatten(1, (full // CHUNK, CHUNK))
+        chunks[:, -1, :w - full] = block[:, full:]
+    return chunks, chunks.amax(dim=2)
+
+
+def _kth_largest(maxima: torch.Tensor, block: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, 1): a value that at least k entries of each row of ``block`` reach: the k-th largest of its
+    chunk ``maxima``, or the k-th largest entry where the block has fewer than k chunks; -inf where
+    it has fewer than k entries."""
+    num_rows, w = block.shape
     if maxima.shape[1] >= k:
         return maxima.topk(k, dim=1).values[:, -1:].contiguous()
     if w >= k:
@@ -253,56 +270,73 @@ def _kth_chunk_max(block: torch.Tensor, k: int) -> torch.Tensor:
     return torch.full((num_rows, 1), NEG_INF, device=block.device)
 
 
-def _beating(block: torch.Tensor, threshold: torch.Tensor, inclusive: bool = False
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(rows, cols) of the entries of ``block`` (B, w) > ``threshold`` (B, 1) (>= when ``inclusive``),
-    ordered by row, then column: the chunk maxima first, then only the chunks whose maximum
-    passes, element by element (a full comparison and ``nonzero`` over the block cost several
-    times a chunk maximum on CPU)."""
-    passes = torch.ge if inclusive else torch.gt
-    num_rows, w = block.shape
-    chunks, full = _chunks(block)
-    rows, cols = block.new_zeros(0, dtype=torch.long), block.new_zeros(0, dtype=torch.long)
-    if full:
-        hit_rows, hit_chunks = passes(chunks.amax(dim=2), threshold).nonzero(as_tuple=True)
-        if hit_rows.numel():
-            which, offset = passes(chunks[hit_rows, hit_chunks], threshold[hit_rows]).nonzero(as_tuple=True)
-            rows, cols = hit_rows[which], hit_chunks[which] * CHUNK + offset
-    if full < w:
-        tail_rows, tail_cols = passes(block[:, full:], threshold).nonzero(as_tuple=True)
-        if tail_rows.numel():
-            rows, cols = torch.cat([rows, tail_rows]), torch.cat([cols, tail_cols + full])
-            order = torch.argsort(rows * w + cols)
-            rows, cols = rows[order], cols[order]
-    return rows, cols
+def _sift(pending: list[tuple[torch.Tensor, ...]], threshold: torch.Tensor, inclusive: bool
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(rows, values, ids) of the elements of the pending chunks that beat their row's ``threshold``
+    (B, 1) (or reach it, when ``inclusive``), ordered by row, then id: the candidates of a merge.
+
+    The chunks were gathered block by block, each block's ordered by row, then column, and the
+    blocks in ascending order; one stable sort by row keeps the ids ascending within a row.
+    """
+    rows = torch.cat([p[0] for p in pending])
+    vals = torch.cat([p[1] for p in pending])
+    starts = torch.cat([p[2] for p in pending])
+    which, offset = (torch.ge if inclusive else torch.gt)(vals, threshold[rows]).nonzero(as_tuple=True)
+    rows, vals, ids = rows[which], vals[which, offset], starts[which] + offset
+    if len(pending) > 1:
+        order = torch.sort(rows, stable=True).indices
+        rows, vals, ids = rows[order], vals[order], ids[order]
+    return rows, vals, ids
+
+
+def _order_key(vals: torch.Tensor) -> torch.Tensor:
+    """int64 in [0, 2**32), ascending as the float32 ``vals`` descend (-0.0 and 0.0 equal)."""
+    bits = (vals + 0.0).view(torch.int32).long()                              # + 0.0: -0.0 -> 0.0
+    ordered = torch.where(bits < 0, -2 ** 31 - 1 - bits, bits)               # monotone in the float value
+    return 2 ** 31 - 1 - ordered
+
+
+def _merge_lists(vals: list[torch.Tensor], ids: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The canonical (B, K) top lists of several workers' (B, K) lists: per row the K largest
+    values, equal values by ascending id (ids < 2**31), by one sort of (value, id) keys a row."""
+    if len(vals) == 1:
+        return vals[0], ids[0]
+    k = vals[0].shape[1]
+    all_vals, all_ids = torch.cat(vals, dim=1), torch.cat(ids, dim=1)
+    order = torch.sort(_order_key(all_vals) * 2 ** 31 + all_ids, dim=1).indices[:, :k]
+    return all_vals.gather(1, order), all_ids.gather(1, order)
 
 
 def _merge_top(top_vals: torch.Tensor, top_ids: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor,
-               ids: torch.Tensor, by_id: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+               ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge sparse (row, value, id) candidates into the running (B, K) top lists: per row the K
     largest values, equal values by ascending id.
 
-    Without ``by_id`` the candidates' ids must already ascend within each row and exceed the ids
-    of the lists (a scan's later blocks): then the stable sort keeps equal values in id order.
+    The candidates' ids must ascend within each row and exceed the ids of the lists (a scan's
+    later blocks): then the stable sort keeps equal values in id order.
     """
     num_rows, k = top_vals.shape
     dev = rows.device
     all_rows = torch.cat([torch.arange(num_rows, device=dev).repeat_interleave(k), rows])
     all_vals = torch.cat([top_vals.reshape(-1), vals])
     all_ids = torch.cat([top_ids.reshape(-1), ids])
-    if by_id:
-        by = torch.sort(all_ids, stable=True).indices
-        all_rows, all_vals, all_ids = all_rows[by], all_vals[by], all_ids[by]
-    # one stable int64 sort by (row, value descending): float32 bits made order-preserving
-    # (+ 0.0 turns -0.0 into 0.0, its equal), then negated
-    bits = (all_vals + 0.0).view(torch.int32).long()
-    ordered = torch.where(bits < 0, -2 ** 31 - 1 - bits, bits)               # monotone in the float value
-    key = all_rows * 2 ** 33 + (2 ** 31 - 1 - ordered)                       # value descending inside a row
+    key = all_rows * 2 ** 33 + _order_key(all_vals)      # one stable int64 sort: row, then value descending
     order = torch.sort(key, stable=True).indices
     counts = torch.bincount(all_rows, minlength=num_rows)
     starts = torch.cumsum(counts, 0) - counts
     keep = order[torch.arange(len(order), device=dev) - starts.repeat_interleave(counts) < k]
     return all_vals[keep].view(num_rows, k), all_ids[keep].view(num_rows, k)
+
+
+def _claimer():
+    """-> ``claim()``: 0, 1, 2, ... to whichever thread asks first."""
+    lock, numbers = threading.Lock(), itertools.count()
+
+    def claim() -> int:
+        with lock:
+            return next(numbers)
+
+    return claim
 
 
 def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.Tensor, targets: torch.Tensor,
@@ -324,21 +358,20 @@ def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.
     job = _Batch(num_rows, num_cols, width, target_scores.float(), targets, rows_ex, items_ex, k, device)
     num_blocks = len(job.t_bounds) - 1
     n = min(buffers.num_workers(device), num_blocks)
-    # this thread scans one share; the pool (n threads, this one among them when n > 1) the others
-    futures = [buffers.pool(n).submit(_scan, fill_block, job, range(i, num_blocks, n), buffers.scratch[i], verify,
-                                      device) for i in range(1, n)]
-    parts = [_scan(fill_block, job, range(0, num_blocks, n), buffers.scratch[0], verify, device)]
+    # this thread scans; the pool (n threads, this one among them when n > 1) runs n - 1 more scans;
+    # each takes the next unclaimed block, so the workers finish together whatever each block costs
+    claim = _claimer()
+    futures = [buffers.pool(n).submit(_scan, fill_block, job, claim, buffers.scratch[i], verify, device)
+               for i in range(1, n)]
+    parts = [_scan(fill_block, job, claim, buffers.scratch[0], verify, device)]
     parts += [f.result() for f in futures]
     if verify:
-        found = torch.cat([torch.cat(p[2]) if p[2] else target_scores.new_zeros(0) for p in parts])
+        found = torch.cat([torch.cat(p[3]) if p[3] else target_scores.new_zeros(0) for p in parts])
         expected = torch.cat([job.target_scores[job.t_rows[job.t_bounds[b]:job.t_bounds[b + 1]]]
-                              for i in range(n) for b in range(i, num_blocks, n)])
+                              for p in parts for b in p[2]])
         if not torch.equal(found, expected):
             return None
-    top_vals, top_ids = parts[0][0], parts[0][1]
-    for vals, ids, _ in parts[1:]:     # interleaved shares: equal values by id needs a sort by id first
-        top_vals, top_ids = _merge_top(top_vals, top_ids, torch.arange(num_rows, device=device).repeat_interleave(
-            vals.shape[1]), vals.reshape(-1), ids.reshape(-1), by_id=True)
+    top_vals, top_ids = _merge_lists([p[0] for p in parts], [p[1] for p in parts])
     ahead = job.counts.sum(dim=0, dtype=torch.float64).long()
     rank = torch.where(job.target_scores == NEG_INF, num_candidates - 1, ahead - 1)
     top_ids = top_ids.masked_fill(top_vals == NEG_INF, 0)     # excluded, or scored -inf by the model
