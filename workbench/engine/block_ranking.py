@@ -7,12 +7,13 @@ score, and among equal scores the lower item id first.
 
 Each batch of B users is scored block by block (B x width scores written into a reused buffer).
 Per block: the padding column and the user's excluded items are set to -inf, the candidates
-scoring >= the target's score are counted (one float comparison and one sum), and the entries
-that beat the running K-th best are found from 64-column chunk maxima and merged into the
-running top-K lists once B x K of them have gathered.
+scoring >= the target's score are counted (one float comparison and one sum), and the 64-column
+chunks whose maximum beats the running K-th best are copied out; once B x K chunks have gathered,
+their elements that beat it are merged into the running top-K lists.
 
 On CPU the blocks of a batch are shared among worker threads, each running its torch ops on one
-core (:func:`_one_core_workers`), and the batch's set-up and final merge run on one of them too:
+core (:func:`_one_core_workers`) and taking the next unclaimed block when it is done with one (so
+the workers finish a batch together), and the batch's set-up and final merge run on one of them too:
 a matrix product of one block is too small for the intra-op threads of two cores to beat two
 independent products (measured: ~59 against ~80 GFLOP per second of CPU time on a quiet machine,
 ~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
