@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import torch
 
@@ -175,7 +176,15 @@ class _Batch:
         self.counts = torch.empty(len(starts) - 1, num_rows, device=device)   # per block: entries >= target
 
 
-def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, device):
+class _Share(NamedTuple):
+    """What one worker's scan of a batch returns."""
+    top_vals: torch.Tensor          # (B, K), canonical over the items of its blocks
+    top_ids: torch.Tensor
+    blocks: list[int]               # the blocks it scanned, in order
+    found: list[torch.Tensor]       # with ``verify``: its blocks' own scores of the targets they hold
+
+
+def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, device) -> _Share:
     """One worker's share of a batch: the blocks it gets from ``claim()`` (ascending block numbers,
     shared with the other workers of the batch, until one >= the number of blocks).
 
@@ -194,7 +203,7 @@ def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, devic
     top_ids = torch.zeros(job.num_rows, k, dtype=torch.long, device=device)
     threshold, inclusive = None, True
     pending: list[tuple[torch.Tensor, ...]] = []     # (rows, chunk values (n, 64), first column of each chunk)
-    pending_count, merge_at = 0, max(64, job.num_rows * k)
+    pending_count, merge_at = 0, job.num_rows * k
     found: list[torch.Tensor] = []
     done: list[int] = []
     num_blocks = len(job.t_bounds) - 1
@@ -236,7 +245,7 @@ def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, devic
                 pending, pending_count = [], 0
         if pending:
             top_vals, top_ids = _merge_top(top_vals, top_ids, *_sift(pending, threshold, inclusive))
-    return top_vals, top_ids, done, found
+    return _Share(top_vals, top_ids, done, found)
 
 
 def _chunk_maxima(block: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -367,12 +376,12 @@ def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.
     parts = [_scan(fill_block, job, claim, buffers.scratch[0], verify, device)]
     parts += [f.result() for f in futures]
     if verify:
-        found = torch.cat([torch.cat(p[3]) if p[3] else target_scores.new_zeros(0) for p in parts])
+        found = torch.cat([torch.cat(p.found) if p.found else target_scores.new_zeros(0) for p in parts])
         expected = torch.cat([job.target_scores[job.t_rows[job.t_bounds[b]:job.t_bounds[b + 1]]]
-                              for p in parts for b in p[2]])
+                              for p in parts for b in p.blocks])
         if not torch.equal(found, expected):
             return None
-    top_vals, top_ids = _merge_lists([p[0] for p in parts], [p[1] for p in parts])
+    top_vals, top_ids = _merge_lists([p.top_vals for p in parts], [p.top_ids for p in parts])
     ahead = job.counts.sum(dim=0, dtype=torch.float64).long()
     rank = torch.where(job.target_scores == NEG_INF, num_candidates - 1, ahead - 1)
     top_ids = top_ids.masked_fill(top_vals == NEG_INF, 0)     # excluded, or scored -inf by the model
