@@ -142,6 +142,29 @@ def test_sampled_softmax_bucketed_rows_give_the_same_loss_and_gradients(monkeypa
         torch.testing.assert_close(a, b)
 
 
+def test_popularity_negatives_follow_the_proposal():
+    """The sampled-softmax head's popularity negatives (binary search in Q's cumulative sums) have
+    Q's distribution: id 0 never, every item at its frequency within a few standard errors."""
+    model = model_for(VIEWS[0], {"type": "sampled_softmax", "negatives": 4000, "sampler": "popularity"})
+    q = model.head.proposal.double()
+    torch.manual_seed(11)
+    draws = torch.cat([model.head.negatives(torch.device("cpu")) for _ in range(50)])
+    freq = torch.bincount(draws, minlength=N + 1).double() / len(draws)
+    assert freq[0] == 0 and draws.max() <= N
+    standard_error = (q * (1 - q) / len(draws)).sqrt()
+    assert ((freq - q).abs() <= 5 * standard_error + 1e-12).all()
+
+
+def test_draw_by_cumulative_never_draws_weight_zero_ids():
+    from workbench_plugins.heads.sampled_softmax_impl import draw_by_cumulative
+    weights = torch.tensor([0.0, 1.0, 0.0, 0.0, 3.0, 0.0, 6.0])
+    torch.manual_seed(3)
+    draws = draw_by_cumulative(torch.cumsum(weights.double(), 0), 100_000)
+    assert set(draws.unique().tolist()) == {1, 4, 6}
+    freq = torch.bincount(draws, minlength=7).double() / len(draws)
+    torch.testing.assert_close(freq[[1, 4, 6]], torch.tensor([0.1, 0.3, 0.6], dtype=torch.float64), atol=0.01, rtol=0)
+
+
 def test_chunked_ce_matches_plain_cross_entropy():
     from workbench_plugins.heads._chunked_ce import chunked_softmax_ce
     torch.manual_seed(1)
