@@ -205,10 +205,14 @@ def test_target_scores_that_disagree_with_their_blocks_are_caught():
         buffers.close()
 
 
+@pytest.mark.parametrize("onednn_faster", [True, False])
 @pytest.mark.parametrize("dim", [64, 256])
-def test_block_products_give_the_scores_of_torch_mm(dim):
+def test_block_products_give_the_scores_of_torch_mm(dim, onednn_faster, monkeypatch):
     # oneDNN's product is used only for block shapes where it equals torch.mm's bit for bit (with
-    # d 256 it sums in another order on AVX-512 CPUs): the rankings are torch.mm's either way
+    # d 256 it sums in another order on AVX-512 CPUs) and is faster (timed: both outcomes are
+    # forced here, as either can happen on a given CPU): the rankings are torch.mm's either way
+    from workbench.engine import block_ranking
+    monkeypatch.setattr(block_ranking, "_first_is_faster", lambda first, second: onednn_faster)
     states, table, targets, rows, items = _case(7, rows=40, items=3000, dim=dim)
     scores = states @ table.T
     buffers = RankBuffers(40 * 640, workers=2)
@@ -217,3 +221,11 @@ def test_block_products_give_the_scores_of_torch_mm(dim):
         _same(r, rank_full_reference(scores, targets, rows, items, 10))
         assert torch.equal(r.topk, _canonical_topk(scores, targets, rows, items, 10))
     buffers.close()
+
+
+def test_the_faster_product_is_told_apart():
+    import time
+
+    from workbench.engine.block_ranking import _first_is_faster
+    assert _first_is_faster(lambda: None, lambda: time.sleep(0.02))
+    assert not _first_is_faster(lambda: time.sleep(0.02), lambda: None)

@@ -19,7 +19,8 @@ independent products (measured: ~59 against ~80 GFLOP per second of CPU time on 
 ~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
 product. Each worker keeps its own counts and top-K lists, merged at the end of the batch. The
 block products of :func:`rank_full_dot` use oneDNN's float32 inner product where it gives
-``torch.mm``'s numbers bit for bit (:func:`_onednn_product`, ~2x faster here). One
+``torch.mm``'s numbers bit for bit and runs faster (:func:`_onednn_product`: ~2x faster with
+AVX-512, ~10 % slower with AVX2 only, where ``torch.mm`` is kept). One
 :class:`RankBuffers` serves one evaluation at a time.
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -466,18 +468,32 @@ def _onednn_linear():
         return None
 
 
+def _first_is_faster(first, second, rounds: int = 3) -> bool:
+    """Whether ``first()`` runs faster than ``second()``: the best of ``rounds`` interleaved runs of
+    each, in wall time (a one-off choice per block shape; a busy machine can make it pick the
+    slower one, never a different result)."""
+    best = [float("inf"), float("inf")]
+    for _ in range(rounds):
+        for i, fn in enumerate((first, second)):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best[0] < best[1]
+
+
 def _onednn_product(states: torch.Tensor, table: torch.Tensor, buffers: RankBuffers):
     """``product(out, lo, hi)`` -> the (B, hi - lo) block of ``states @ table.T``: in ``out`` by
     ``torch.mm``, or a new tensor from oneDNN's inner product where that gives the very same
     numbers.
 
     On CPU oneDNN's float32 product ran about twice as fast as MKL's GEMM behind ``torch.mm`` on
-    these shapes (B 256 x 2048 items x d 64: ~165 against ~82 GFLOP per CPU-second, AVX-512). It
-    is used for a block shape (B, w, d) and alignment of the inputs only after one such block came
-    out bit for bit equal to ``torch.mm``'s (the same operations in the same order at every
-    position of the shape, whatever the numbers); where it does not (e.g. d 256: another summation
-    order), those blocks keep ``torch.mm``, so the scores, ties and rankings are always those of
-    ``torch.mm``.
+    these shapes on an AVX-512 machine (B 256 x 2048 items x d 64: ~165 against ~82 GFLOP per
+    CPU-second), and ~10 % slower on an AVX2 one. It is used for a block shape (B, w, d) and
+    alignment of the inputs only after one such block came out bit for bit equal to ``torch.mm``'s
+    (the same operations in the same order at every position of the shape, whatever the numbers)
+    and ran faster there (:func:`_first_is_faster`); otherwise (e.g. d 256: another summation
+    order) those blocks keep ``torch.mm``. Either way the scores, ties and rankings are those of
+    ``torch.mm``: the choice changes only the speed.
     """
     op = _onednn_linear() if states.device.type == "cpu" else None
 
@@ -490,9 +506,12 @@ def _onednn_product(states: torch.Tensor, table: torch.Tensor, buffers: RankBuff
         torch.mm(states, table[lo:hi].T, out=out)
         if use is None:       # first block of this shape: compare (a benign race between workers)
             try:
-                buffers.onednn_shapes[key] = torch.equal(op(states, table[lo:hi], None, "none", [], ""), out)
+                same = torch.equal(op(states, table[lo:hi], None, "none", [], ""), out)
             except RuntimeError:
-                buffers.onednn_shapes[key] = False
+                same = False
+            buffers.onednn_shapes[key] = same and _first_is_faster(
+                lambda: op(states, table[lo:hi], None, "none", [], ""),
+                lambda: torch.mm(states, table[lo:hi].T, out=out))
         return out
 
     return product
