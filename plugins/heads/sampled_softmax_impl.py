@@ -39,22 +39,27 @@ class SampledSoftmaxHead(DotProductHead):
     def __init__(self, options, ctx, dim):
         super().__init__(options, ctx, dim)
         n = ctx.num_items
-        if options.sampler == "popularity" and ctx.item_popularity is not None:
+        if self._by_popularity():
             q = torch.as_tensor(ctx.item_popularity, dtype=torch.float32).clone() + 1.0   # add-one smoothing
             q[0] = 0.0
         else:
             q = torch.ones(n + 1)
             q[0] = 0.0
         self.register_buffer("proposal", q / q.sum(), persistent=False)   # (N+1,), Q(0) = 0
-        # Q's cumulative sums in float64 (float32 sums lose the rare items of a 4M catalogue)
-        self.register_buffer("cumulative", torch.cumsum(q.double(), 0), persistent=False)
+        # Q's cumulative sums in float64 (float32 sums lose the rare items of a 4M catalogue);
+        # a uniform Q draws without them
+        sums = torch.cumsum(q.double(), 0) if self._by_popularity() else torch.zeros(0, dtype=torch.float64)
+        self.register_buffer("cumulative", sums, persistent=False)
+
+    def _by_popularity(self) -> bool:
+        return self.options.sampler == "popularity" and self.ctx.item_popularity is not None
 
     def negatives(self, device) -> torch.Tensor:
         """(K,) negatives drawn from Q with replacement, with no pass over the catalogue per step:
         uniform Q draws ids 1..N directly; any other Q inverts its cumulative sums by binary
         search (the same distribution as ``torch.multinomial(Q, K, replacement=True)``, which
         reads all N+1 weights at every call: 6 ms against 0.16 ms for 256 draws from 3.8M items)."""
-        if self.options.sampler == "uniform" or self.ctx.item_popularity is None:
+        if not self._by_popularity():
             return torch.randint(1, self.ctx.num_items + 1, (self.options.negatives,), device=device)
         return draw_by_cumulative(self.cumulative, self.options.negatives)
 
