@@ -4,6 +4,7 @@ Usage (repository root; BEFORE is ``workbench/engine/block_ranking.py`` of anoth
 ``git worktree`` at the older commit):
 
     .venv/bin/python bench/ranking_ab.py BEFORE [--after workbench/engine/block_ranking.py] [--cases 300] [--reps 6]
+                                            [--workers 1]
 
 1. **Same results**: ``--cases`` random cases (1-256 users, 3-20,011 items, d 4 or 64, K 1-50,
    40 % of them tie-heavy integer vectors, 0-50 seen items, block sizes 5 to 2^19, 1-3 workers,
@@ -12,6 +13,8 @@ Usage (repository root; BEFORE is ``workbench/engine/block_ranking.py`` of anoth
 2. **CPU time**: 4 batches of 256 users x 134,000 items (d 64, 50 seen, K 20) on one thread and one
    worker, the two versions alternating ``--reps`` times; the median thread CPU time per batch of
    each, and their ratio (thread CPU time, so a busy machine inflates both alike more than wall time).
+   ``--workers N`` (N > 1): N one-core workers share each batch, as ``evaluate()`` shares them on
+   N cores; then the process CPU time (all threads) and the wall time per batch are reported.
 """
 
 from __future__ import annotations
@@ -58,25 +61,33 @@ def same_results(before, after, cases: int, seed: int) -> int:
     return differ
 
 
-def cpu_per_batch(modules: dict, reps: int) -> dict[str, list[float]]:
+def cpu_per_batch(modules: dict, reps: int, workers: int = 1) -> dict[str, list[float]]:
+    """{version: [CPU seconds per batch, one entry per rep]}; with ``workers`` > 1 also
+    {version + " wall": [wall seconds per batch, ...]}."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(workers)
     users, items, d, seen = 256, 134_000, 64, 50
     g = torch.Generator().manual_seed(0)
     table = torch.randn(items + 1, d, generator=g)
     batches = [(torch.randn(users, d, generator=g), torch.randint(1, items + 1, (users,), generator=g),
                 torch.arange(users).repeat_interleave(seen), torch.randint(1, items + 1, (users * seen,), generator=g))
                for _ in range(4)]
-    buffers = {name: m.RankBuffers(workers=1) for name, m in modules.items()}
+    buffers = {name: m.RankBuffers(workers=workers) for name, m in modules.items()}
+    clock = time.thread_time if workers == 1 else time.process_time
     times: dict[str, list[float]] = {name: [] for name in modules}
+    times.update({name + " wall": [] for name in modules} if workers > 1 else {})
     names = list(modules)
     for rep in range(reps):
         for name in (names if rep % 2 == 0 else names[::-1]):
-            start = time.thread_time()
+            start, wall = clock(), time.perf_counter()
             for states, targets, rows, seen_items in batches:
                 modules[name].rank_full_dot(states, table, targets, rows, seen_items, 20, True, buffers[name])
-            times[name].append((time.thread_time() - start) / len(batches))
+            times[name].append((clock() - start) / len(batches))
+            if workers > 1:
+                times[name + " wall"].append((time.perf_counter() - wall) / len(batches))
+    for b in buffers.values():
+        b.close()
     return times
 
 
@@ -87,18 +98,21 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--reps", type=int, default=6, help="timing rounds (0: results only)")
+    ap.add_argument("--workers", type=int, default=1, help="one-core workers sharing each timed batch")
     args = ap.parse_args()
     modules = {"before": load(args.before, "ranking_before"), "after": load(args.after, "ranking_after")}
     differ = same_results(modules["before"], modules["after"], args.cases, args.seed)
     print(f"same results: {args.cases - differ} of {args.cases} cases equal (seed {args.seed})")
     if args.reps < 1:
         return
-    times = cpu_per_batch(modules, args.reps)
+    times = cpu_per_batch(modules, args.reps, args.workers)
     for name, t in times.items():
-        print(f"{name}: {statistics.median(t) * 1e3:.1f} ms CPU per batch of 256 x 134,000 (median of {len(t)}; "
-              f"min {min(t) * 1e3:.1f})")
-    print(f"after / before: {statistics.median(times['after']) / statistics.median(times['before']):.3f}; "
-          f"load {open('/proc/loadavg').read().split()[:3]}")
+        what = "wall" if name.endswith("wall") else "CPU"
+        print(f"{name}: {statistics.median(t) * 1e3:.1f} ms {what} per batch of 256 x 134,000 (median of {len(t)}; "
+              f"min {min(t) * 1e3:.1f}; {args.workers} worker(s))")
+    for suffix in ("",) + ((" wall",) if args.workers > 1 else ()):
+        ratio = statistics.median(times["after" + suffix]) / statistics.median(times["before" + suffix])
+        print(f"after / before{suffix or ' CPU'}: {ratio:.3f}; load {open('/proc/loadavg').read().split()[:3]}")
 
 
 if __name__ == "__main__":

@@ -229,3 +229,36 @@ def test_the_faster_product_is_told_apart():
     from workbench.engine.block_ranking import _first_is_faster
     assert _first_is_faster(lambda: None, lambda: time.sleep(0.02))
     assert not _first_is_faster(lambda: time.sleep(0.02), lambda: None)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("ties", [False, True])
+def test_workers_ranking_rows_of_their_own_give_the_definition(workers, ties, monkeypatch):
+    """Batches with enough rows are split by rows among the workers (each scans every block for its
+    rows); the rankings are those of the one-matrix definition, including the fallback to target
+    scores from block-shaped products, tie-heavy vectors and rows with no seen items."""
+    from workbench.engine import block_ranking
+    monkeypatch.setattr(block_ranking, "ROW_SPLIT_MIN_ROWS", 8)
+    assert block_ranking._row_parts(37, workers) == [(37 * i // workers, 37 * (i + 1) // workers)
+                                                      for i in range(workers)]
+    assert block_ranking._row_parts(15, workers) == [(0, 15)]       # too few rows: blocks are shared
+    states, table, targets, rows, items = _case(9, rows=37, items=2500, dim=16)
+    if ties:
+        states, table = states.round(), table.clamp(-1, 1).round()
+    keep = rows >= 20                                                # rows 0-19 have no seen items
+    rows, items = rows[keep], items[keep]
+    scores = states @ table.T
+    ref = rank_full_reference(scores, targets, rows, items, 10)
+    top = _canonical_topk(scores, targets, rows, items, 10)     # the reference's own order of ties is torch.topk's
+
+    def check(r):
+        assert torch.equal(r.num_candidates, ref.num_candidates) and torch.equal(r.target_rank, ref.target_rank)
+        assert torch.equal(r.topk, top)
+
+    for block in (997, 1 << 19):
+        buffers = RankBuffers(block, workers=workers)
+        check(rank_full(scores, targets, rows, items, 10, True, buffers))
+        check(rank_full_dot(states, table, targets, rows, items, 10, True, buffers))
+        buffers.shape_dependent_products = True
+        check(rank_full_dot(states, table, targets, rows, items, 10, True, buffers))
+        buffers.close()

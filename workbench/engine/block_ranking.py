@@ -11,9 +11,13 @@ scoring >= the target's score are counted (one float comparison and one sum), an
 chunks whose maximum beats the running K-th best are copied out; once B x K chunks have gathered,
 their elements that beat it are merged into the running top-K lists.
 
-On CPU the blocks of a batch are shared among worker threads, each running its torch ops on one
-core (:func:`_one_core_workers`) and taking the next unclaimed block when it is done with one (so
-the workers finish a batch together), and the batch's set-up and final merge run on one of them too:
+On CPU a batch is shared among worker threads, each running its torch ops on one core
+(:func:`_one_core_workers`). A batch of at least ``ROW_SPLIT_MIN_ROWS`` rows per worker is split by
+rows: each worker scans every block for its own rows, as one worker would (:func:`_by_rows`).
+A smaller batch is shared by blocks: each worker takes the next unclaimed block when it is done
+with one (so the workers finish a batch together), the workers publish their K-th best so that
+each can drop what another's list already beats, and the batch's set-up and final merge run on
+one of them too:
 a matrix product of one block is too small for the intra-op threads of two cores to beat two
 independent products (measured: ~59 against ~80 GFLOP per second of CPU time on a quiet machine,
 ~8 against ~80 on a busy one), and the per-block bookkeeping of one thread overlaps the other's
@@ -37,6 +41,7 @@ import torch
 from workbench.engine.eval_types import NEG_INF, BatchRanking
 
 DEFAULT_BLOCK_ELEMENTS = 1 << 19     # scores per block (B x width): 2 MiB of float32
+ROW_SPLIT_MIN_ROWS = 128     # rows per worker for it to rank rows of its own (see _by_rows)
 CHUNK = 64     # columns whose maximum is compared with the running K-th best before any element is
 
 
@@ -176,6 +181,15 @@ class _Batch:
         self.rows_ex, self.cols_ex = rows_ex, items_ex % width
         self.ex_bounds = torch.searchsorted(items_ex, starts).tolist() if items_ex.numel() else None
         self.counts = torch.empty(len(starts) - 1, num_rows, device=device)   # per block: entries >= target
+        self.sharing = False                     # several workers: they publish their K-th best
+        self.best_kth: torch.Tensor | None = None
+
+    def publish(self, kth: torch.Tensor) -> None:
+        """A worker's K-th best (B, 1) after a merge: no entry below it can be in the batch's top K,
+        so every worker may drop those. Two workers publishing at once can lose one update: the
+        bound is then lower than it could be, never wrong."""
+        seen = self.best_kth
+        self.best_kth = kth if seen is None else torch.maximum(seen, kth)
 
 
 class _Share(NamedTuple):
@@ -198,12 +212,16 @@ def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, devic
     Per block only the chunks whose maximum beats the row's running K-th best are copied out
     (four torch calls: chunk maxima, comparison, ``nonzero``, gather); their elements are sifted
     and merged into the top-K lists once enough chunks have gathered, in one pass over all of them.
+    With several workers, the bound is also the highest K-th best any of them published
+    (:meth:`_Batch.publish`), reached rather than beaten: an entry that ties another worker's K-th
+    best may hold a lower id than that worker's entries, so it can still enter the batch's list.
     """
     views = scratch.get(job.num_rows, job.width, device)
     k = min(job.k, job.num_cols)
     top_vals = torch.full((job.num_rows, k), NEG_INF, device=device)
     top_ids = torch.zeros(job.num_rows, k, dtype=torch.long, device=device)
-    threshold, inclusive = None, True
+    threshold, inclusive = None, True     # own bound: this worker's K-th best, beaten once it has merged
+    shared = bound = None                 # the batch's published K-th best (reached); max(own, shared)
     pending: list[tuple[torch.Tensor, ...]] = []     # (rows, chunk values (n, 64), first column of each chunk)
     pending_count, merge_at = 0, job.num_rows * k
     found: list[torch.Tensor] = []
@@ -232,21 +250,30 @@ def _scan(fill_block, job: _Batch, claim, scratch: _Scratch, verify: bool, devic
             torch.sum(cmp, dim=1, out=job.counts[b])
             chunks, maxima = _chunk_maxima(block)
             if threshold is None:     # a first block: a threshold no higher than its K-th best
-                threshold = _kth_largest(maxima, block, k)
-            hit_rows, hit_chunks = (torch.ge if inclusive else torch.gt)(maxima, threshold).nonzero(as_tuple=True)
+                threshold = bound = _kth_largest(maxima, block, k)
+            if job.sharing and job.best_kth is not shared:      # another worker merged
+                shared = job.best_kth
+                bound = torch.maximum(threshold, shared)
+            reach = inclusive or shared is not None
+            hit_rows, hit_chunks = (torch.ge if reach else torch.gt)(maxima, bound).nonzero(as_tuple=True)
             if hit_rows.numel():
                 pending.append((hit_rows, chunks[hit_rows, hit_chunks], hit_chunks * CHUNK + lo))
                 pending_count += hit_rows.numel()
             if pending and (pending_count >= merge_at or inclusive):
-                rows, vals, ids = _sift(pending, threshold, inclusive)
+                rows, vals, ids = _sift(pending, threshold, inclusive, shared)
                 top_vals, top_ids = _merge_top(top_vals, top_ids, rows, vals, ids)
                 # Later blocks hold larger ids: an entry that only ties the K-th best cannot enter
                 # (strict >), and a stale (lower) threshold only lets through entries that the merge
                 # drops again.
                 threshold, inclusive = top_vals[:, -1:].contiguous(), False
+                bound = threshold
+                if job.sharing:
+                    job.publish(threshold)
+                    shared = job.best_kth
+                    bound = torch.maximum(threshold, shared)
                 pending, pending_count = [], 0
         if pending:
-            top_vals, top_ids = _merge_top(top_vals, top_ids, *_sift(pending, threshold, inclusive))
+            top_vals, top_ids = _merge_top(top_vals, top_ids, *_sift(pending, threshold, inclusive, shared))
     return _Share(top_vals, top_ids, done, found)
 
 
@@ -282,10 +309,11 @@ def _kth_largest(maxima: torch.Tensor, block: torch.Tensor, k: int) -> torch.Ten
     return torch.full((num_rows, 1), NEG_INF, device=block.device)
 
 
-def _sift(pending: list[tuple[torch.Tensor, ...]], threshold: torch.Tensor, inclusive: bool
-          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _sift(pending: list[tuple[torch.Tensor, ...]], threshold: torch.Tensor, inclusive: bool,
+          shared: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(rows, values, ids) of the elements of the pending chunks that beat their row's ``threshold``
-    (B, 1) (or reach it, when ``inclusive``), ordered by row, then id: the candidates of a merge.
+    (B, 1) (or reach it, when ``inclusive``) and reach ``shared`` (B, 1) if given, ordered by row,
+    then id: the candidates of a merge.
 
     The chunks were gathered block by block, each block's ordered by row, then column, and the
     blocks in ascending order; one stable sort by row keeps the ids ascending within a row.
@@ -293,7 +321,10 @@ def _sift(pending: list[tuple[torch.Tensor, ...]], threshold: torch.Tensor, incl
     rows = torch.cat([p[0] for p in pending])
     vals = torch.cat([p[1] for p in pending])
     starts = torch.cat([p[2] for p in pending])
-    which, offset = (torch.ge if inclusive else torch.gt)(vals, threshold[rows]).nonzero(as_tuple=True)
+    keep = (torch.ge if inclusive else torch.gt)(vals, threshold[rows])
+    if shared is not None:
+        keep &= vals >= shared[rows]
+    which, offset = keep.nonzero(as_tuple=True)
     rows, vals, ids = rows[which], vals[which, offset], starts[which] + offset
     if len(pending) > 1:
         order = torch.sort(rows, stable=True).indices
@@ -353,14 +384,16 @@ def _claimer():
 
 def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.Tensor, targets: torch.Tensor,
                  seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, k: int, exclude_seen: bool,
-                 buffers: RankBuffers | None, device, verify: bool = False) -> BatchRanking | None:
+                 buffers: RankBuffers | None, device, verify: bool = False, worker: int = 0,
+                 workers: int | None = None) -> BatchRanking | None:
     """Rank in item blocks: ``fill_block(out (B, w), lo, hi)`` -> the scores of items [lo, hi) (in ``out``
     or in a tensor of its own).
 
     Keeps running counts of candidates scored >= the target and running top-K lists; memory is
     O(workers x B x block + B x K) whatever N is. With ``verify``, ``target_scores`` are taken to
     be the scores the blocks will hold and that is checked: None when a block disagreed (the
-    counts would be off), else the ranking.
+    counts would be off), else the ranking. ``workers`` (default: the buffers' count) share the
+    blocks, using the scratch blocks from number ``worker`` on.
     """
     buffers = buffers if buffers is not None else RankBuffers()
     device = torch.device(device)
@@ -369,13 +402,15 @@ def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.
     width = buffers.width(num_rows, num_cols)
     job = _Batch(num_rows, num_cols, width, target_scores.float(), targets, rows_ex, items_ex, k, device)
     num_blocks = len(job.t_bounds) - 1
-    n = min(buffers.num_workers(device), num_blocks)
+    n = min(workers or buffers.num_workers(device), num_blocks)
     # this thread scans; the pool (n threads, this one among them when n > 1) runs n - 1 more scans;
     # each takes the next unclaimed block, so the workers finish together whatever each block costs
     claim = _claimer()
-    futures = [buffers.pool(n).submit(_scan, fill_block, job, claim, buffers.scratch[i], verify, device)
+    job.sharing = n > 1
+    pool = buffers.pool(n) if n > 1 else None
+    futures = [pool.submit(_scan, fill_block, job, claim, buffers.scratch[worker + i], verify, device)
                for i in range(1, n)]
-    parts = [_scan(fill_block, job, claim, buffers.scratch[0], verify, device)]
+    parts = [_scan(fill_block, job, claim, buffers.scratch[worker], verify, device)]
     parts += [f.result() for f in futures]
     if verify:
         found = torch.cat([torch.cat(p.found) if p.found else target_scores.new_zeros(0) for p in parts])
@@ -390,6 +425,38 @@ def _rank_blocks(fill_block, num_rows: int, num_cols: int, target_scores: torch.
     if top_ids.shape[1] < k:
         top_ids = torch.cat([top_ids, top_ids.new_zeros(num_rows, k - top_ids.shape[1])], dim=1)
     return BatchRanking(rank, top_ids, num_candidates)
+
+
+def _row_parts(num_rows: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges, one per worker, of at least :data:`ROW_SPLIT_MIN_ROWS` rows each; a
+    single range when the batch is too small for that (its workers then share the item blocks)."""
+    n = max(1, min(workers, num_rows // ROW_SPLIT_MIN_ROWS))
+    return [(num_rows * i // n, num_rows * (i + 1) // n) for i in range(n)]
+
+
+def _by_rows(buffers: RankBuffers, device: torch.device, num_rows: int, rank_rows) -> BatchRanking | None:
+    """``rank_rows(r0, r1, worker, workers)`` -> the ranking of rows [r0, r1) (or None), by the
+    workers' own row ranges where the batch has enough rows (:func:`_row_parts`): each worker then
+    scans every block for its rows alone, with no bound to share and no lists to merge; else by all
+    the workers sharing the blocks of all the rows. None if any range gave None."""
+    parts = _row_parts(num_rows, buffers.num_workers(device))
+    if len(parts) == 1:
+        return rank_rows(0, num_rows, 0, None)
+    pool = buffers.pool(len(parts))
+    futures = [pool.submit(rank_rows, r0, r1, i, 1) for i, (r0, r1) in enumerate(parts) if i > 0]
+    results = [rank_rows(*parts[0], 0, 1)] + [f.result() for f in futures]
+    if any(r is None for r in results):
+        return None
+    return BatchRanking(torch.cat([r.target_rank for r in results]), torch.cat([r.topk for r in results]),
+                        torch.cat([r.num_candidates for r in results]))
+
+
+def _pairs_in_rows(seen_rows: torch.Tensor | None, seen_items: torch.Tensor | None, r0: int, r1: int):
+    """The (row, item) pairs of rows [r0, r1), rows counted from r0."""
+    if seen_rows is None or seen_items is None:
+        return seen_rows, seen_items
+    inside = (seen_rows >= r0) & (seen_rows < r1)
+    return seen_rows[inside] - r0, seen_items[inside]
 
 
 def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tensor | None,
@@ -408,12 +475,15 @@ def rank_full(scores: torch.Tensor, targets: torch.Tensor, seen_rows: torch.Tens
 
     buffers = buffers if buffers is not None else RankBuffers()
 
-    def fill(out, lo, hi):
-        return out.copy_(scores[:, lo:hi])
+    def rank_rows(r0, r1, worker, workers):
+        def fill(out, lo, hi):
+            return out.copy_(scores[r0:r1, lo:hi])
 
-    return buffers.run(scores.device, lambda: _rank_blocks(
-        fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k, exclude_seen, buffers,
-        scores.device))
+        return _rank_blocks(fill, r1 - r0, num_cols, target_scores[r0:r1], targets[r0:r1],
+                            *_pairs_in_rows(seen_rows, seen_items, r0, r1), k, exclude_seen, buffers,
+                            scores.device, worker=worker, workers=workers)
+
+    return buffers.run(scores.device, lambda: _by_rows(buffers, scores.device, num_rows, rank_rows))
 
 
 def _table_finite(buffers: RankBuffers, table: torch.Tensor) -> bool:
@@ -427,7 +497,7 @@ def _table_finite(buffers: RankBuffers, table: torch.Tensor) -> bool:
 
 
 def _target_scores_in_block_shape(states: torch.Tensor, table: torch.Tensor, targets: torch.Tensor,
-                                  buffers: RankBuffers) -> torch.Tensor:
+                                  buffers: RankBuffers, worker: int = 0) -> torch.Tensor:
     """(B,) each row's score of its target, bit-identical to the score the block loop computes
     even where the matrix product rounds an element differently depending on the product's shape
     and the element's column (edge tiles): the target's vector is placed at the column it has in
@@ -437,7 +507,7 @@ def _target_scores_in_block_shape(states: torch.Tensor, table: torch.Tensor, tar
     dev = states.device
     width = buffers.width(num_rows, num_cols)
     last_lo = ((num_cols - 1) // width) * width
-    views = buffers.scratch[0].get(num_rows, width, dev)
+    views = buffers.scratch[worker].get(num_rows, width, dev)
     out = torch.empty(num_rows, device=dev)
     col = targets % width
     for w, sel in ((width, targets < last_lo), (num_cols - last_lo, targets >= last_lo)):
@@ -468,7 +538,7 @@ def _onednn_linear():
         return None
 
 
-def _first_is_faster(first, second, rounds: int = 3) -> bool:
+def _first_is_faster(first, second, rounds: int = 5) -> bool:
     """Whether ``first()`` runs faster than ``second()``: the best of ``rounds`` interleaved runs of
     each, in wall time (a one-off choice per block shape; a busy machine can make it pick the
     slower one, never a different result)."""
@@ -541,11 +611,20 @@ def rank_full_dot(states: torch.Tensor, item_table: torch.Tensor, targets: torch
 
 
 def _rank_full_dot_here(states, table, targets, seen_rows, seen_items, k, exclude_seen, buffers) -> BatchRanking:
-    num_rows, num_cols = states.shape[0], table.shape[0]
     if not (torch.isfinite(states).all() and _table_finite(buffers, table)):
         raise ValueError("the model produced NaN or infinite user states or item vectors; "
                          "its metrics would be meaningless")
 
+    def rank_rows(r0, r1, worker, workers):
+        return _rank_dot_rows(states[r0:r1], table, targets[r0:r1], *_pairs_in_rows(seen_rows, seen_items, r0, r1),
+                              k, exclude_seen, buffers, worker, workers)
+
+    return _by_rows(buffers, states.device, states.shape[0], rank_rows)
+
+
+def _rank_dot_rows(states, table, targets, seen_rows, seen_items, k, exclude_seen, buffers, worker, workers
+                   ) -> BatchRanking:
+    num_rows, num_cols = states.shape[0], table.shape[0]
     product = _onednn_product(states, table, buffers)
 
     def fill(out, lo, hi):
@@ -554,10 +633,10 @@ def _rank_full_dot_here(states, table, targets, seen_rows, seen_items, k, exclud
     if not buffers.shape_dependent_products and num_rows > 1:
         provisional = torch.mm(states, table[targets].T).diagonal()
         ranked = _rank_blocks(fill, num_rows, num_cols, provisional, targets, seen_rows, seen_items, k,
-                              exclude_seen, buffers, states.device, verify=True)
+                              exclude_seen, buffers, states.device, verify=True, worker=worker, workers=workers)
         if ranked is not None:
             return ranked
         buffers.shape_dependent_products = True
-    target_scores = _target_scores_in_block_shape(states, table, targets, buffers)
+    target_scores = _target_scores_in_block_shape(states, table, targets, buffers, worker)
     return _rank_blocks(fill, num_rows, num_cols, target_scores, targets, seen_rows, seen_items, k,
-                        exclude_seen, buffers, states.device)
+                        exclude_seen, buffers, states.device, worker=worker, workers=workers)
