@@ -61,18 +61,27 @@ def same_results(before, after, cases: int, seed: int) -> int:
     return differ
 
 
-def cpu_per_batch(modules: dict, reps: int, workers: int = 1) -> dict[str, list[float]]:
-    """{version: [CPU seconds per batch, one entry per rep]}; with ``workers`` > 1 also
-    {version + " wall": [wall seconds per batch, ...]}."""
+def yardstick_batches():
+    """(item table, 4 batches of (states, targets, seen rows, seen items)): 256 users x 134,000 items,
+    d 64, 50 seen items per user, always the same (seed 0)."""
     import torch
 
-    torch.set_num_threads(workers)
     users, items, d, seen = 256, 134_000, 64, 50
     g = torch.Generator().manual_seed(0)
     table = torch.randn(items + 1, d, generator=g)
     batches = [(torch.randn(users, d, generator=g), torch.randint(1, items + 1, (users,), generator=g),
                 torch.arange(users).repeat_interleave(seen), torch.randint(1, items + 1, (users * seen,), generator=g))
                for _ in range(4)]
+    return table, batches
+
+
+def cpu_per_batch(modules: dict, reps: int, workers: int = 1) -> dict[str, list[float]]:
+    """{version: [CPU seconds per batch, one entry per rep]}; with ``workers`` > 1 also
+    {version + " wall": [wall seconds per batch, ...]}."""
+    import torch
+
+    torch.set_num_threads(workers)
+    table, batches = yardstick_batches()
     buffers = {name: m.RankBuffers(workers=workers) for name, m in modules.items()}
     clock = time.thread_time if workers == 1 else time.process_time
     times: dict[str, list[float]] = {name: [] for name in modules}

@@ -70,14 +70,11 @@ def main() -> None:
     reps = ap.parse_args().reps
     import torch
 
+    from ranking_ab import yardstick_batches   # bench/ is the script's folder, first on sys.path
+
     kernel = instrumented()
     torch.set_num_threads(1)
-    users, items, d, seen = 256, 134_000, 64, 50
-    g = torch.Generator().manual_seed(0)
-    table = torch.randn(items + 1, d, generator=g)
-    batches = [(torch.randn(users, d, generator=g), torch.randint(1, items + 1, (users,), generator=g),
-                torch.arange(users).repeat_interleave(seen), torch.randint(1, items + 1, (users * seen,), generator=g))
-               for _ in range(4)]
+    table, batches = yardstick_batches()
     buffers = kernel.RankBuffers(workers=1)
     for states, targets, rows, seen_items in batches:
         kernel.rank_full_dot(states, table, targets, rows, seen_items, 20, True, buffers)
