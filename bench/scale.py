@@ -240,7 +240,8 @@ def bench_sequences(ws: Path, dataset: str) -> None:
               f"+{r['added_gib']:.3f} GiB peak RSS; load {load_avg()}")
 
 
-def bench_eval(users: int, items: int, dim: int, batch: int, seen: int, intra_op: bool = True) -> None:
+def bench_eval(users: int, items: int, dim: int, batch: int, seen: int, intra_op: bool = True,
+               products: bool = True) -> None:
     import numpy as np
     import torch
 
@@ -276,6 +277,8 @@ def bench_eval(users: int, items: int, dim: int, batch: int, seen: int, intra_op
     print(f"  evaluate(): {full:.1f} s wall, {full_cpu:.1f} s CPU ({flop / full / 1e9:.1f} GFLOP/s of scoring), "
           f"ranking+scoring {res.timings['rank_s']:.1f} s, metrics {res.timings['metrics_s']:.1f} s; "
           f"load {load_avg()}")
+    if not products:
+        return
     buffers = RankBuffers()
     width = buffers.width(batch, items + 1)
     workers = buffers.num_workers(torch.device("cpu"))
@@ -352,6 +355,8 @@ def main() -> None:
     ev.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ev.add_argument("--no-intra-op", action="store_true",
                     help="skip the torch.mm loop on intra-op threads (slow when the cores are busy)")
+    ev.add_argument("--no-products", action="store_true",
+                    help="time evaluate() only, not the bare products after it (they take ~60 %% as long)")
     a = ap.parse_args()
     if a.what == "import":
         bench_import(a.csv, a.keep)
@@ -365,7 +370,7 @@ def main() -> None:
         if a.threads:
             import torch
             torch.set_num_threads(a.threads)
-        bench_eval(a.users, a.items, a.dim, a.batch, a.seen, not a.no_intra_op)
+        bench_eval(a.users, a.items, a.dim, a.batch, a.seen, not a.no_intra_op, not a.no_products)
 
 
 if __name__ == "__main__":
