@@ -138,13 +138,12 @@ TRAIN = """
 import json, resource, sys, time
 import torch
 from workbench.engine.batches import epoch_batches
-from workbench.engine.config import load_toml, run_config
+from workbench.engine.config import run_config
 from workbench.engine.runner import create_run
 from workbench.engine.session import RunSession
 from workbench.store.workspace import open_workspace
 torch.set_num_threads(int(sys.argv[4]))
-raw = load_toml(sys.argv[2])
-raw.setdefault("trainer", {})["sparse_tables"] = sys.argv[6]
+raw = json.loads(sys.argv[2])
 rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 with open_workspace(sys.argv[1]) as ws:
     c, t = time.process_time(), time.perf_counter()
@@ -193,12 +192,20 @@ print(json.dumps({**build, **out, "steps": steps, "epoch_steps": len(order), "st
 """
 
 
-def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: str, sparse: str) -> None:
+def bench_train(ws: Path, experiment: Path, steps: int, threads: int, dataset: str, sparse: str,
+                sets: list[str]) -> None:
     """Peak RSS of a training process: the run's session (data, model, training rows, validation cases)
     built, then ``steps`` optimiser steps with the trainer's optimiser (0: a whole epoch through the
     trainer's loop, without validation). Per-step figures leave out the first step (it allocates the
-    optimiser's moments), which is printed apart."""
-    wall, _, out = child([PY, "-c", TRAIN, str(ws), str(experiment), str(steps), str(threads), dataset, sparse])
+    optimiser's moments), which is printed apart. ``sets``: ``KEY=VALUE`` overrides of the experiment,
+    as ``bench/ml1m.py --set`` takes them."""
+    from ml1m import set_key   # bench/ is the script's folder, first on sys.path
+    from workbench.engine.config import load_toml
+
+    raw = load_toml(experiment)
+    for dotted in [f"trainer.sparse_tables={sparse}", *sets]:
+        set_key(raw, dotted)
+    wall, _, out = child([PY, "-c", TRAIN, str(ws), json.dumps(raw), str(steps), str(threads), dataset])
     r = json.loads(out)
     print(f"  train (sparse_tables {sparse}: {r['optimizer']}, row-sparse {r['sparse'] or 'none'}): session built in "
           f"{r['build_s']:.1f} s ({r['build_cpu']:.1f} s CPU), {r['rows']:,} training rows, "
@@ -343,6 +350,8 @@ def main() -> None:
     tr.add_argument("--threads", type=int, default=1)
     tr.add_argument("--sparse-tables", default="auto", choices=["auto", "on", "off"],
                     help="trainer.sparse_tables for this measurement")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="experiment override, e.g. head.type=bce (dotted keys, as bench/ml1m.py --set)")
     sq = sub.add_parser("sequences")
     sq.add_argument("workspace", type=Path)
     sq.add_argument("--dataset", default="syn")
@@ -361,7 +370,7 @@ def main() -> None:
     if a.what == "import":
         bench_import(a.csv, a.keep)
     elif a.what == "train":
-        bench_train(a.workspace, a.experiment, a.steps, a.threads, a.dataset, a.sparse_tables)
+        bench_train(a.workspace, a.experiment, a.steps, a.threads, a.dataset, a.sparse_tables, a.set)
     elif a.what == "sequences":
         bench_sequences(a.workspace, a.dataset)
     elif a.what == "windows":
