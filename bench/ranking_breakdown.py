@@ -13,6 +13,11 @@ the candidate chunks copied out (hits), and their sift and merge into the top-K 
 the rest (the batch's set-up and final merge, the first block's set-up). The copy is made by
 inserting the clock reads at fixed lines of the kernel: if the kernel changes so that a line
 is missing, the script stops and says which.
+
+``--alternatives`` then times, on one 256 x 2048 block of the same shape (one thread, best of 5
+runs of 300), the block product and the kernel's per-block passes beside the ways of doing them that
+were tried and not used: ``torch.topk`` instead of chunk maxima, the comparison written as bf16,
+uint8 or bool instead of float32, ``torch.mv`` with ones instead of the sum.
 """
 
 from __future__ import annotations
@@ -64,10 +69,48 @@ def instrumented():
     return module
 
 
+def alternatives() -> None:
+    """Microseconds per call of the kernel's per-block passes and the alternatives that were tried."""
+    import torch
+
+    rows, width, d = 256, 2048, 64
+    g = torch.Generator().manual_seed(0)
+    states, items = torch.randn(rows, d, generator=g), torch.randn(width, d, generator=g)
+    block = torch.mm(states, items.T)
+    t = block[:, :1] + 0.5
+    as_float, as_bf16 = torch.empty(rows, width), torch.empty(rows, width, dtype=torch.bfloat16)
+    as_uint8, counts, ones = torch.empty(rows, width, dtype=torch.uint8), torch.empty(rows), torch.ones(width)
+    cases = [
+        ("block product (torch.mm)", lambda: torch.mm(states, items.T, out=block)),
+        ("rank count: ge as float32 + sum (kernel)",
+         lambda: (torch.ge(block, t, out=as_float), torch.sum(as_float, 1, out=counts))),
+        ("  ge as float32 + mv with ones", lambda: (torch.ge(block, t, out=as_float), torch.mv(as_float, ones))),
+        ("  ge as bf16 + sum in float32",
+         lambda: (torch.ge(block, t, out=as_bf16), torch.sum(as_bf16, 1, dtype=torch.float32))),
+        ("  ge as uint8 + sum in int32", lambda: (torch.ge(block, t, out=as_uint8), torch.sum(as_uint8, 1, dtype=torch.int32))),
+        ("  ge as bool + sum", lambda: (block >= t).sum(1)),
+        ("chunk maxima, 64 columns (kernel)", lambda: block.view(rows, width // 64, 64).amax(-1)),
+        ("  torch.topk(20) of the block", lambda: torch.topk(block, 20, dim=1)),
+    ]
+    print(f"one {rows} x {width} block (d {d}), one thread, best of 5 x 300 calls:")
+    for name, fn in cases:
+        for _ in range(20):
+            fn()
+        best = float("inf")
+        for _ in range(5):
+            start = time.thread_time()
+            for _ in range(300):
+                fn()
+            best = min(best, (time.thread_time() - start) / 300)
+        print(f"  {name:45s} {best * 1e6:8.1f} us")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3, help="times the 4 batches are ranked after one warm-up")
-    reps = ap.parse_args().reps
+    ap.add_argument("--alternatives", action="store_true", help="also time the per-block alternatives (see above)")
+    args = ap.parse_args()
+    reps = args.reps
     import torch
 
     from ranking_ab import yardstick_batches   # bench/ is the script's folder, first on sys.path
@@ -90,6 +133,8 @@ def main() -> None:
     for name, seconds in sorted(kernel.SECTIONS.items(), key=lambda kv: -kv[1]):
         print(f"  {name:20s} {seconds / n * 1e3:6.1f} ms  {seconds / n * 1e3 / total:6.1%}")
     print(f"block products chosen (shape: oneDNN?): {buffers.onednn_shapes}")
+    if args.alternatives:
+        alternatives()
 
 
 if __name__ == "__main__":
